@@ -1,0 +1,27 @@
+# Quick start: `make figures` (train the models and draw every figure) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup figures test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+figures: $(STAMP)
+	$(PY) train.py
+	$(PY) -m viz.samples
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) tools/bench.py
+
+clean:
+	rm -rf checkpoints figures samples handout .pytest_cache

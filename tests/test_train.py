@@ -1,0 +1,151 @@
+"""Training, checkpoints (round trip, resume, bad files) and the command line of train.py."""
+import dataclasses
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+import train as train_module
+from gmm import NULL_LABEL, problem_gmm
+from train import TrainConfig, load_model, main, save_checkpoint, train
+
+
+def test_short_training_lowers_the_loss(tmp_path):
+    config = TrainConfig(T=10, steps=300, batch_size=128, n_data=2_000)
+    state = train(config, tmp_path / "m.pt", progress=False)
+    losses = state["losses"]
+    assert losses.shape == (300,)
+    assert losses[-50:].mean() < 0.8 * losses[:20].mean()
+
+
+def test_checkpoint_round_trip_gives_the_ema_model(tiny_checkpoint, tiny_config):
+    model, config = load_model(tiny_checkpoint)
+    assert config == tiny_config
+    state = torch.load(tiny_checkpoint, weights_only=True)
+    assert state["step"] == tiny_config.steps
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, state["ema"][name])
+    x, t, y = torch.randn(4, 1, 2), torch.arange(4), torch.tensor([0, 1, NULL_LABEL, 0])
+    again, _ = load_model(tiny_checkpoint)
+    torch.testing.assert_close(model(x, t, y), again(x, t, y))
+
+
+def test_training_is_reproducible_from_its_seed(tmp_path, tiny_config, tiny_checkpoint):
+    state = train(tiny_config, tmp_path / "again.pt", progress=False)
+    saved = torch.load(tiny_checkpoint, weights_only=True)
+    for name, value in state["model"].items():
+        assert torch.equal(value, saved["model"][name]), name
+    other = train(dataclasses.replace(tiny_config, seed=1), tmp_path / "other.pt", progress=False)
+    assert not torch.equal(other["model"]["unet.conv1.weight"], saved["model"]["unet.conv1.weight"])
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, tiny_config, tiny_checkpoint):
+    """Ctrl-C during step 25 saves progress; --resume then ends exactly where an uninterrupted run ends."""
+    real_p_losses, calls = train_module.p_losses, {"n": 0}
+
+    def interrupt_in_step_25(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 25:
+            signal.raise_signal(signal.SIGINT)
+        return real_p_losses(*args, **kwargs)
+
+    path = tmp_path / "interrupted.pt"
+    monkeypatch.setattr(train_module, "p_losses", interrupt_in_step_25)
+    with pytest.raises(SystemExit) as exit_info:
+        train(tiny_config, path, progress=False)
+    assert exit_info.value.code == 130
+    assert torch.load(path, weights_only=True)["step"] == 25
+    monkeypatch.setattr(train_module, "p_losses", real_p_losses)
+    resumed = train(tiny_config, path, resume=True, progress=False)
+    uninterrupted = torch.load(tiny_checkpoint, weights_only=True)
+    assert resumed["step"] == tiny_config.steps
+    for key in ("model", "ema"):
+        for name, value in resumed[key].items():
+            assert torch.equal(value, uninterrupted[key][name]), f"{key}.{name}"
+
+
+def test_resume_refuses_a_different_config(tmp_path, tiny_config, tiny_checkpoint):
+    with pytest.raises(ValueError, match="cannot resume"):
+        train(dataclasses.replace(tiny_config, T=20), tiny_checkpoint, resume=True, progress=False)
+
+
+def test_checkpoint_writes_are_atomic(tmp_path):
+    path = tmp_path / "a.pt"
+    save_checkpoint(path, {"x": torch.ones(2)})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"], "no temporary file is left behind"
+
+
+def test_missing_checkpoint_says_how_to_make_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train one with: python train.py --ckpt"):
+        load_model(tmp_path / "nope.pt")
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path, tiny_checkpoint):
+    path = tmp_path / "corrupt.pt"
+    path.write_bytes(tiny_checkpoint.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_model(path)
+
+
+def test_foreign_and_mismatched_checkpoints_are_reported(tmp_path, tiny_checkpoint):
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weight": torch.zeros(3)}, foreign)
+    with pytest.raises(ValueError, match="not a two-pixel DDPM checkpoint"):
+        load_model(foreign)
+    state = torch.load(tiny_checkpoint, weights_only=True)
+    state["config"]["channels"] = (16, 64)  # the weights no longer fit the architecture
+    mismatched = tmp_path / "mismatched.pt"
+    torch.save(state, mismatched)
+    with pytest.raises(ValueError, match="do not fit the architecture"):
+        load_model(mismatched)
+
+
+def test_untrusted_pickles_are_not_executed(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("executed",))
+    path = tmp_path / "evil.pt"
+    torch.save({"kind": Evil()}, path)
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_model(path)
+
+
+def test_cli_samples_from_a_checkpoint(tmp_path, tiny_checkpoint):
+    out = tmp_path / "samples.npy"
+    main(["--sample", "64", "--ckpt", str(tiny_checkpoint), "--out", str(out), "--label", "1",
+          "--guidance", "1.5", "--seed", "3", "--device", "cpu"])
+    x = np.load(out)
+    assert x.shape == (64, 2) and x.dtype == np.float32 and np.isfinite(x).all()
+    main(["--sample", "64", "--ckpt", str(tiny_checkpoint), "--out", str(tmp_path / "b.npy"), "--label", "1",
+          "--guidance", "1.5", "--seed", "3", "--device", "cpu"])
+    np.testing.assert_array_equal(x, np.load(tmp_path / "b.npy"))
+
+
+@pytest.mark.parametrize("label, mode", [(0, (-0.35, 0.65)), (1, (0.75, -0.45))])
+def test_cli_oracle_samples_follow_the_label(tmp_path, label, mode):
+    out = tmp_path / "oracle.npy"
+    main(["--sample", "500", "--oracle", "--T", "25", "--out", str(out), "--label", str(label)])
+    x = np.load(out)
+    assert x.shape == (500, 2) and x.dtype == np.float32
+    assert (problem_gmm(1).classify(torch.from_numpy(x)) == label).all()
+    np.testing.assert_allclose(x.mean(0), mode, atol=0.02)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--T", "0", "--steps", "1"], "T must be an integer >= 1"),
+    (["--sample", "0", "--oracle", "--out", "x.npy"], "--sample needs N >= 1"),
+    (["--sample", "5", "--oracle", "--out", "x.npy", "--label", "2"], "--label must be 0 or 1"),
+    (["--sample", "5", "--oracle", "--T", "0", "--out", "x.npy"], "--T must be at least 1"),
+    (["--sample", "5", "--out", "x.npy"], "needs --ckpt PATH"),
+    (["--sample", "5", "--oracle"], "needs --out"),
+    (["--sample", "5", "--ckpt", "missing.pt", "--out", "x.npy"], "no checkpoint at missing.pt"),
+    (["--steps", "10", "--label-dropout", "1.5"], "label_dropout must be in"),
+    (["--steps", "10", "--device", "cuda:banana"], "unknown device"),
+])
+def test_cli_rejects_bad_arguments_with_a_message(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,331 @@
+"""Train the conditional two-pixel DDPM, or sample from a trained model or from the exact denoiser.
+
+    python train.py                                   # train T = 50, save to checkpoints/ddpm_T50.pt
+    python train.py --T 25 --seed 1 --ckpt PATH       # another T, seed or path
+    python train.py --resume --ckpt PATH              # continue an interrupted run
+    python train.py --sample N --ckpt PATH --out FILE.npy [--label 0|1] [--guidance W] [--seed S]
+    python train.py --sample N --oracle --T T --out FILE.npy [--label 0|1] [--guidance W] [--seed S]
+
+Samples are written as float32 arrays of shape (N, 2): columns are the (left, right) pixels.
+Label 0 is the mode at (-0.35, 0.65), label 1 the mode at (0.75, -0.45); without --label the
+samples are unconditional (null class). --guidance W is the problem set's w in
+epsbar = (1 + w) eps(x, t, y) - w eps(x, t, null); w = 0 (default) is the plain conditional model.
+
+Training recipe (the defaults of TrainConfig; see README for what each choice bought):
+v-parametrised noise predictor, Adam with a one-cycle learning rate, an exponential moving
+average (EMA) of the weights used for sampling, per-sample label dropout for classifier-free
+guidance, and a fixed seed for the initial weights and every random draw.
+"""
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from ddpm import NoisePredictor, UNet
+from gmm import NULL_LABEL, problem_gmm
+from utils import BETA_SCHEDULES, LOSSES, Schedule, drop_labels, p_losses, pick_device, sample, set_cpu_threads
+
+CHECKPOINT_DIR = Path("checkpoints")
+CHECKPOINT_KIND = "two-pixel-ddpm"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model; saved in its checkpoint."""
+
+    T: int = 50  # diffusion steps
+    schedule: str = "cosine"  # "cosine" or "linear"
+    prediction: str = "v"  # network output: "v" or "eps" (see ddpm.NoisePredictor)
+    channels: tuple[int, int] = (32, 64)
+    embed_dim: int = 256
+    fourier_scale: float = 30.0
+    loss_type: str = "l2"  # "l2", "l1" or "huber"
+    steps: int = 4000  # optimiser steps
+    batch_size: int = 256
+    lr: float = 3e-3  # peak learning rate of the one-cycle schedule
+    ema_decay: float = 0.995
+    label_dropout: float = 0.2  # probability that a sample's label is replaced by the null label
+    n_data: int = 50_000  # size of the training set drawn from the mixture
+    seed: int = 0
+
+    def __post_init__(self):
+        problems = []
+        if not isinstance(self.T, int) or self.T < 1:
+            problems.append(f"T must be an integer >= 1, got {self.T!r}")
+        if self.schedule not in BETA_SCHEDULES:
+            problems.append(f"schedule must be one of {sorted(BETA_SCHEDULES)}, got {self.schedule!r}")
+        if self.prediction not in NoisePredictor.PREDICTIONS:
+            problems.append(f"prediction must be one of {NoisePredictor.PREDICTIONS}, got {self.prediction!r}")
+        if self.loss_type not in LOSSES:
+            problems.append(f"loss_type must be one of {sorted(LOSSES)}, got {self.loss_type!r}")
+        for name in ("steps", "batch_size", "n_data", "embed_dim"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.label_dropout <= 1:
+            problems.append(f"label_dropout must be in [0, 1], got {self.label_dropout}")
+        if not 0 <= self.ema_decay < 1:
+            problems.append(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.lr <= 0:
+            problems.append(f"lr must be positive, got {self.lr}")
+        if problems:
+            raise ValueError("invalid training configuration: " + "; ".join(problems))
+
+    def make_schedule(self) -> Schedule:
+        return Schedule.make(self.schedule, self.T)
+
+
+def default_checkpoint(config: TrainConfig) -> Path:
+    return CHECKPOINT_DIR / f"ddpm_T{config.T}_seed{config.seed}.pt"
+
+
+def build_model(config: TrainConfig) -> NoisePredictor:
+    """A freshly initialised noise predictor; its weights are drawn from the config's seed."""
+    torch.manual_seed(config.seed)
+    unet = UNet(channels=tuple(config.channels), embed_dim=config.embed_dim, fourier_scale=config.fourier_scale)
+    return NoisePredictor(unet, config.make_schedule().alphas_cumprod, prediction=config.prediction)
+
+
+# ----- checkpoints -------------------------------------------------------------------------------
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write atomically: a temporary file in the same folder, then rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint safely (weights_only=True) and check that it is one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train one with: python train.py --ckpt {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error}); "
+                         f"delete it and train again") from error
+    if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
+        kind = state.get("kind", "unknown") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path} is not a two-pixel DDPM checkpoint (it holds {kind!r})")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path} has checkpoint version {state.get('version')}, this code reads "
+                         f"version {CHECKPOINT_VERSION}; retrain it with this code")
+    return state
+
+
+def config_from_checkpoint(state: dict, path: Path) -> TrainConfig:
+    known = {field.name for field in fields(TrainConfig)}
+    saved = state.get("config", {})
+    if not isinstance(saved, dict) or set(saved) != known:
+        raise ValueError(f"{path} was written with a different configuration format "
+                         f"(fields {sorted(saved) if isinstance(saved, dict) else saved}); retrain it")
+    return TrainConfig(**{**saved, "channels": tuple(saved["channels"])})
+
+
+def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[NoisePredictor, TrainConfig]:
+    """The EMA weights of a trained model, in eval mode, with the config that rebuilds its schedule."""
+    state = load_checkpoint(path)
+    config = config_from_checkpoint(state, path)
+    model = build_model(config)
+    try:
+        model.load_state_dict(state["ema"])
+    except (RuntimeError, KeyError) as error:
+        raise ValueError(f"{path}: the saved weights do not fit the architecture in its config ({error})") from error
+    return model.to(device).eval(), config
+
+
+# ----- training ----------------------------------------------------------------------------------
+
+def _new_training_state(config: TrainConfig):
+    model = build_model(config)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.steps)
+    generator = torch.Generator().manual_seed(config.seed)
+    return model, ema, optimizer, lr_schedule, generator
+
+
+def train(config: TrainConfig, ckpt: Path, resume: bool = False, device: torch.device | str = "cpu",
+          save_every: int = 1000, progress: bool = True) -> dict:
+    """Train (or continue training) and write the checkpoint; returns the final checkpoint dict.
+
+    Every random draw (batch indices, t, noise, label dropout) comes from one generator seeded by
+    config.seed and saved in the checkpoint, so an interrupted and resumed run ends with the same
+    weights as an uninterrupted one. Ctrl-C finishes the current step, saves and exits (code 130).
+    """
+    model, ema, optimizer, lr_schedule, generator = _new_training_state(config)
+    losses: list[float] = []
+    if resume:
+        state = load_checkpoint(ckpt)
+        saved_config = config_from_checkpoint(state, ckpt)
+        if saved_config != config:
+            raise ValueError(f"cannot resume {ckpt}: it was trained with {saved_config}, not {config}")
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema_averager"])
+        optimizer.load_state_dict(state["optimizer"])
+        lr_schedule.load_state_dict(state["lr_schedule"])
+        generator.set_state(state["generator"])
+        losses = state["losses"].tolist()
+    data = problem_gmm(n_samples=config.n_data, seed=config.seed)
+    schedule = config.make_schedule()
+    model.to(device).train()
+    ema.to(device)
+
+    def checkpoint_state() -> dict:
+        return {"kind": CHECKPOINT_KIND, "version": CHECKPOINT_VERSION, "config": asdict(config),
+                "step": len(losses), "model": model.state_dict(), "ema": ema.module.state_dict(),
+                "ema_averager": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                "lr_schedule": lr_schedule.state_dict(), "generator": generator.get_state(),
+                "losses": torch.tensor(losses, dtype=torch.float32)}
+
+    bar = tqdm(range(len(losses), config.steps), initial=len(losses), total=config.steps,
+               desc=f"training T={config.T}", disable=not progress)
+    with _InterruptAtStepEnd() as interrupt:
+        for step in bar:
+            index = torch.randint(len(data), (config.batch_size,), generator=generator)
+            x_start, y = data.samples[index].to(device), data.labels[index]
+            t = torch.randint(config.T, (config.batch_size,), generator=generator).to(device)
+            noise = torch.randn(x_start.shape, generator=generator).to(device)
+            y = drop_labels(y, config.label_dropout, NULL_LABEL, generator=generator).to(device)
+            loss = p_losses(model, schedule, x_start, t, y, noise=noise, loss_type=config.loss_type)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            lr_schedule.step()
+            ema.update_parameters(model)
+            losses.append(loss.item())
+            if step % 100 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-100:]):.4f}")
+            if interrupt.requested:
+                save_checkpoint(ckpt, checkpoint_state())
+                bar.close()
+                print(f"\ninterrupted at step {len(losses)}/{config.steps}; progress saved to {ckpt}. "
+                      f"Continue with: python train.py --resume --ckpt {ckpt}", file=sys.stderr)
+                raise SystemExit(130)
+            if (step + 1) % save_every == 0:
+                save_checkpoint(ckpt, checkpoint_state())
+    final = checkpoint_state()
+    save_checkpoint(ckpt, final)
+    return final
+
+
+class _InterruptAtStepEnd:
+    """Turn the first Ctrl-C into a request the training loop honours after finishing its step.
+
+    Stopping between two steps keeps the weights, optimiser and random generator consistent, so
+    the saved checkpoint resumes exactly. A second Ctrl-C interrupts at once, as usual.
+    """
+
+    def __enter__(self):
+        self.requested = False
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:
+            self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def _request(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __exit__(self, *exc):
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+# ----- command line ------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", type=Path, default=None,
+                        help="checkpoint to write (training) or read (--sample); "
+                             "default checkpoints/ddpm_T{T}_seed{seed}.pt")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and every random draw")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--T", type=int, default=defaults.T, help="number of diffusion steps")
+    training.add_argument("--schedule", choices=sorted(BETA_SCHEDULES), default=defaults.schedule)
+    training.add_argument("--prediction", choices=NoisePredictor.PREDICTIONS, default=defaults.prediction)
+    training.add_argument("--loss", dest="loss_type", choices=sorted(LOSSES), default=defaults.loss_type)
+    training.add_argument("--steps", type=int, default=defaults.steps)
+    training.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    training.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    training.add_argument("--ema-decay", type=float, default=defaults.ema_decay)
+    training.add_argument("--label-dropout", type=float, default=defaults.label_dropout)
+    training.add_argument("--fourier-scale", type=float, default=defaults.fourier_scale)
+    training.add_argument("--resume", action="store_true", help="continue training the run saved at --ckpt")
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--sample", type=int, metavar="N", help="draw N samples instead of training")
+    sampling.add_argument("--oracle", action="store_true", help="sample with the exact denoiser (needs --T)")
+    sampling.add_argument("--out", type=Path, help="where --sample writes its float32 (N, 2) .npy array")
+    sampling.add_argument("--label", type=int, default=None, help="class to sample (0 or 1); default none")
+    sampling.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight w")
+    return parser
+
+
+def _sample_command(args, parser: argparse.ArgumentParser) -> None:
+    if args.sample < 1:
+        parser.error(f"--sample needs N >= 1, got {args.sample}")
+    if args.out is None:
+        parser.error("--sample needs --out FILE.npy")
+    if args.label is not None and args.label not in range(NULL_LABEL):
+        parser.error(f"--label must be 0 or 1 (omit it for unconditional samples), got {args.label}")
+    if args.oracle:
+        if args.ckpt is not None:
+            parser.error("give either --ckpt (a trained model) or --oracle (the exact denoiser), not both")
+        if args.T < 1:
+            parser.error(f"--T must be at least 1, got {args.T}")
+        schedule = Schedule.make(args.schedule, args.T)
+        denoiser, device = problem_gmm(n_samples=1).exact_denoiser(schedule.alphas_cumprod), torch.device("cpu")
+    else:
+        if args.ckpt is None:
+            parser.error("--sample needs --ckpt PATH (a trained model) or --oracle --T T (the exact denoiser)")
+        device = pick_device(args.device)
+        denoiser, config = load_model(args.ckpt, device)
+        schedule = config.make_schedule()
+    generator = torch.Generator(device).manual_seed(args.seed)
+    x = sample(denoiser, schedule, args.sample, label=args.label, guidance_weight=args.guidance,
+               generator=generator, device=device, progress=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.out, x.reshape(args.sample, 2).cpu().numpy().astype(np.float32))
+    print(f"wrote {args.sample} samples to {args.out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    set_cpu_threads()
+    try:
+        if args.sample is not None:
+            _sample_command(args, parser)
+            return
+        config = TrainConfig(T=args.T, schedule=args.schedule, prediction=args.prediction,
+                             loss_type=args.loss_type, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                             ema_decay=args.ema_decay, label_dropout=args.label_dropout,
+                             fourier_scale=args.fourier_scale, seed=args.seed)
+        ckpt = args.ckpt or default_checkpoint(config)
+        train(config, ckpt, resume=args.resume, device=pick_device(args.device))
+        print(f"saved {ckpt}")
+    except (ValueError, FileNotFoundError) as error:
+        parser.exit(2, f"error: {error}\n")
+
+
+if __name__ == "__main__":
+    main()
