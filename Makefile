@@ -14,8 +14,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 figures: $(STAMP)
-	$(PY) train.py
-	$(PY) -m viz.samples
+	$(PY) -m viz.all
 
 test: $(STAMP)
 	$(PY) -m pytest

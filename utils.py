@@ -97,6 +97,11 @@ class Schedule:
     def T(self) -> int:
         return self.betas.shape[0]
 
+    @property
+    def trajectory_alphas_cumprod(self) -> Tensor:
+        """(T + 1,) abar at the paper's t = 0..T, abar_0 = 1: the noise level of trajectory[t]."""
+        return torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod])
+
 
 def extract(values: Tensor, t: Tensor, x: Tensor) -> Tensor:
     """values[t] shaped to broadcast against x: values (T,), t (B,) -> (B, 1, ..., 1) in x's dtype."""

@@ -149,3 +149,19 @@ def test_cli_rejects_bad_arguments_with_a_message(tmp_path, monkeypatch, capsys,
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_cache_key_follows_the_config(tmp_path, monkeypatch, tiny_config):
+    from train import cached_model, config_key
+    assert config_key(tiny_config) == config_key(dataclasses.replace(tiny_config))
+    assert config_key(tiny_config) != config_key(dataclasses.replace(tiny_config, lr=1e-3))
+    assert config_key(tiny_config) != config_key(dataclasses.replace(tiny_config, T=11))
+    trained = []
+    real_train = train_module.train
+    monkeypatch.setattr(train_module, "train", lambda *a, **k: trained.append(a[0]) or real_train(*a, **k))
+    _, path = cached_model(tiny_config, cache_dir=tmp_path, progress=False)
+    _, again = cached_model(tiny_config, cache_dir=tmp_path, progress=False)
+    assert path == again and trained == [tiny_config], "an unchanged config is trained once"
+    changed = dataclasses.replace(tiny_config, steps=30)
+    _, other = cached_model(changed, cache_dir=tmp_path, progress=False)
+    assert other != path and trained == [tiny_config, changed], "a changed config is trained anew"

@@ -1,0 +1,65 @@
+"""Figure 7: an animated GIF of the density of x_t flowing from noise to data, learned beside exact.
+
+    python -m viz.animation [--n 5000] [--density hist|kde] [--seed 0] [--fps 8]
+
+One frame per reverse step t = T, ..., 0: left, the density of n samples of the learned chain at
+that step; right, the exact q(x_t). Written with Pillow (no ffmpeg needed).
+"""
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.animation import FuncAnimation, PillowWriter
+
+from gmm import problem_gmm
+from utils import sample
+from viz.density import estimate_density, exact_density
+from viz.index import FigureEntry
+from viz.models import add_density_flag, figure_parser, model_for, run
+from viz.style import DPI, density_image, pixel_axes
+
+T = 50
+
+
+def make(out, n: int = 5_000, density: str = "hist", seed: int = 0, fps: int = 8, train_steps=None) -> FigureEntry:
+    model, schedule = model_for(T, train_steps=train_steps)
+    trajectory = sample(model, schedule, n, generator=torch.Generator().manual_seed(seed),
+                        record_trajectory=True).squeeze(2).numpy()  # (T + 1, n, 2)
+    gmm = problem_gmm(n_samples=1)
+    alphas_cumprod = schedule.trajectory_alphas_cumprod
+    frames = [(estimate_density(trajectory[t], density), exact_density(gmm, float(alphas_cumprod[t])))
+              for t in range(schedule.T, -1, -1)]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4.3), constrained_layout=True)
+    images = [density_image(ax, np.zeros_like(frames[0][0])) for ax in axes]
+    for ax, name in zip(axes, ("learned p_theta(x_t)", "exact q(x_t)")):
+        pixel_axes(ax, name)
+    axes[1].set_ylabel("")
+    title = fig.suptitle("")
+
+    def draw(index):
+        t = schedule.T - index
+        vmax = float(np.percentile(np.concatenate([f.ravel() for f in frames[index]]), 99.9))
+        for image, values in zip(images, frames[index]):
+            image.set_data(values)
+            image.set_clim(0, vmax)
+        title.set_text(f"reverse process, t = {t} of {schedule.T} (t decreases: noise -> data)")
+        return images
+
+    animation = FuncAnimation(fig, draw, frames=len(frames), blit=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    animation.save(out, writer=PillowWriter(fps=fps), dpi=DPI * 0.8)
+    plt.close(fig)
+    return FigureEntry(
+        out, "Animation: the density of x_t under the learned reverse process (left) and the exact q(x_t) (right), "
+             f"one frame per step from t = {schedule.T} to 0.",
+        f"python -m viz.animation --n {n} --density {density} --seed {seed} --fps {fps}",
+        "The single blob drifts toward the heavier mode, then splits; the split happens late (the last third "
+        "of the chain), and the final frames only sharpen two modes whose weights were decided earlier.")
+
+
+if __name__ == "__main__":
+    parser = figure_parser(__doc__, "reverse_process.gif", 5_000)
+    add_density_flag(parser)
+    parser.set_defaults(density="hist")
+    parser.add_argument("--fps", type=int, default=8)
+    args = parser.parse_args()
+    run(lambda: make(args.out, args.n, args.density, args.seed, args.fps, args.train_steps))

@@ -1,0 +1,55 @@
+"""The trained models the figures need: a given checkpoint, or the default config trained once and cached."""
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ddpm import NoisePredictor
+from train import CHECKPOINT_DIR, TrainConfig, cached_model, load_model
+from utils import Schedule, set_cpu_threads
+from viz.density import ESTIMATORS
+from viz.style import FIGURES_DIR
+
+CACHE_DIR = CHECKPOINT_DIR / "cache"
+
+
+def default_config(T: int, train_steps: int | None = None) -> TrainConfig:
+    """The default TrainConfig with this T; train_steps overrides its step count (quick looks, tests)."""
+    config = replace(TrainConfig(), T=T)
+    return config if train_steps is None else replace(config, steps=train_steps)
+
+
+def cached_checkpoint(T: int, train_steps: int | None = None) -> Path:
+    """Path of the cached default model with this T, trained first if it is not there yet."""
+    return cached_model(default_config(T, train_steps), cache_dir=CACHE_DIR)[1]
+
+
+def model_for(T: int, ckpt: Path | None = None, train_steps: int | None = None) -> tuple[NoisePredictor, Schedule]:
+    """The model at `ckpt` (its own T), or the cached default model with this T."""
+    model, config = load_model(ckpt if ckpt is not None else cached_checkpoint(T, train_steps))
+    return model, config.make_schedule()
+
+
+def figure_parser(description: str, default_out: str, n_default: int) -> argparse.ArgumentParser:
+    """The flags every figure script takes."""
+    set_cpu_threads()
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=FIGURES_DIR / default_out, help="image file to write")
+    parser.add_argument("--n", type=int, default=n_default, help="number of samples")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw in the figure")
+    parser.add_argument("--train-steps", type=int, default=None,
+                        help="train cached models for this many steps instead of the default (quick looks)")
+    return parser
+
+
+def add_density_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--density", choices=ESTIMATORS, default="kde",
+                        help="estimate densities from samples by Gaussian KDE or 2-D histogram")
+
+
+def run(make) -> None:
+    """Call a figure's make(); report a bad checkpoint or argument in one line instead of a traceback."""
+    try:
+        print(make().path)
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"error: {error}")
