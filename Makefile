@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
+	$(PY) tools/bench_samplers.py
 
 clean:
 	rm -rf checkpoints figures samples handout .pytest_cache

@@ -5,6 +5,7 @@
     python train.py --resume --ckpt PATH              # continue an interrupted run
     python train.py --sample N --ckpt PATH --out FILE.npy [--label 0|1] [--guidance W] [--seed S]
     python train.py --sample N --oracle --T T --out FILE.npy [--label 0|1] [--guidance W] [--seed S]
+    ... --sample N (--ckpt PATH | --oracle --T T) --sampler ddpm|ddim|dpmpp2m [--steps K] [--eta E]
 
 Samples are written as float32 arrays of shape (N, 2): columns are the (left, right) pixels.
 Label 0 is the mode at (-0.35, 0.65), label 1 the mode at (0.75, -0.45); without --label the
@@ -34,7 +35,8 @@ from tqdm.auto import tqdm
 
 from ddpm import NoisePredictor, UNet
 from gmm import NULL_LABEL, problem_gmm
-from utils import BETA_SCHEDULES, LOSSES, Schedule, drop_labels, p_losses, pick_device, sample, set_cpu_threads
+from utils import (BETA_SCHEDULES, LOSSES, SAMPLERS, Schedule, drop_labels, p_losses, pick_device, sample,
+                   set_cpu_threads)
 
 CHECKPOINT_DIR = Path("checkpoints")
 CHECKPOINT_KIND = "two-pixel-ddpm"
@@ -288,7 +290,9 @@ def _parser() -> argparse.ArgumentParser:
     training.add_argument("--schedule", choices=sorted(BETA_SCHEDULES), default=defaults.schedule)
     training.add_argument("--prediction", choices=NoisePredictor.PREDICTIONS, default=defaults.prediction)
     training.add_argument("--loss", dest="loss_type", choices=sorted(LOSSES), default=defaults.loss_type)
-    training.add_argument("--steps", type=int, default=defaults.steps)
+    training.add_argument("--steps", type=int, default=None,
+                          help=f"training: optimiser steps (default {defaults.steps}); "
+                               "with --sample: sampling steps, 1..T (default all T)")
     training.add_argument("--batch-size", type=int, default=defaults.batch_size)
     training.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
     training.add_argument("--ema-decay", type=float, default=defaults.ema_decay)
@@ -301,6 +305,9 @@ def _parser() -> argparse.ArgumentParser:
     sampling.add_argument("--out", type=Path, help="where --sample writes its float32 (N, 2) .npy array")
     sampling.add_argument("--label", type=int, default=None, help="class to sample (0 or 1); default none")
     sampling.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight w")
+    sampling.add_argument("--sampler", choices=SAMPLERS, default="ddpm",
+                          help="ddpm (ancestral), ddim, or dpmpp2m (DPM-Solver++ 2M); default ddpm")
+    sampling.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 = DDPM")
     return parser
 
 
@@ -326,7 +333,8 @@ def _sample_command(args, parser: argparse.ArgumentParser) -> None:
         schedule = config.make_schedule()
     generator = torch.Generator(device).manual_seed(args.seed)
     x = sample(denoiser, schedule, args.sample, label=args.label, guidance_weight=args.guidance,
-               generator=generator, device=device, progress=True)
+               generator=generator, device=device, sampler=args.sampler, steps=args.steps, eta=args.eta,
+               progress=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, x.reshape(args.sample, 2).cpu().numpy().astype(np.float32))
     print(f"wrote {args.sample} samples to {args.out}")
@@ -341,7 +349,8 @@ def main(argv: list[str] | None = None) -> None:
             _sample_command(args, parser)
             return
         config = TrainConfig(T=args.T, schedule=args.schedule, prediction=args.prediction,
-                             loss_type=args.loss_type, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                             loss_type=args.loss_type, steps=TrainConfig.steps if args.steps is None else args.steps,
+                             batch_size=args.batch_size, lr=args.lr,
                              ema_decay=args.ema_decay, label_dropout=args.label_dropout,
                              fourier_scale=args.fourier_scale, seed=args.seed)
         ckpt = args.ckpt or default_checkpoint(config)

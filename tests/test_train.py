@@ -122,6 +122,18 @@ def test_cli_samples_from_a_checkpoint(tmp_path, tiny_checkpoint):
     np.testing.assert_array_equal(x, np.load(tmp_path / "b.npy"))
 
 
+def test_cli_few_step_samplers(tmp_path, tiny_checkpoint):
+    for sampler in ("ddim", "dpmpp2m"):
+        out = tmp_path / f"{sampler}.npy"
+        main(["--sample", "300", "--oracle", "--T", "200", "--sampler", sampler, "--steps", "20", "--out", str(out),
+              "--label", "0"])
+        x = np.load(out)
+        assert x.shape == (300, 2) and (problem_gmm(1).classify(torch.from_numpy(x)) == 0).all()
+    main(["--sample", "8", "--ckpt", str(tiny_checkpoint), "--sampler", "ddim", "--steps", "4", "--eta", "0.5",
+          "--out", str(tmp_path / "net.npy")])
+    assert np.load(tmp_path / "net.npy").shape == (8, 2)
+
+
 @pytest.mark.parametrize("label, mode", [(0, (-0.35, 0.65)), (1, (0.75, -0.45))])
 def test_cli_oracle_samples_follow_the_label(tmp_path, label, mode):
     out = tmp_path / "oracle.npy"
@@ -142,6 +154,9 @@ def test_cli_oracle_samples_follow_the_label(tmp_path, label, mode):
     (["--sample", "5", "--ckpt", "missing.pt", "--out", "x.npy"], "no checkpoint at missing.pt"),
     (["--steps", "10", "--label-dropout", "1.5"], "label_dropout must be in"),
     (["--steps", "10", "--device", "cuda:banana"], "unknown device"),
+    (["--sample", "5", "--oracle", "--T", "10", "--out", "x.npy", "--steps", "11"], "steps must be an integer between 1 and T = 10"),
+    (["--sample", "5", "--oracle", "--T", "10", "--out", "x.npy", "--sampler", "euler"], "invalid choice: 'euler'"),
+    (["--sample", "5", "--oracle", "--T", "10", "--out", "x.npy", "--sampler", "ddpm", "--eta", "1"], "eta is DDIM's"),
 ])
 def test_cli_rejects_bad_arguments_with_a_message(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)

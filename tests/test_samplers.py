@@ -1,0 +1,94 @@
+"""Few-step samplers (DDIM, DPM-Solver++(2M)) against identities and a closed-form ODE solution."""
+import math
+
+import pytest
+import torch
+
+from gmm import GMM, NULL_LABEL
+from utils import (Schedule, ddim_invert, ddim_sample_loop, dpm_solver_2m_loop, p_sample_loop, sample,
+                   step_sequence)
+
+
+@pytest.mark.parametrize("T", [1, 2, 5, 50, 1000])
+def test_step_sequences_are_distinct_descending_and_complete(T):
+    for steps in range(1, T + 1, max(1, T // 40)):
+        indices = step_sequence(T, steps)
+        assert len(indices) == steps and indices[0] == T - 1
+        assert all(a > b for a, b in zip(indices, indices[1:]))
+        assert steps == 1 or indices[-1] == 0
+    assert step_sequence(T, T) == list(range(T - 1, -1, -1)), "all T steps when asked for T"
+
+
+def test_ddim_with_eta_one_on_all_steps_is_ancestral_ddpm(gmm):
+    """Same x_T and same generator: DDIM(eta = 1) reproduces the DDPM chain draw for draw."""
+    schedule = Schedule.make("cosine", 30)
+    denoiser = gmm.exact_denoiser(schedule.alphas_cumprod)
+    x_T = torch.randn(500, 1, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.full((500,), NULL_LABEL)
+    ddpm = p_sample_loop(denoiser, schedule, x_T, y, generator=torch.Generator().manual_seed(1))
+    ddim = ddim_sample_loop(denoiser, schedule, x_T, y, steps=30, eta=1.0, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(ddim, ddpm, rtol=0, atol=1e-9)
+
+
+def gaussian_ode_endpoint(schedule, x_T, mean, std):
+    """For data N(mean, std^2 I) the probability-flow ODE keeps z = (x_t - sqrt(abar) mean) / s_t fixed,
+    s_t^2 = abar std^2 + 1 - abar: its exact endpoint is mean + std z."""
+    alpha_bar = float(schedule.alphas_cumprod[-1])
+    z = (x_T - math.sqrt(alpha_bar) * mean) / math.sqrt(alpha_bar * std**2 + 1 - alpha_bar)
+    return mean + std * z
+
+
+def test_ode_samplers_converge_to_the_closed_form_at_their_order():
+    mean, std = torch.tensor([0.5, -0.2], dtype=torch.float64), 0.1
+    schedule = Schedule.make("cosine", 1000)
+    denoiser = GMM([mean.tolist()], [std], [1.0], n_samples=1).exact_denoiser(schedule.alphas_cumprod)
+    x_T = torch.randn(1000, 1, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.full((1000,), 0)
+    exact = gaussian_ode_endpoint(schedule, x_T, mean, std)
+    ddim_errors, dpm_errors = [], []
+    for steps in (20, 40, 80):
+        ddim_errors.append(float((ddim_sample_loop(denoiser, schedule, x_T, y, steps) - exact).abs().max()))
+        dpm_errors.append(float((dpm_solver_2m_loop(denoiser, schedule, x_T, y, steps) - exact).abs().max()))
+    for coarse, fine in zip(ddim_errors, ddim_errors[1:]):
+        assert 1.6 < coarse / fine < 2.5, f"DDIM is first order: doubling the steps halves the error {ddim_errors}"
+    for ddim_error, dpm_error in zip(ddim_errors, dpm_errors):
+        assert dpm_error < 0.25 * ddim_error, f"DPM-Solver++(2M) is second order: {dpm_errors} vs DDIM {ddim_errors}"
+
+
+def test_deterministic_ddim_inverts(gmm):
+    schedule = Schedule.make("cosine", 1000)
+    denoiser = gmm.exact_denoiser(schedule.alphas_cumprod)
+    x_0 = gmm.sample(200, generator=torch.Generator().manual_seed(1))[0].double()
+    y = torch.full((200,), NULL_LABEL)
+    errors = []
+    for steps in (200, 500):
+        x_T = ddim_invert(denoiser, schedule, x_0, y, steps)
+        assert abs(float(x_T.std()) - 1) < 0.1, "the encoding looks like standard normal noise"
+        errors.append(float((ddim_sample_loop(denoiser, schedule, x_T, y, steps) - x_0).abs().max()))
+    assert errors[0] < 0.05 and errors[1] < errors[0]
+
+
+def test_few_step_samplers_reproduce_the_mixture(gmm):
+    schedule = Schedule.make("cosine", 1000)
+    denoiser = gmm.exact_denoiser(schedule.alphas_cumprod)
+    for sampler in ("ddim", "dpmpp2m"):
+        x = sample(denoiser, schedule, 2_000, sampler=sampler, steps=20, generator=torch.Generator().manual_seed(0))
+        labels = gmm.classify(x.squeeze(1))
+        assert abs(float((labels == 0).double().mean()) - 0.35) < 0.035
+        for k in (0, 1):
+            std = float(x.squeeze(1)[labels == k].std(0).mean())
+            assert abs(std - 0.1) < 0.012, (sampler, k, std)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(steps=51), "steps must be an integer between 1 and T = 50"),
+    (dict(steps=0), "steps must be an integer between 1 and T = 50"),
+    (dict(sampler="euler"), "unknown sampler 'euler'"),
+    (dict(sampler="ddim", steps=10, eta=-1.0), "eta must be >= 0"),
+    (dict(sampler="dpmpp2m", eta=0.5), "eta is DDIM's parameter"),
+    (dict(sampler="ddim", steps=10, record_trajectory=True), "record_trajectory needs the ancestral sampler"),
+])
+def test_bad_sampler_arguments_are_rejected(gmm, kwargs, message):
+    schedule = Schedule.make("cosine", 50)
+    with pytest.raises(ValueError, match=message):
+        sample(gmm.exact_denoiser(schedule.alphas_cumprod), schedule, 4, **kwargs)
