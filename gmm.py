@@ -160,6 +160,10 @@ class GMM(Dataset):
         score = -(responsibilities[..., None] * (x_t.double()[..., None, :] - means) / variances[..., None]).sum(-2)
         return (-(1 - alpha_bar[..., None]).sqrt() * score).to(x_t.dtype)
 
+    def exact_classifier(self, alphas_cumprod: Tensor) -> "ExactClassifier":
+        """This mixture's p(y | x_t) on a schedule's noise levels, as a classifier of noisy images."""
+        return ExactClassifier(self, alphas_cumprod)
+
     def exact_denoiser(self, alphas_cumprod: Tensor) -> "ExactDenoiser":
         """This mixture's eps* on a schedule's noise levels, callable like the trained network."""
         return ExactDenoiser(self, alphas_cumprod)
@@ -180,6 +184,22 @@ class ExactDenoiser:
 
     def __call__(self, x_t: Tensor, t: Tensor, y: Tensor) -> Tensor:
         return self.gmm.exact_eps(x_t, self.alphas_cumprod.to(t.device)[t], y)
+
+
+class ExactClassifier:
+    """The exact noisy-image classifier: logits log w_k q_k(x_t), so softmax gives p(y = k | x_t).
+
+    Called as classifier(x_t (B, 1, 2), t (B,) int64 indices) -> logits (B, K), differentiable in x_t:
+    the oracle for classifier guidance (utils.ClassifierGuidance).
+    """
+
+    def __init__(self, gmm: GMM, alphas_cumprod: Tensor):
+        self.gmm = gmm
+        self.alphas_cumprod = alphas_cumprod
+
+    def __call__(self, x_t: Tensor, t: Tensor) -> Tensor:
+        points = x_t.reshape(x_t.shape[0], 2)
+        return self.gmm.component_log_probs(points, self.alphas_cumprod.to(t.device)[t])
 
 
 def problem_gmm(n_samples: int = 10_000, seed: int = 0) -> GMM:

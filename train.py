@@ -6,6 +6,7 @@
     python train.py --sample N --ckpt PATH --out FILE.npy [--label 0|1] [--guidance W] [--seed S]
     python train.py --sample N --oracle --T T --out FILE.npy [--label 0|1] [--guidance W] [--seed S]
     ... --sample N (--ckpt PATH | --oracle --T T) --sampler ddpm|ddim|dpmpp2m [--steps K] [--eta E]
+    ... --sample N ... --label 0|1 --classifier PATH|exact --guidance W    # classifier guidance
 
 Samples are written as float32 arrays of shape (N, 2): columns are the (left, right) pixels.
 Label 0 is the mode at (-0.35, 0.65), label 1 the mode at (0.75, -0.45); without --label the
@@ -35,8 +36,8 @@ from tqdm.auto import tqdm
 
 from ddpm import NoisePredictor, UNet
 from gmm import NULL_LABEL, problem_gmm
-from utils import (BETA_SCHEDULES, LOSSES, SAMPLERS, Schedule, drop_labels, p_losses, pick_device, sample,
-                   set_cpu_threads)
+from utils import (BETA_SCHEDULES, LOSSES, SAMPLERS, ClassifierGuidance, Schedule, drop_labels, p_losses,
+                   pick_device, sample, set_cpu_threads)
 
 CHECKPOINT_DIR = Path("checkpoints")
 CHECKPOINT_KIND = "two-pixel-ddpm"
@@ -304,7 +305,11 @@ def _parser() -> argparse.ArgumentParser:
     sampling.add_argument("--oracle", action="store_true", help="sample with the exact denoiser (needs --T)")
     sampling.add_argument("--out", type=Path, help="where --sample writes its float32 (N, 2) .npy array")
     sampling.add_argument("--label", type=int, default=None, help="class to sample (0 or 1); default none")
-    sampling.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight w")
+    sampling.add_argument("--guidance", type=float, default=0.0,
+                          help="guidance weight w: classifier-free, or with --classifier classifier guidance")
+    sampling.add_argument("--classifier", default=None, metavar="PATH|exact",
+                          help="classifier guidance instead: a checkpoint of classifier.py, or 'exact' for the "
+                               "mixture's p(y | x_t); the base model is then used unconditionally")
     sampling.add_argument("--sampler", choices=SAMPLERS, default="ddpm",
                           help="ddpm (ancestral), ddim, or dpmpp2m (DPM-Solver++ 2M); default ddpm")
     sampling.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 = DDPM")
@@ -331,13 +336,32 @@ def _sample_command(args, parser: argparse.ArgumentParser) -> None:
         device = pick_device(args.device)
         denoiser, config = load_model(args.ckpt, device)
         schedule = config.make_schedule()
+    if args.classifier is not None:
+        denoiser = _classifier_guided(denoiser, schedule, args)
     generator = torch.Generator(device).manual_seed(args.seed)
-    x = sample(denoiser, schedule, args.sample, label=args.label, guidance_weight=args.guidance,
+    classifier_free_weight = 0.0 if args.classifier is not None else args.guidance
+    x = sample(denoiser, schedule, args.sample, label=args.label, guidance_weight=classifier_free_weight,
                generator=generator, device=device, sampler=args.sampler, steps=args.steps, eta=args.eta,
                progress=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, x.reshape(args.sample, 2).cpu().numpy().astype(np.float32))
     print(f"wrote {args.sample} samples to {args.out}")
+
+
+def _classifier_guided(denoiser, schedule: Schedule, args) -> ClassifierGuidance:
+    """Wrap the denoiser with classifier guidance of weight --guidance, checking the schedules agree."""
+    from classifier import load_classifier  # classifier.py imports this module
+
+    if args.classifier == "exact":
+        classifier = problem_gmm(n_samples=1).exact_classifier(schedule.alphas_cumprod)
+    else:
+        classifier, classifier_config = load_classifier(Path(args.classifier))
+        classifier_schedule = Schedule.make(classifier_config.schedule, classifier_config.T)
+        if classifier_schedule.T != schedule.T or not torch.equal(classifier_schedule.betas, schedule.betas):
+            raise ValueError(f"the classifier was trained for {classifier_config.schedule} T = {classifier_config.T}, "
+                             f"the model samples with T = {schedule.T}; train one with "
+                             f"python classifier.py --T {schedule.T}")
+    return ClassifierGuidance(denoiser, classifier, schedule.alphas_cumprod, args.guidance)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -170,6 +170,37 @@ def guided_eps(denoiser, x_t: Tensor, t: Tensor, y: Tensor, guidance_weight: flo
     return (1 + guidance_weight) * eps_conditional - guidance_weight * eps_unconditional
 
 
+class ClassifierGuidance:
+    """Classifier guidance (Dhariwal & Nichol 2021), wrapped as a denoiser so every sampler takes it:
+
+        eps_hat(x_t, t, y) = eps(x_t, t, null) - w sqrt(1 - abar_t) grad_x log p(y | x_t, t).
+
+    denoiser: the (unconditional) noise predictor; classifier(x_t (B, ...), t (B,)) -> logits (B, C),
+    a classifier of *noisy* images (gmm.ExactClassifier, or classifier.NoisyClassifier);
+    alphas_cumprod: (T,) the schedule both were built for. w = guidance_weight = 0 returns the
+    unconditional eps exactly; w = 1 with exact models is exactly the conditional eps(x_t, t, y)
+    (Bayes' rule on the scores); w > 1 sharpens. Samples with the null label are never guided.
+    """
+
+    def __init__(self, denoiser, classifier, alphas_cumprod: Tensor, guidance_weight: float):
+        self.denoiser, self.classifier = denoiser, classifier
+        self.alphas_cumprod, self.guidance_weight = alphas_cumprod, guidance_weight
+        self.null_label = denoiser.null_label
+
+    def __call__(self, x_t: Tensor, t: Tensor, y: Tensor) -> Tensor:
+        eps = self.denoiser(x_t, t, torch.full_like(y, self.null_label))
+        labelled = y != self.null_label
+        if self.guidance_weight == 0 or not labelled.any():
+            return eps
+        with torch.enable_grad():
+            x = x_t.detach().requires_grad_(True)
+            log_probs = torch.log_softmax(self.classifier(x, t), dim=-1)  # (B, C)
+            chosen = log_probs.gather(1, y.clamp(max=log_probs.shape[1] - 1)[:, None])[:, 0]
+            (grad,) = torch.autograd.grad((chosen * labelled).sum(), x)
+        scale = self.guidance_weight * (1 - extract(self.alphas_cumprod, t, x_t)).sqrt()
+        return eps - scale * grad.to(eps.dtype)
+
+
 @torch.no_grad()
 def p_sample(denoiser, schedule: Schedule, x: Tensor, t: int, y: Tensor, guidance_weight: float = 0.0,
              noise: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:

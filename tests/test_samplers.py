@@ -1,11 +1,12 @@
 """Few-step samplers (DDIM, DPM-Solver++(2M)) against identities and a closed-form ODE solution."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from gmm import GMM, NULL_LABEL
-from utils import (Schedule, ddim_invert, ddim_sample_loop, dpm_solver_2m_loop, p_sample_loop, sample,
+from gmm import GMM, NULL_LABEL, problem_gmm
+from utils import (ClassifierGuidance, Schedule, ddim_invert, ddim_sample_loop, dpm_solver_2m_loop, p_sample_loop, sample,
                    step_sequence)
 
 
@@ -92,3 +93,66 @@ def test_bad_sampler_arguments_are_rejected(gmm, kwargs, message):
     schedule = Schedule.make("cosine", 50)
     with pytest.raises(ValueError, match=message):
         sample(gmm.exact_denoiser(schedule.alphas_cumprod), schedule, 4, **kwargs)
+
+
+def test_classifier_guidance_with_weight_zero_is_the_unguided_sampler(gmm):
+    schedule = Schedule.make("cosine", 50)
+    denoiser = gmm.exact_denoiser(schedule.alphas_cumprod)
+    guided = ClassifierGuidance(denoiser, gmm.exact_classifier(schedule.alphas_cumprod), schedule.alphas_cumprod, 0.0)
+    a = sample(guided, schedule, 300, label=0, generator=torch.Generator().manual_seed(0))
+    b = sample(denoiser, schedule, 300, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+
+
+def test_exact_classifier_guidance_with_weight_one_is_the_conditional_denoiser(gmm):
+    """Bayes: grad log q(x | y) = grad log q(x) + grad log p(y | x), so w = 1 gives eps*(x_t, t, y)."""
+    schedule = Schedule.make("cosine", 50)
+    denoiser = gmm.exact_denoiser(schedule.alphas_cumprod)
+    guided = ClassifierGuidance(denoiser, gmm.exact_classifier(schedule.alphas_cumprod), schedule.alphas_cumprod, 1.0)
+    x = torch.randn(64, 1, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    t = torch.randint(50, (64,), generator=torch.Generator().manual_seed(3))
+    y = torch.tensor([0, 1, NULL_LABEL, 1] * 16)
+    torch.testing.assert_close(guided(x, t, y), denoiser(x, t, y))
+
+
+def test_classifier_gradient_moves_samples_toward_the_labelled_mode(gmm):
+    schedule = Schedule.make("cosine", 50)
+    denoiser = gmm.exact_denoiser(schedule.alphas_cumprod)
+    for label in (0, 1):
+        guided = ClassifierGuidance(denoiser, gmm.exact_classifier(schedule.alphas_cumprod), schedule.alphas_cumprod, 3.0)
+        x = sample(guided, schedule, 500, label=label, generator=torch.Generator().manual_seed(0))
+        assert float((gmm.classify(x.squeeze(1)) == label).double().mean()) > 0.99
+
+
+def test_learned_classifier_approaches_bayes_and_guides(tmp_path, gmm):
+    from classifier import ClassifierConfig, load_classifier, train_classifier
+    config = ClassifierConfig(T=20, steps=300, batch_size=256)
+    train_classifier(config, tmp_path / "classifier.pt", progress=False)
+    classifier, loaded_config = load_classifier(tmp_path / "classifier.pt")
+    assert loaded_config == config
+    schedule = Schedule.make("cosine", 20)
+    exact = gmm.exact_classifier(schedule.alphas_cumprod)
+    t = torch.randint(20, (2_000,), generator=torch.Generator().manual_seed(0))
+    from utils import q_sample
+    x_t = q_sample(schedule, gmm.samples[:2_000], t, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        learned_p = torch.softmax(classifier(x_t, t), -1)[:, 0]
+    exact_p = torch.softmax(exact(x_t, t), -1)[:, 0].float()
+    assert (learned_p - exact_p).abs().mean() < 0.05, "close to Bayes' rule on the noised mixture"
+    # between the modes, the gradient of log p(y = 0 | x_t) points toward mode 0 and away from mode 1
+    midpoint = ((gmm.means[0] + gmm.means[1]) / 2).float().reshape(1, 1, 2).requires_grad_(True)
+    log_p0 = torch.log_softmax(classifier(midpoint, torch.tensor([5])), -1)[0, 0]
+    (grad,) = torch.autograd.grad(log_p0, midpoint)
+    assert float(grad.flatten() @ (gmm.means[0] - gmm.means[1]).float()) > 0
+
+
+def test_cli_classifier_guidance(tmp_path, tiny_checkpoint):
+    from train import main
+    out = tmp_path / "cg.npy"
+    main(["--sample", "200", "--oracle", "--T", "20", "--label", "0", "--classifier", "exact", "--guidance", "1",
+          "--out", str(out)])
+    x = np.load(out)
+    assert (GMM.classify(problem_gmm(1), torch.from_numpy(x)) == 0).all()
+    with pytest.raises(SystemExit):
+        main(["--sample", "5", "--ckpt", str(tiny_checkpoint), "--classifier", str(tmp_path / "none.pt"),
+              "--label", "0", "--out", str(out)])
