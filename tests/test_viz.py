@@ -6,7 +6,8 @@ from PIL import Image
 
 import viz.models
 from gmm import problem_gmm
-from viz import animation, forward, ground_truth, guidance, step_count, training_curve, trajectory
+from viz import (animation, classifier_guidance, forward, ground_truth, guidance, samplers, step_count,
+                 training_curve, trajectory)
 from viz.all import make_all
 from viz.density import RESOLUTION, cell_area, estimate_density, exact_density
 from viz.index import FigureEntry
@@ -57,7 +58,10 @@ def test_unknown_density_estimator_is_rejected():
     (guidance.make, dict(n=50, weights=(0.0, 2.0), train_steps=TINY_STEPS)),
     (forward.make, dict(n=4, T=10)),
     (training_curve.make, dict(n=100, train_steps=TINY_STEPS)),
-], ids=["ground_truth", "trajectory_hist", "trajectory_kde", "step_count", "guidance", "forward", "training_curve"])
+    (samplers.make, dict(n=100, steps=(1, 4), fine_T=20, train_steps=TINY_STEPS)),
+    (classifier_guidance.make, dict(n=50, weights=(0.0, 2.0), train_steps=TINY_STEPS)),
+], ids=["ground_truth", "trajectory_hist", "trajectory_kde", "step_count", "guidance", "forward", "training_curve",
+        "samplers", "classifier_guidance"])
 def test_figure_script_writes_a_png(tmp_path, make, kwargs):
     entry = make(tmp_path / "figure.png", **kwargs)
     assert isinstance(entry, FigureEntry) and entry.command.startswith("python -m viz.")
@@ -90,8 +94,8 @@ def test_make_all_writes_every_figure_and_the_index(tmp_path, monkeypatch):
     index = make_all(tmp_path, quick=True)
     text = index.read_text()
     images = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".png", ".gif"))
-    assert images == ["forward.png", "ground_truth.png", "guidance.png", "reverse_process.gif", "step_count.png",
-                      "training_curve.png", "trajectory.png"]
+    assert images == ["classifier_guidance.png", "forward.png", "ground_truth.png", "guidance.png",
+                      "reverse_process.gif", "samplers.png", "step_count.png", "training_curve.png", "trajectory.png"]
     for name in images:
         assert f"![{name}]({name})" in text
     assert text.count("**What to observe.**") == len(images)

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from utils import set_cpu_threads
-from viz import animation, forward, ground_truth, guidance, step_count, training_curve, trajectory
+from viz import (animation, classifier_guidance, forward, ground_truth, guidance, samplers, step_count,
+                 training_curve, trajectory)
 from viz.index import write_index
 from viz.style import FIGURES_DIR
 
@@ -30,6 +31,8 @@ def make_all(out_dir: Path, seed: int = 0, quick: bool = False) -> Path:
         lambda: forward.make(out_dir / "forward.png", 8, seed),
         lambda: training_curve.make(out_dir / "training_curve.png", n(4_000), seed, train_steps=train_steps),
         lambda: animation.make(out_dir / "reverse_process.gif", n(5_000), "hist", seed, train_steps=train_steps),
+        lambda: samplers.make(out_dir / "samplers.png", n(4_000), seed, train_steps=train_steps),
+        lambda: classifier_guidance.make(out_dir / "classifier_guidance.png", n(1_000), seed, train_steps=train_steps),
     ]
     entries = []
     for job in jobs:

@@ -1,7 +1,9 @@
 """The trained models the figures need: a given checkpoint, or the default config trained once and cached."""
 import argparse
+import hashlib
+import json
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ddpm import NoisePredictor
@@ -53,3 +55,15 @@ def run(make) -> None:
         print(make().path)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
+
+
+def classifier_for(T: int, train_steps: int | None = None):
+    """The noisy classifier for T (classifier.py's default config), trained on first use and cached."""
+    from classifier import ClassifierConfig, load_classifier, train_classifier
+
+    config = ClassifierConfig(T=T) if train_steps is None else ClassifierConfig(T=T, steps=train_steps)
+    key = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:12]
+    path = CACHE_DIR / f"classifier_T{T}_{key}.pt"
+    if not path.exists():
+        train_classifier(config, path)
+    return load_classifier(path)[0]
