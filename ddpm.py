@@ -86,9 +86,12 @@ class UNet(nn.Module):
         self.tconv1 = nn.ConvTranspose1d(2 * c0, 1, kernel_size=2)
 
     def forward(self, x: Tensor, time: Tensor, y: Tensor) -> Tensor:
-        # a batch holds at most T distinct times: embed each once, then gather (same values, less work)
+        # a batch holds at most T distinct times: embed each once, then spread back with a one-hot
+        # matrix product (same values, less work; unlike indexing, its gradient sums in a fixed order,
+        # so training is bit-for-bit reproducible with several threads)
         distinct_times, index = time.unique(return_inverse=True)
-        time_embedding = self.act(self.time_embed(distinct_times))[index]  # (B, embed_dim)
+        spread = nn.functional.one_hot(index, len(distinct_times)).to(x.dtype)  # (B, U)
+        time_embedding = spread @ self.act(self.time_embed(distinct_times))  # (B, embed_dim)
         one_hot = nn.functional.one_hot(y, self.num_classes + 1).to(x.dtype)
         embedding = time_embedding + self.class_embed(one_hot)  # (B, embed_dim)
 
