@@ -16,10 +16,11 @@ from tqdm.auto import tqdm
 
 from ddpm import GaussianFourierProjection
 from gmm import NUM_CLASSES, problem_gmm
-from train import CHECKPOINT_DIR, save_checkpoint
+from train import CHECKPOINT_DIR, read_checkpoint, save_checkpoint
 from utils import BETA_SCHEDULES, Schedule, q_sample, set_cpu_threads
 
 CLASSIFIER_KIND = "two-pixel-noisy-classifier"
+CLASSIFIER_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -82,21 +83,14 @@ def train_classifier(config: ClassifierConfig, ckpt: Path, progress: bool = True
         loss.backward()
         optimizer.step()
         lr_schedule.step()
-    save_checkpoint(ckpt, {"kind": CLASSIFIER_KIND, "config": asdict(config), "model": model.state_dict()})
+    save_checkpoint(ckpt, {"kind": CLASSIFIER_KIND, "version": CLASSIFIER_VERSION, "config": asdict(config),
+                           "model": model.state_dict()})
     return model.eval()
 
 
 def load_classifier(path: Path) -> tuple[NoisyClassifier, ClassifierConfig]:
-    """Read a classifier checkpoint safely (weights_only=True), with a clear error for a wrong file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no classifier at {path}; train one with: python classifier.py --ckpt {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for truncated or foreign files
-        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error})") from error
-    if not isinstance(state, dict) or state.get("kind") != CLASSIFIER_KIND:
-        raise ValueError(f"{path} is not a noisy-classifier checkpoint; train one with python classifier.py")
+    """Read a classifier checkpoint safely (train.read_checkpoint), with a clear error for a wrong file."""
+    state = read_checkpoint(path, CLASSIFIER_KIND, CLASSIFIER_VERSION, "python classifier.py")
     config = ClassifierConfig(**state["config"])
     model = build_classifier(config)
     model.load_state_dict(state["model"])

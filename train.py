@@ -138,23 +138,29 @@ def save_checkpoint(path: Path, state: dict) -> None:
             os.remove(temporary)
 
 
-def load_checkpoint(path: Path) -> dict:
-    """Read a checkpoint safely (weights_only=True) and check that it is one of ours."""
+def read_checkpoint(path: Path, kind: str, version: int, make_command: str) -> dict:
+    """Read a checkpoint safely (weights_only=True: student files are untrusted) and check its kind
+    and version; every problem is a one-line error that says what to do (make_command trains one)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; train one with: python train.py --ckpt {path}")
+        raise FileNotFoundError(f"no checkpoint at {path}; train one with: {make_command} --ckpt {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
         raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error}); "
                          f"delete it and train again") from error
-    if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
-        kind = state.get("kind", "unknown") if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"{path} is not a two-pixel DDPM checkpoint (it holds {kind!r})")
-    if state.get("version") != CHECKPOINT_VERSION:
+    if not isinstance(state, dict) or state.get("kind") != kind:
+        found = state.get("kind", "unknown") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path} is not a {kind} checkpoint (it holds {found!r}); train one with: {make_command}")
+    if state.get("version") != version:
         raise ValueError(f"{path} has checkpoint version {state.get('version')}, this code reads "
-                         f"version {CHECKPOINT_VERSION}; retrain it with this code")
+                         f"version {version}; retrain it with: {make_command}")
     return state
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a two-pixel DDPM checkpoint (see read_checkpoint)."""
+    return read_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, "python train.py")
 
 
 def config_from_checkpoint(state: dict, path: Path) -> TrainConfig:

@@ -156,3 +156,9 @@ def test_cli_classifier_guidance(tmp_path, tiny_checkpoint):
     with pytest.raises(SystemExit):
         main(["--sample", "5", "--ckpt", str(tiny_checkpoint), "--classifier", str(tmp_path / "none.pt"),
               "--label", "0", "--out", str(out)])
+
+
+def test_a_ddpm_checkpoint_is_not_taken_for_a_classifier(tiny_checkpoint):
+    from classifier import load_classifier
+    with pytest.raises(ValueError, match="not a two-pixel-noisy-classifier checkpoint .*python classifier.py"):
+        load_classifier(tiny_checkpoint)

@@ -91,7 +91,7 @@ def test_corrupt_checkpoint_is_reported(tmp_path, tiny_checkpoint):
 def test_foreign_and_mismatched_checkpoints_are_reported(tmp_path, tiny_checkpoint):
     foreign = tmp_path / "foreign.pt"
     torch.save({"weight": torch.zeros(3)}, foreign)
-    with pytest.raises(ValueError, match="not a two-pixel DDPM checkpoint"):
+    with pytest.raises(ValueError, match="not a two-pixel-ddpm checkpoint"):
         load_model(foreign)
     state = torch.load(tiny_checkpoint, weights_only=True)
     state["config"]["channels"] = (16, 64)  # the weights no longer fit the architecture
