@@ -189,7 +189,7 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[NoisePre
 def _new_training_state(config: TrainConfig):
     model = build_model(config)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all parameters
     lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.steps)
     generator = torch.Generator().manual_seed(config.seed)
     return model, ema, optimizer, lr_schedule, generator

@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="samples per set")
     parser.add_argument("--T", type=int, nargs="+", default=[5, 10, 25, 50])
     parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--train-steps", type=int, default=None, help="override the default number of training steps")
     args = parser.parse_args()
     set_cpu_threads()
     gmm = problem_gmm(n_samples=1)
@@ -49,6 +50,8 @@ def main() -> None:
     models = {}
     for T in args.T:
         config = replace(TrainConfig(), T=T, seed=args.seed)
+        if args.train_steps is not None:
+            config = replace(config, steps=args.train_steps)
         path = CHECKPOINT_DIR / "bench" / f"T{T}.pt"
         start = time.perf_counter()
         train(config, path, progress=False)
