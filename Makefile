@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures test bench clean
+.PHONY: setup figures test bench handout clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) tools/bench.py
 	$(PY) tools/bench_samplers.py
+
+handout: $(STAMP)
+	$(PY) tools/make_handout.py --out handout
 
 clean:
 	rm -rf checkpoints figures samples handout .pytest_cache

@@ -41,8 +41,10 @@ class GaussianFourierProjection(nn.Module):
         self.register_buffer("W", torch.randn(embed_dim // 2) * scale)
 
     def forward(self, time: Tensor) -> Tensor:
+        # BEGIN SOLUTION return [sin 2 pi W t, cos 2 pi W t] for each time, shape (B, embed_dim)
         angles = 2 * math.pi * time[:, None] * self.W[None, :]
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+        # END SOLUTION
 
 
 class Dense(nn.Module):
@@ -73,6 +75,7 @@ class UNet(nn.Module):
                                         nn.Linear(embed_dim, embed_dim))
         self.class_embed = nn.Linear(num_classes + 1, embed_dim)
 
+        # BEGIN SOLUTION build the four blocks: conv1/dense1/gnorm1, conv2/dense2/gnorm2, tconv2/dense3/tgnorm2, tconv1
         self.conv1 = nn.Conv1d(1, c0, kernel_size=2, bias=False)
         self.dense1 = Dense(embed_dim, c0)
         self.gnorm1 = nn.GroupNorm(4, num_channels=c0)
@@ -84,6 +87,7 @@ class UNet(nn.Module):
         self.dense3 = Dense(embed_dim, c0)
         self.tgnorm2 = nn.GroupNorm(4, num_channels=c0)
         self.tconv1 = nn.ConvTranspose1d(2 * c0, 1, kernel_size=2)
+        # END SOLUTION
 
     def forward(self, x: Tensor, time: Tensor, y: Tensor) -> Tensor:
         # a batch holds at most T distinct times: embed each once, then spread back with a one-hot
@@ -95,10 +99,12 @@ class UNet(nn.Module):
         one_hot = nn.functional.one_hot(y, self.num_classes + 1).to(x.dtype)
         embedding = time_embedding + self.class_embed(one_hot)  # (B, embed_dim)
 
+        # BEGIN SOLUTION run the four blocks, adding Dense(embedding) in the first three, with the skip connection into the last
         h1 = self.act(self.gnorm1(self.conv1(x) + self.dense1(embedding)))  # (B, c0, 1)
         h2 = self.act(self.gnorm2(self.conv2(h1) + self.dense2(embedding)))  # (B, c1, 1)
         h3 = self.act(self.tgnorm2(self.tconv2(h2) + self.dense3(embedding)))  # (B, c0, 1)
         return self.tconv1(torch.cat([h3, h1], dim=1))  # (B, 1, 2)
+        # END SOLUTION
 
 
 class NoisePredictor(nn.Module):

@@ -30,11 +30,13 @@ def cosine_beta_schedule(timesteps: int, s: float = 0.008) -> Tensor:
     beta_t = 1 - abar_t / abar_{t-1}, clipped to at most MAX_BETA.
     """
     _check_timesteps(timesteps)
+    # BEGIN SOLUTION compute the cosine schedule's betas (T,) from abar_t = f(t)/f(0), clipped at MAX_BETA
     steps = torch.arange(timesteps + 1, dtype=torch.float64)  # paper's t = 0..T
     f = torch.cos((steps / timesteps + s) / (1 + s) * math.pi / 2) ** 2
     alphas_cumprod = f / f[0]
     betas = 1 - alphas_cumprod[1:] / alphas_cumprod[:-1]
     return betas.clamp(max=MAX_BETA)
+    # END SOLUTION
 
 
 def linear_beta_schedule(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> Tensor:
@@ -80,10 +82,12 @@ class Schedule:
         betas = betas.double()
         if betas.dim() != 1 or not ((betas > 0) & (betas < 1)).all():
             raise ValueError("betas must be a 1-D tensor with every entry in (0, 1)")
+        # BEGIN SOLUTION compute alphas, alphas_cumprod, alphas_cumprod_prev (abar_0 = 1) and posterior_variance from betas
         alphas = 1 - betas
         alphas_cumprod = torch.cumprod(alphas, dim=0)
         alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
         posterior_variance = (1 - alphas_cumprod_prev) / (1 - alphas_cumprod) * betas
+        # END SOLUTION
         return cls(betas, alphas, alphas_cumprod, alphas_cumprod_prev, posterior_variance)
 
     @classmethod
@@ -117,8 +121,10 @@ def q_sample(schedule: Schedule, x_start: Tensor, t: Tensor, noise: Tensor | Non
     """
     if noise is None:
         noise = torch.randn(x_start.shape, generator=generator, device=x_start.device, dtype=x_start.dtype)
+    # BEGIN SOLUTION return x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise
     alpha_bar = extract(schedule.alphas_cumprod, t, x_start)
     return alpha_bar.sqrt() * x_start + (1 - alpha_bar).sqrt() * noise
+    # END SOLUTION
 
 
 LOSSES = {"l2": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
@@ -137,11 +143,13 @@ def p_losses(denoise_model, schedule: Schedule, x_start: Tensor, t: Tensor, y: T
         raise ValueError(f"unknown loss_type {loss_type!r}; choose one of {sorted(LOSSES)}")
     if noise is None:
         noise = torch.randn(x_start.shape, generator=generator, device=x_start.device, dtype=x_start.dtype)
+    # BEGIN SOLUTION noise x_start, predict the noise, and return the loss (mean, or per sample for reduction='none')
     x_noisy = q_sample(schedule, x_start, t, noise=noise)
     predicted_noise = denoise_model(x_noisy, t, y)
     per_element = LOSSES[loss_type](predicted_noise, noise, reduction="none")
     per_sample = per_element.flatten(1).mean(dim=1)
     return per_sample.mean() if reduction == "mean" else per_sample
+    # END SOLUTION
 
 
 def drop_labels(y: Tensor, drop_probability: float, null_label: int,
@@ -151,8 +159,10 @@ def drop_labels(y: Tensor, drop_probability: float, null_label: int,
     The coin is tossed per sample, so every batch trains the conditional and the unconditional
     model at once. y: (B,) int64 -> (B,) int64.
     """
+    # BEGIN SOLUTION replace each label by null_label with probability drop_probability, independently per sample
     dropped = torch.rand(y.shape, generator=generator, device=y.device) < drop_probability
     return torch.where(dropped, torch.full_like(y, null_label), y)
+    # END SOLUTION
 
 
 def guided_eps(denoiser, x_t: Tensor, t: Tensor, y: Tensor, guidance_weight: float = 0.0) -> Tensor:
@@ -164,10 +174,12 @@ def guided_eps(denoiser, x_t: Tensor, t: Tensor, y: Tensor, guidance_weight: flo
     """
     if guidance_weight == 0:
         return denoiser(x_t, t, y)
+    # BEGIN SOLUTION mix eps(x_t, t, y) and eps(x_t, t, null) as (1 + w) eps_c - w eps_u
     null = torch.full_like(y, denoiser.null_label)
     eps_both = denoiser(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([y, null]))
     eps_conditional, eps_unconditional = eps_both.chunk(2)
     return (1 + guidance_weight) * eps_conditional - guidance_weight * eps_unconditional
+    # END SOLUTION
 
 
 class ClassifierGuidance:
@@ -213,6 +225,7 @@ def p_sample(denoiser, schedule: Schedule, x: Tensor, t: int, y: Tensor, guidanc
     """
     t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
     eps = guided_eps(denoiser, x, t_batch, y, guidance_weight)
+    # BEGIN SOLUTION compute the reverse-step mean, and add sigma_t z except at the last step (t == 0)
     beta, alpha, alpha_bar = (extract(v, t_batch, x) for v in (schedule.betas, schedule.alphas, schedule.alphas_cumprod))
     mean = (x - beta / (1 - alpha_bar).sqrt() * eps) / alpha.sqrt()
     if t == 0:
@@ -220,6 +233,7 @@ def p_sample(denoiser, schedule: Schedule, x: Tensor, t: int, y: Tensor, guidanc
     if noise is None:
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return mean + extract(schedule.posterior_variance, t_batch, x).sqrt() * noise
+    # END SOLUTION
 
 
 @torch.no_grad()
