@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures test bench handout clean
+.PHONY: setup figures test bench handout fixtures grade clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,14 @@ bench: $(STAMP)
 
 handout: $(STAMP)
 	$(PY) tools/make_handout.py --out handout
+
+fixtures: $(STAMP)
+	$(PY) tools/make_fixtures.py
+
+RESULTS ?= results.json
+grade: $(STAMP)
+	@test -n "$(SUBMISSION)" || (echo "usage: make grade SUBMISSION=DIR [RESULTS=PATH]"; exit 2)
+	$(PY) tools/grade.py "$(SUBMISSION)" --results "$(RESULTS)"
 
 clean:
 	rm -rf checkpoints figures samples handout .pytest_cache

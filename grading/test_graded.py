@@ -1,0 +1,179 @@
+"""Graded tests of the students' TODOs. Each carries points; "hidden" ones use other shapes and edges.
+
+Expected values come from fixtures/expected.pt, made from the reference by tools/make_fixtures.py;
+randomness is injected (noise=, generator=) so a correct solution that draws numbers in another
+order still passes.
+"""
+from pathlib import Path
+
+import pytest
+import torch
+from mocks import AffineDenoiser, ConstantNet
+
+EXPECTED = torch.load(Path(__file__).parent / "fixtures" / "expected.pt", weights_only=True)
+TOL = dict(rtol=1e-6, atol=1e-8)
+
+
+def close(actual, expected, what):
+    torch.testing.assert_close(actual.double(), expected.double(), **TOL,
+                               msg=lambda m: f"{what}: expected {expected.tolist()}, got {actual.tolist()} ({m})")
+
+
+# ----- schedule -----------------------------------------------------------------------------------
+
+@pytest.mark.points(2, visibility="visible")
+def test_cosine_betas_T10(student):
+    close(student.utils.cosine_beta_schedule(10), EXPECTED["schedules"][10]["betas"], "cosine betas, T = 10")
+
+
+@pytest.mark.points(1, visibility="hidden")
+@pytest.mark.parametrize("T", [1, 7, 50])
+def test_cosine_betas_other_T(student, T):
+    close(student.utils.cosine_beta_schedule(T), EXPECTED["schedules"][T]["betas"], f"cosine betas, T = {T}")
+
+
+@pytest.mark.points(2, visibility="visible")
+@pytest.mark.parametrize("field", ["alphas", "alphas_cumprod", "alphas_cumprod_prev", "posterior_variance"])
+def test_schedule_quantities_T10(student, field):
+    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
+    close(getattr(schedule, field), EXPECTED["schedules"][10][field], f"{field}, T = 10")
+
+
+@pytest.mark.points(1, visibility="hidden")
+@pytest.mark.parametrize("field", ["alphas_cumprod", "alphas_cumprod_prev", "posterior_variance"])
+def test_schedule_quantities_T50(student, field):
+    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][50]["betas"])
+    values = getattr(schedule, field)
+    assert values.shape == (50,), f"{field} must have one entry per step (T = 50), got shape {tuple(values.shape)}"
+    close(values, EXPECTED["schedules"][50][field], f"{field}, T = 50")
+
+
+# ----- forward process and loss -------------------------------------------------------------------
+
+@pytest.mark.points(2, visibility="visible")
+def test_q_sample_with_injected_noise(student):
+    f = EXPECTED["forward"]
+    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
+    close(student.utils.q_sample(schedule, f["x0"], f["t"], noise=f["noise"]), f["x_t"], "q_sample")
+
+
+@pytest.mark.points(2, visibility="visible")
+def test_p_losses_l2(student):
+    f = EXPECTED["forward"]
+    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
+    loss = student.utils.p_losses(AffineDenoiser(), schedule, f["x0"], f["t"], f["y"], noise=f["noise"])
+    close(loss, f["losses"]["l2"], "p_losses (l2)")
+
+
+@pytest.mark.points(1, visibility="hidden")
+@pytest.mark.parametrize("kind", ["l1", "huber"])
+def test_p_losses_other_losses(student, kind):
+    f = EXPECTED["forward"]
+    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
+    loss = student.utils.p_losses(AffineDenoiser(), schedule, f["x0"], f["t"], f["y"], noise=f["noise"], loss_type=kind)
+    close(loss, f["losses"][kind], f"p_losses ({kind})")
+
+
+# ----- sampling and guidance ----------------------------------------------------------------------
+
+@pytest.mark.points(3, visibility="visible")
+def test_p_sample_middle_step(student):
+    r = EXPECTED["reverse"]
+    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
+    out = student.utils.p_sample(AffineDenoiser(), schedule, r["x"], 4, r["y"], noise=r["z"])
+    close(out, r["steps"][4], "p_sample at index 4")
+
+
+@pytest.mark.points(2, visibility="hidden")
+@pytest.mark.parametrize("step", [9, 1, 0])
+def test_p_sample_first_and_last_steps(student, step):
+    r = EXPECTED["reverse"]
+    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
+    out = student.utils.p_sample(AffineDenoiser(), schedule, r["x"], step, r["y"], noise=r["z"])
+    close(out, r["steps"][step], f"p_sample at index {step}" + (" (the last step adds no noise)" if step == 0 else ""))
+
+
+@pytest.mark.points(2, visibility="visible")
+def test_guidance_mix(student):
+    r = EXPECTED["reverse"]
+    eps = student.utils.guided_eps(AffineDenoiser(), r["x"], torch.full((6,), 4), r["y"], 2.5)
+    close(eps, r["guided_eps"][2.5], "guided_eps with w = 2.5, (1 + w) eps(y) - w eps(null)")
+
+
+@pytest.mark.points(2, visibility="hidden")
+@pytest.mark.parametrize("w", [0.0, 1.0, 3.5])
+def test_guided_reverse_step(student, w):
+    r = EXPECTED["reverse"]
+    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
+    out = student.utils.p_sample(AffineDenoiser(), schedule, r["x"], 4, r["y"], guidance_weight=w, noise=r["z"])
+    close(out, r["guided"][w], f"p_sample with guidance w = {w}")
+
+
+@pytest.mark.points(2, visibility="visible")
+def test_label_dropout_rate_and_values(student):
+    y = torch.ones(20_000, dtype=torch.long)
+    dropped = student.utils.drop_labels(y, 0.3, 2, generator=torch.Generator().manual_seed(0))
+    fraction = float((dropped == 2).double().mean())
+    assert abs(fraction - 0.3) < 0.015, f"expected about 30% null labels, got {100 * fraction:.1f}%"
+    assert set(dropped.unique().tolist()) <= {1, 2}, "only the null label may replace a label"
+
+
+@pytest.mark.points(2, visibility="hidden")
+def test_label_dropout_is_per_sample_and_edges(student):
+    y = torch.zeros(4_096, dtype=torch.long)
+    dropped = student.utils.drop_labels(y, 0.5, 2, generator=torch.Generator().manual_seed(1))
+    batches = dropped.reshape(64, 64)
+    assert ((batches == 2).any(1) & (batches == 0).any(1)).all(), \
+        "every batch of 64 should mix kept and dropped labels: drop per sample, not per batch"
+    assert torch.equal(student.utils.drop_labels(y, 0.0, 2), y), "p = 0 keeps every label"
+    assert (student.utils.drop_labels(y, 1.0, 2) == 2).all(), "p = 1 drops every label"
+
+
+# ----- the U-Net ----------------------------------------------------------------------------------
+
+@pytest.mark.points(1, visibility="visible")
+def test_fourier_features(student):
+    projection = student.ddpm.GaussianFourierProjection(8, scale=30.0)
+    time = torch.tensor([0.0, 0.25, 1.0])
+    angles = 2 * torch.pi * time[:, None] * projection.W
+    close(projection(time), torch.cat([angles.sin(), angles.cos()], -1), "Fourier features [sin, cos]")
+
+
+@pytest.mark.points(3, visibility="visible")
+def test_unet_blocks(student):
+    nn = torch.nn
+    unet = student.ddpm.UNet(channels=(32, 64), embed_dim=256)
+    blocks = [("conv1", nn.Conv1d, 1, 32, 2), ("conv2", nn.Conv1d, 32, 64, 1),
+              ("tconv2", nn.ConvTranspose1d, 64, 32, 1), ("tconv1", nn.ConvTranspose1d, 64, 1, 2)]
+    for name, kind, c_in, c_out, kernel in blocks:
+        layer = getattr(unet, name)
+        assert isinstance(layer, kind), f"{name} should be {kind.__name__}"
+        got = (layer.in_channels, layer.out_channels, layer.kernel_size[0])
+        assert got == (c_in, c_out, kernel), f"{name}: expected (in, out, kernel) {(c_in, c_out, kernel)}, got {got}"
+    groups = [(getattr(unet, n).num_groups, getattr(unet, n).num_channels) for n in ("gnorm1", "gnorm2", "tgnorm2")]
+    assert groups == [(4, 32), (32, 64), (4, 32)], f"GroupNorm (groups, channels) expected [(4, 32), (32, 64), (4, 32)], got {groups}"
+
+
+@pytest.mark.points(2, visibility="visible")
+def test_unet_forward_shape_and_inputs(student):
+    torch.manual_seed(0)
+    unet = student.ddpm.UNet()
+    x, time, y = torch.randn(5, 1, 2), torch.full((5,), 0.5), torch.tensor([0, 1, 2, 0, 1])
+    out = unet(x, time, y)
+    assert out.shape == (5, 1, 2), f"expected output shape (5, 1, 2), got {tuple(out.shape)}"
+    assert not torch.allclose(out, unet(x, torch.full((5,), 0.1), y)), "the output must depend on t"
+    assert not torch.allclose(out, unet(x, time, torch.full((5,), 2))), "the output must depend on y"
+
+
+@pytest.mark.points(1, visibility="hidden")
+def test_unet_other_widths(student):
+    unet = student.ddpm.UNet(channels=(64, 128), embed_dim=64)
+    assert unet(torch.randn(3, 1, 2), torch.rand(3), torch.tensor([0, 1, 2])).shape == (3, 1, 2)
+
+
+@pytest.mark.points(0, visibility="visible")
+def test_environment_imports_the_mixture(student):
+    """Free environment check: the untouched ground truth imports and samples (0 points)."""
+    x, _ = student.gmm.problem_gmm(n_samples=10).sample(4)
+    assert x.shape == (4, 1, 2)
+    assert isinstance(ConstantNet(), torch.nn.Module)

@@ -1,0 +1,56 @@
+"""Generate the autograder's expected values from the reference solution (float64).
+
+    python tools/make_fixtures.py          # or: make fixtures; writes grading/fixtures/expected.pt
+
+Inputs are drawn once from fixed seeds and stored with the outputs, so grading passes the same
+inputs (and the same injected noise) to the student's functions. tests/test_grading.py checks
+that the stored file still matches what the reference computes (drift).
+"""
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "grading"))
+
+from mocks import AffineDenoiser  # noqa: E402
+from utils import Schedule, guided_eps, p_losses, p_sample, q_sample  # noqa: E402
+
+FIXTURES = ROOT / "grading" / "fixtures" / "expected.pt"
+SCHEDULE_T = (1, 7, 10, 50)
+SCHEDULE_FIELDS = ("betas", "alphas", "alphas_cumprod", "alphas_cumprod_prev", "posterior_variance")
+
+
+def compute() -> dict:
+    g = torch.Generator().manual_seed(2024)
+    expected = {"schedules": {T: {name: getattr(Schedule.make("cosine", T), name) for name in SCHEDULE_FIELDS}
+                              for T in SCHEDULE_T}}
+    schedule = Schedule.make("cosine", 10)
+    x0 = torch.randn(6, 1, 2, generator=g, dtype=torch.float64)
+    noise = torch.randn(6, 1, 2, generator=g, dtype=torch.float64)
+    t = torch.tensor([0, 3, 9, 5, 1, 8])
+    y = torch.tensor([0, 1, 2, 1, 0, 2])
+    expected["forward"] = {"x0": x0, "noise": noise, "t": t, "y": y, "x_t": q_sample(schedule, x0, t, noise=noise),
+                           "losses": {kind: p_losses(AffineDenoiser(), schedule, x0, t, y, noise=noise, loss_type=kind)
+                                      for kind in ("l2", "l1", "huber")}}
+    x = torch.randn(6, 1, 2, generator=g, dtype=torch.float64)
+    z = torch.randn(6, 1, 2, generator=g, dtype=torch.float64)
+    expected["reverse"] = {"x": x, "z": z, "y": y,
+                           "steps": {step: p_sample(AffineDenoiser(), schedule, x, step, y, noise=z) for step in (9, 4, 1, 0)},
+                           "guided": {w: p_sample(AffineDenoiser(), schedule, x, 4, y, guidance_weight=w, noise=z)
+                                      for w in (0.0, 1.0, 3.5)},
+                           "guided_eps": {w: guided_eps(AffineDenoiser(), x, torch.full((6,), 4), y, w)
+                                          for w in (0.0, 2.5)}}
+    return expected
+
+
+def main() -> None:
+    FIXTURES.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(compute(), FIXTURES)
+    print(f"wrote {FIXTURES}")
+
+
+if __name__ == "__main__":
+    main()
