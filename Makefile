@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures test bench handout fixtures grade clean
+.PHONY: setup figures test bench handout fixtures grade autograder-zip clean
 
 setup: $(STAMP)
 
@@ -34,5 +34,8 @@ grade: $(STAMP)
 	@test -n "$(SUBMISSION)" || (echo "usage: make grade SUBMISSION=DIR [RESULTS=PATH]"; exit 2)
 	$(PY) tools/grade.py "$(SUBMISSION)" --results "$(RESULTS)"
 
+autograder-zip: $(STAMP)
+	$(PY) tools/autograder_zip.py --out autograder.zip
+
 clean:
-	rm -rf checkpoints figures samples handout .pytest_cache
+	rm -rf checkpoints figures samples handout autograder.zip results.json .pytest_cache

@@ -10,7 +10,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from grade import GRADED_FILES, grade  # noqa: E402
-from make_fixtures import FIXTURES, compute  # noqa: E402
+from make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset  # noqa: E402
 from make_handout import make_handout  # noqa: E402
 
 # (file, reference text, mutated text, graded tests that must fail): plausible student bugs
@@ -65,6 +65,7 @@ def test_fixtures_match_the_reference():
             torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{where} drifted: run make fixtures")
 
     same(fresh, stored, "expected")
+    same(public_subset(fresh), torch.load(PUBLIC_FIXTURES, weights_only=True), "expected_public")
 
 
 def test_reference_scores_full_points(tmp_path):
@@ -109,3 +110,31 @@ def test_mutant_loses_points(tmp_path, mutant):
     for name in must_fail:
         score, max_score, output = by_name[name]
         assert score == 0 and max_score > 0 and output, f"{mutant}: {name} should catch it"
+
+
+def test_autograder_zip_grades_a_submission_without_reference_code(tmp_path):
+    import stat
+    import subprocess
+    import zipfile
+
+    from autograder_zip import build
+    archive = build(tmp_path / "autograder.zip")
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        modes = {info.filename: info.external_attr >> 16 for info in zipped.infolist()}
+        zipped.extractall(tmp_path / "source")
+    assert {"setup.sh", "run_autograder", "grading/test_public.py", "grading/test_hidden.py",
+            "grading/fixtures/expected.pt"} <= names
+    assert not names & {"utils.py", "ddpm.py", "tools/make_fixtures.py", "tools/make_handout.py"}, "no reference solution"
+    assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
+    assert "download.pytorch.org/whl/cpu" in (tmp_path / "source" / "setup.sh").read_text(), "CPU-only torch"
+    # the unpacked autograder grades the reference files as a submission, on its own
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for name in GRADED_FILES:
+        shutil.copy(ROOT / name, submission / name)
+    result = subprocess.run([sys.executable, "tools/grade.py", str(submission), "--results", str(tmp_path / "r.json")],
+                            cwd=tmp_path / "source", capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["score"] == sum(t["max_score"] for t in report["tests"]) > 0

@@ -68,7 +68,10 @@ def test_handout_ships_no_tests_tools_or_ci(handout):
     out, _ = handout
     shipped = {p.relative_to(out).parts[0] for p in out.rglob("*")}
     assert not shipped & {"tests", "tools", ".ci", "checkpoints", "figures", "handout"}
-    assert {"gmm.py", "ddpm.py", "utils.py", "train.py", "viz", "README.md", "Makefile"} <= shipped
+    assert {"gmm.py", "ddpm.py", "utils.py", "train.py", "viz", "README.md", "Makefile", "grading"} <= shipped
+    grading = {p.name for p in (out / "grading").rglob("*") if p.is_file()}
+    assert "test_public.py" in grading and "expected_public.pt" in grading
+    assert not grading & {"test_hidden.py", "expected.pt"}, "hidden tests and their expected values stay private"
 
 
 def test_handout_imports_and_its_complete_parts_run(handout):

@@ -16,7 +16,7 @@ the BEGIN line's indentation,
 
 The script fails, writing nothing, on an unpaired or nested marker, and checks that every output
 file parses and that no marker and no line of solution code survives. Only the files students
-get are copied (STUDENT_FILES); tests, tools, CI and fixtures are not.
+get are copied (STUDENT_FILES): the public graded tests ship, the hidden ones, tests, tools and CI do not.
 """
 import argparse
 import ast
@@ -27,7 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_FILES = ("README.md", "Makefile", "requirements.txt", "gmm.py", "ddpm.py", "utils.py", "metrics.py",
-                 "train.py", "classifier.py", "viz")
+                 "train.py", "classifier.py", "viz", "grading/conftest.py", "grading/support.py", "grading/pytest.ini",
+                 "grading/test_public.py", "grading/fixtures/expected_public.pt")
+"""What students get: the code, and the public graded tests with their expected values (never the
+hidden tests, their fixtures, the tools or CI)."""
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b[ \t]*(?P<message>.*?)[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION\b")
 DEFAULT_MESSAGE = "implement this part"

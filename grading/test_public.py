@@ -1,6 +1,7 @@
-"""Graded tests of the students' TODOs. Each carries points; "hidden" ones use other shapes and edges.
+"""Public graded tests of the students' TODOs (shipped in the handout: run them with
+`python -m pytest -c grading/pytest.ini grading`). Hidden tests use other shapes, seeds and edges.
 
-Expected values come from fixtures/expected.pt, made from the reference by tools/make_fixtures.py;
+Expected values come from fixtures/expected_public.pt, made from the reference by tools/make_fixtures.py;
 randomness is injected (noise=, generator=) so a correct solution that draws numbers in another
 order still passes.
 """
@@ -8,15 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from mocks import AffineDenoiser, ConstantNet
+from support import AffineDenoiser, close
 
-EXPECTED = torch.load(Path(__file__).parent / "fixtures" / "expected.pt", weights_only=True)
-TOL = dict(rtol=1e-6, atol=1e-8)
-
-
-def close(actual, expected, what):
-    torch.testing.assert_close(actual.double(), expected.double(), **TOL,
-                               msg=lambda m: f"{what}: expected {expected.tolist()}, got {actual.tolist()} ({m})")
+EXPECTED = torch.load(Path(__file__).parent / "fixtures" / "expected_public.pt", weights_only=True)
 
 
 # ----- schedule -----------------------------------------------------------------------------------
@@ -26,26 +21,11 @@ def test_cosine_betas_T10(student):
     close(student.utils.cosine_beta_schedule(10), EXPECTED["schedules"][10]["betas"], "cosine betas, T = 10")
 
 
-@pytest.mark.points(1, visibility="hidden")
-@pytest.mark.parametrize("T", [1, 7, 50])
-def test_cosine_betas_other_T(student, T):
-    close(student.utils.cosine_beta_schedule(T), EXPECTED["schedules"][T]["betas"], f"cosine betas, T = {T}")
-
-
 @pytest.mark.points(2, visibility="visible")
 @pytest.mark.parametrize("field", ["alphas", "alphas_cumprod", "alphas_cumprod_prev", "posterior_variance"])
 def test_schedule_quantities_T10(student, field):
     schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
     close(getattr(schedule, field), EXPECTED["schedules"][10][field], f"{field}, T = 10")
-
-
-@pytest.mark.points(1, visibility="hidden")
-@pytest.mark.parametrize("field", ["alphas_cumprod", "alphas_cumprod_prev", "posterior_variance"])
-def test_schedule_quantities_T50(student, field):
-    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][50]["betas"])
-    values = getattr(schedule, field)
-    assert values.shape == (50,), f"{field} must have one entry per step (T = 50), got shape {tuple(values.shape)}"
-    close(values, EXPECTED["schedules"][50][field], f"{field}, T = 50")
 
 
 # ----- forward process and loss -------------------------------------------------------------------
@@ -65,15 +45,6 @@ def test_p_losses_l2(student):
     close(loss, f["losses"]["l2"], "p_losses (l2)")
 
 
-@pytest.mark.points(1, visibility="hidden")
-@pytest.mark.parametrize("kind", ["l1", "huber"])
-def test_p_losses_other_losses(student, kind):
-    f = EXPECTED["forward"]
-    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
-    loss = student.utils.p_losses(AffineDenoiser(), schedule, f["x0"], f["t"], f["y"], noise=f["noise"], loss_type=kind)
-    close(loss, f["losses"][kind], f"p_losses ({kind})")
-
-
 # ----- sampling and guidance ----------------------------------------------------------------------
 
 @pytest.mark.points(3, visibility="visible")
@@ -84,29 +55,11 @@ def test_p_sample_middle_step(student):
     close(out, r["steps"][4], "p_sample at index 4")
 
 
-@pytest.mark.points(2, visibility="hidden")
-@pytest.mark.parametrize("step", [9, 1, 0])
-def test_p_sample_first_and_last_steps(student, step):
-    r = EXPECTED["reverse"]
-    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
-    out = student.utils.p_sample(AffineDenoiser(), schedule, r["x"], step, r["y"], noise=r["z"])
-    close(out, r["steps"][step], f"p_sample at index {step}" + (" (the last step adds no noise)" if step == 0 else ""))
-
-
 @pytest.mark.points(2, visibility="visible")
 def test_guidance_mix(student):
     r = EXPECTED["reverse"]
     eps = student.utils.guided_eps(AffineDenoiser(), r["x"], torch.full((6,), 4), r["y"], 2.5)
     close(eps, r["guided_eps"][2.5], "guided_eps with w = 2.5, (1 + w) eps(y) - w eps(null)")
-
-
-@pytest.mark.points(2, visibility="hidden")
-@pytest.mark.parametrize("w", [0.0, 1.0, 3.5])
-def test_guided_reverse_step(student, w):
-    r = EXPECTED["reverse"]
-    schedule = student.utils.Schedule.from_betas(EXPECTED["schedules"][10]["betas"])
-    out = student.utils.p_sample(AffineDenoiser(), schedule, r["x"], 4, r["y"], guidance_weight=w, noise=r["z"])
-    close(out, r["guided"][w], f"p_sample with guidance w = {w}")
 
 
 @pytest.mark.points(2, visibility="visible")
@@ -116,17 +69,6 @@ def test_label_dropout_rate_and_values(student):
     fraction = float((dropped == 2).double().mean())
     assert abs(fraction - 0.3) < 0.015, f"expected about 30% null labels, got {100 * fraction:.1f}%"
     assert set(dropped.unique().tolist()) <= {1, 2}, "only the null label may replace a label"
-
-
-@pytest.mark.points(2, visibility="hidden")
-def test_label_dropout_is_per_sample_and_edges(student):
-    y = torch.zeros(4_096, dtype=torch.long)
-    dropped = student.utils.drop_labels(y, 0.5, 2, generator=torch.Generator().manual_seed(1))
-    batches = dropped.reshape(64, 64)
-    assert ((batches == 2).any(1) & (batches == 0).any(1)).all(), \
-        "every batch of 64 should mix kept and dropped labels: drop per sample, not per batch"
-    assert torch.equal(student.utils.drop_labels(y, 0.0, 2), y), "p = 0 keeps every label"
-    assert (student.utils.drop_labels(y, 1.0, 2) == 2).all(), "p = 1 drops every label"
 
 
 # ----- the U-Net ----------------------------------------------------------------------------------
@@ -165,15 +107,8 @@ def test_unet_forward_shape_and_inputs(student):
     assert not torch.allclose(out, unet(x, time, torch.full((5,), 2))), "the output must depend on y"
 
 
-@pytest.mark.points(1, visibility="hidden")
-def test_unet_other_widths(student):
-    unet = student.ddpm.UNet(channels=(64, 128), embed_dim=64)
-    assert unet(torch.randn(3, 1, 2), torch.rand(3), torch.tensor([0, 1, 2])).shape == (3, 1, 2)
-
-
 @pytest.mark.points(0, visibility="visible")
 def test_environment_imports_the_mixture(student):
     """Free environment check: the untouched ground truth imports and samples (0 points)."""
     x, _ = student.gmm.problem_gmm(n_samples=10).sample(4)
     assert x.shape == (4, 1, 2)
-    assert isinstance(ConstantNet(), torch.nn.Module)
