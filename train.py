@@ -93,8 +93,8 @@ def default_checkpoint(config: TrainConfig) -> Path:
     return CHECKPOINT_DIR / f"ddpm_T{config.T}_seed{config.seed}.pt"
 
 
-def config_key(config: TrainConfig) -> str:
-    """A short hash of every field of the config: equal configs, equal keys."""
+def config_key(config) -> str:
+    """A short hash of every field of a config dataclass: equal configs, equal keys."""
     text = json.dumps(asdict(config), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

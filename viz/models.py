@@ -1,13 +1,11 @@
 """The trained models the figures need: a given checkpoint, or the default config trained once and cached."""
 import argparse
-import hashlib
-import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from ddpm import NoisePredictor
-from train import CHECKPOINT_DIR, TrainConfig, cached_model, load_model
+from train import CHECKPOINT_DIR, TrainConfig, cached_model, config_key, load_model
 from utils import Schedule, set_cpu_threads
 from viz.density import ESTIMATORS
 from viz.style import FIGURES_DIR
@@ -62,8 +60,7 @@ def classifier_for(T: int, train_steps: int | None = None):
     from classifier import ClassifierConfig, load_classifier, train_classifier
 
     config = ClassifierConfig(T=T) if train_steps is None else ClassifierConfig(T=T, steps=train_steps)
-    key = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:12]
-    path = CACHE_DIR / f"classifier_T{T}_{key}.pt"
+    path = CACHE_DIR / f"classifier_T{T}_{config_key(config)}.pt"
     if not path.exists():
         train_classifier(config, path)
     return load_classifier(path)[0]
