@@ -1,0 +1,62 @@
+"""The MNIST loader: IDX files written by the test (raw and gzip), malformed files, the bundled digits."""
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_ext.data import IDX_IMAGES, IDX_LABELS, load_digits, load_idx_dir, read_idx, to_model_range
+
+
+def write_idx(path, array, magic, compress=False):
+    header = magic.to_bytes(4, "big") + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if compress else data)
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (7, 28, 28)), np.array([0, 1, 2, 3, 4, 5, 9])
+    write_idx(tmp_path / "train-images-idx3-ubyte", images, IDX_IMAGES)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels, IDX_LABELS, compress=True)
+    return tmp_path, images, labels
+
+
+def test_idx_files_raw_and_gzip_load_in_model_range(idx_dir):
+    folder, images, labels = idx_dir
+    x, y = load_idx_dir(folder)
+    assert x.shape == (7, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+    torch.testing.assert_close(x[:, 0], torch.as_tensor(images / 127.5 - 1, dtype=torch.float32))
+    assert y.tolist() == labels.tolist()
+    assert float(to_model_range([0, 255]).min()) == -1.0 and float(to_model_range([0, 255]).max()) == 1.0
+
+
+def test_missing_folder_and_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        load_idx_dir(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="has no train-images-idx3-ubyte or train-images-idx3-ubyte.gz"):
+        load_idx_dir(tmp_path)
+
+
+def test_malformed_files_are_reported(idx_dir):
+    folder, images, _ = idx_dir
+    truncated = folder / "train-images-idx3-ubyte"
+    truncated.write_bytes(truncated.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="truncated or padded"):
+        load_idx_dir(folder)
+    wrong_kind = folder / "labels-as-images"
+    write_idx(wrong_kind, np.zeros(3), IDX_LABELS)
+    with pytest.raises(ValueError, match="magic number 2049, expected 0x00000803"):
+        read_idx(wrong_kind, IDX_IMAGES)
+    broken_gzip = folder / "broken.gz"
+    broken_gzip.write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match="could not be read"):
+        read_idx(broken_gzip, IDX_IMAGES)
+
+
+def test_bundled_digits():
+    x, y = load_digits()
+    assert x.shape == (5_000, 1, 28, 28) and x.min() == -1 and x.max() == 1
+    assert torch.bincount(y).tolist() == [500] * 10
+    assert float((x > 0).double().mean()) < 0.3, "digits are bright strokes on a dark background"
