@@ -1,1 +1,1 @@
-"""The MNIST extension: the same diffusion code on real digits (work in progress: data loading)."""
+"""The MNIST extension: the same diffusion code on real digits (in progress: data and model)."""

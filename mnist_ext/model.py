@@ -1,0 +1,96 @@
+"""A conditional U-Net for 28x28 digits: four blocks per pathway, residual blocks, self-attention.
+
+    encoder  28x28 (c0) -> 14x14 (c1) -> 7x7 (c2, attention) -> 7x7 (c3, attention)
+    middle   residual, attention, residual at 7x7
+    decoder  the mirror image, each block taking the matching encoder output as a skip connection
+
+Every residual block adds a Dense projection of the embedding (Fourier features of t/T plus a
+learned class embedding with a null class, as in the two-pixel model). The forward signature is
+the two-pixel UNet's, (x (B, 1, 28, 28), time (B,) in (0, 1], y (B,)) -> (B, 1, 28, 28), so
+ddpm.NoisePredictor and every sampler in utils.py work on it unchanged.
+"""
+import torch
+from torch import Tensor, nn
+
+from ddpm import GaussianFourierProjection
+from mnist_ext.data import NUM_CLASSES
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, channels), channels)
+
+
+class ResidualBlock(nn.Module):
+    """h = conv(SiLU(norm(x))) + Dense(emb); out = x' + conv(SiLU(norm(h))), x' = x or a 1x1 projection."""
+
+    def __init__(self, c_in: int, c_out: int, embed_dim: int):
+        super().__init__()
+        self.norm1, self.conv1 = _norm(c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.dense = nn.Linear(embed_dim, c_out)
+        self.norm2, self.conv2 = _norm(c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.act = nn.SiLU()
+
+    def forward(self, x: Tensor, embedding: Tensor) -> Tensor:
+        h = self.conv1(self.act(self.norm1(x))) + self.dense(embedding)[:, :, None, None]
+        return self.skip(x) + self.conv2(self.act(self.norm2(h)))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over the H*W positions of a feature map, added back (residual)."""
+
+    def __init__(self, channels: int, heads: int = 4):
+        super().__init__()
+        if channels % heads:
+            raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
+        self.heads = heads
+        self.norm = _norm(channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).transpose(-1, -2).unbind(1)
+        attended = nn.functional.scaled_dot_product_attention(q, k, v)  # (B, heads, HW, c / heads)
+        return x + self.out(attended.transpose(-1, -2).reshape(b, c, h, w))
+
+
+class MnistUNet(nn.Module):
+    """(x (B, 1, 28, 28), time (B,) in (0, 1], y (B,) in 0..9 or the null class 10) -> (B, 1, 28, 28)."""
+
+    def __init__(self, channels: tuple[int, int, int, int] = (32, 64, 64, 128), embed_dim: int = 128,
+                 num_classes: int = NUM_CLASSES, fourier_scale: float = 2.0):
+        super().__init__()
+        self.num_classes = num_classes
+        self.time_embed = nn.Sequential(GaussianFourierProjection(embed_dim, fourier_scale), nn.Linear(embed_dim, embed_dim),
+                                        nn.SiLU(), nn.Linear(embed_dim, embed_dim))
+        self.class_embed = nn.Embedding(num_classes + 1, embed_dim)
+        c0, c1, c2, c3 = channels
+        self.stem = nn.Conv2d(1, c0, 3, padding=1)
+        self.down = nn.ModuleList([ResidualBlock(c0, c0, embed_dim), ResidualBlock(c0, c1, embed_dim),
+                                   ResidualBlock(c1, c2, embed_dim), ResidualBlock(c2, c3, embed_dim)])
+        self.down_attention = nn.ModuleList([nn.Identity(), nn.Identity(), SelfAttention(c2), SelfAttention(c3)])
+        self.downsample = nn.ModuleList([nn.Conv2d(c0, c0, 3, stride=2, padding=1), nn.Conv2d(c1, c1, 3, stride=2, padding=1),
+                                         nn.Identity(), nn.Identity()])  # 28 -> 14 -> 7, then 7 stays
+        self.middle = nn.ModuleList([ResidualBlock(c3, c3, embed_dim), ResidualBlock(c3, c3, embed_dim)])
+        self.middle_attention = SelfAttention(c3)
+        self.up = nn.ModuleList([ResidualBlock(2 * c3, c2, embed_dim), ResidualBlock(2 * c2, c1, embed_dim),
+                                 ResidualBlock(2 * c1, c0, embed_dim), ResidualBlock(2 * c0, c0, embed_dim)])
+        self.up_attention = nn.ModuleList([SelfAttention(c2), SelfAttention(c1), nn.Identity(), nn.Identity()])
+        self.upsample = nn.ModuleList([nn.Identity(), nn.Identity(), nn.Upsample(scale_factor=2), nn.Upsample(scale_factor=2)])
+        self.head = nn.Sequential(_norm(c0), nn.SiLU(), nn.Conv2d(c0, 1, 3, padding=1))
+
+    def forward(self, x: Tensor, time: Tensor, y: Tensor) -> Tensor:
+        embedding = self.time_embed(time) + self.class_embed(y)  # (B, embed_dim)
+        h = self.stem(x)
+        skips = []
+        for block, attention, downsample in zip(self.down, self.down_attention, self.downsample):
+            h = attention(block(h, embedding))
+            skips.append(h)
+            h = downsample(h)
+        h = self.middle_attention(self.middle[0](h, embedding))
+        h = self.middle[1](h, embedding)
+        for block, attention, upsample in zip(self.up, self.up_attention, self.upsample):
+            h = upsample(h)
+            h = attention(block(torch.cat([h, skips.pop()], dim=1), embedding))
+        return self.head(h)

@@ -1,0 +1,56 @@
+"""The MNIST U-Net: shapes with and without labels, attention, and the shared diffusion code on it."""
+import torch
+
+from ddpm import NoisePredictor
+from mnist_ext.data import NUM_CLASSES
+from mnist_ext.model import MnistUNet, SelfAttention
+from utils import Schedule, p_losses, sample
+
+SMALL = dict(channels=(8, 16, 16, 16), embed_dim=32)
+
+
+def test_unet_shapes_with_labels_and_null_class():
+    torch.manual_seed(0)
+    unet = MnistUNet(**SMALL)
+    x = torch.randn(3, 1, 28, 28)
+    labelled = unet(x, torch.rand(3), torch.tensor([0, 4, 9]))
+    unlabelled = unet(x, torch.rand(3), torch.full((3,), NUM_CLASSES))
+    assert labelled.shape == unlabelled.shape == (3, 1, 28, 28)
+    assert not torch.allclose(labelled, unet(x, torch.rand(3), torch.tensor([1, 5, 8]))), "the label matters"
+    assert sum(isinstance(m, SelfAttention) for m in unet.modules()) == 5
+
+
+def test_attention_is_residual_and_mixes_positions():
+    torch.manual_seed(0)
+    attention = SelfAttention(16, heads=4)
+    x = torch.randn(2, 16, 7, 7)
+    out = attention(x)
+    assert out.shape == x.shape and not torch.allclose(out, x)
+    changed = x.clone()
+    changed[:, :, 0, 0] += 5.0  # one position changes: every position's output moves
+    assert (attention(changed) - out)[:, :, 6, 6].abs().max() > 1e-4
+
+
+def test_training_steps_lower_the_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    schedule = Schedule.make("cosine", 200)
+    model = NoisePredictor(MnistUNet(**SMALL), schedule.alphas_cumprod)
+    x0 = torch.rand(8, 1, 28, 28) * 2 - 1
+    t, y, noise = torch.randint(200, (8,)), torch.randint(10, (8,)), torch.randn(8, 1, 28, 28)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    first = p_losses(model, schedule, x0, t, y, noise=noise).item()
+    for _ in range(15):
+        loss = p_losses(model, schedule, x0, t, y, noise=noise)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert p_losses(model, schedule, x0, t, y, noise=noise).item() < 0.8 * first
+
+
+def test_shared_samplers_run_on_digits():
+    torch.manual_seed(0)
+    schedule = Schedule.make("cosine", 200)
+    model = NoisePredictor(MnistUNet(**SMALL), schedule.alphas_cumprod).eval()
+    images = sample(model, schedule, 4, label=3, guidance_weight=1.0, shape=(1, 28, 28), sampler="ddim", steps=3,
+                    clip_x0=1.0, generator=torch.Generator().manual_seed(0))
+    assert images.shape == (4, 1, 28, 28) and images.abs().max() <= 1.0 + 1e-6
