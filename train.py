@@ -230,7 +230,7 @@ def train(config: TrainConfig, ckpt: Path, resume: bool = False, device: torch.d
 
     bar = tqdm(range(len(losses), config.steps), initial=len(losses), total=config.steps,
                desc=f"training T={config.T}", disable=not progress)
-    with _InterruptAtStepEnd() as interrupt:
+    with InterruptAtStepEnd() as interrupt:
         for step in bar:
             index = torch.randint(len(data), (config.batch_size,), generator=generator)
             x_start, y = data.samples[index].to(device), data.labels[index]
@@ -259,7 +259,7 @@ def train(config: TrainConfig, ckpt: Path, resume: bool = False, device: torch.d
     return final
 
 
-class _InterruptAtStepEnd:
+class InterruptAtStepEnd:
     """Turn the first Ctrl-C into a request the training loop honours after finishing its step.
 
     Stopping between two steps keeps the weights, optimiser and random generator consistent, so

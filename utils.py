@@ -152,6 +152,18 @@ def p_losses(denoise_model, schedule: Schedule, x_start: Tensor, t: Tensor, y: T
     # END SOLUTION
 
 
+def min_snr_weights(alphas_cumprod: Tensor, gamma: float) -> Tensor:
+    """Min-SNR-gamma loss weights (Hang et al. 2023) for the eps-loss of p_losses, one per step.
+
+    With SNR_t = abar_t / (1 - abar_t), the eps-loss of a sample equals SNR_t ||x0_hat - x_0||^2;
+    weighting it by min(1, gamma / SNR_t) caps that at gamma ||x0_hat - x_0||^2, so the many
+    nearly clean steps, whose noise is easy to tell and which barely change the image, stop
+    dominating the gradient. alphas_cumprod: (T,) -> (T,) weights in (0, 1].
+    """
+    snr = alphas_cumprod / (1 - alphas_cumprod)
+    return (gamma / snr).clamp(max=1.0)
+
+
 def drop_labels(y: Tensor, drop_probability: float, null_label: int,
                 generator: torch.Generator | None = None) -> Tensor:
     """Classifier-free guidance training: replace each label by the null label with probability p.
@@ -392,13 +404,14 @@ def ddim_invert(denoiser, schedule: Schedule, x_0: Tensor, y: Tensor, steps: int
     return x
 
 
-def sample(denoiser, schedule: Schedule, n: int, label: int | None = None, guidance_weight: float = 0.0,
+def sample(denoiser, schedule: Schedule, n: int, label: int | Tensor | None = None, guidance_weight: float = 0.0,
            shape: tuple[int, ...] = (1, 2), generator: torch.Generator | None = None,
            device: torch.device | str = "cpu", sampler: str = "ddpm", steps: int | None = None, eta: float = 0.0,
            clip_x0: float | None = None, record_trajectory: bool = False, progress: bool = False) -> Tensor:
     """Draw n samples of `shape` (default one channel, two pixels): (n, *shape), or the trajectory.
 
-    label: a class index, or None for unconditional samples (the null label).
+    label: a class index for all n, a (n,) int64 tensor of one label per sample, or None for
+    unconditional samples (the null label).
     sampler: one of SAMPLERS; steps: how many of the T trained steps to take (default all);
     eta: DDIM's noise scale (ddim only); clip_x0: clip predicted images (ddim and dpmpp2m).
     record_trajectory: the whole chain (T + 1, n, *shape), ancestral DDPM on all T steps only.
@@ -406,7 +419,10 @@ def sample(denoiser, schedule: Schedule, n: int, label: int | None = None, guida
     """
     if n < 1:
         raise ValueError(f"the number of samples must be at least 1, got {n}")
-    if label is not None and not 0 <= label < denoiser.null_label:
+    labels = torch.as_tensor(denoiser.null_label if label is None else label, dtype=torch.long)
+    if labels.dim() > 1 or (labels.dim() == 1 and labels.shape != (n,)):
+        raise ValueError(f"label must be one class index or one per sample, shape ({n},); got shape {tuple(labels.shape)}")
+    if label is not None and not ((labels >= 0) & (labels < denoiser.null_label)).all():
         raise ValueError(f"label must be in 0..{denoiser.null_label - 1} (or None for no label), got {label}")
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
@@ -420,7 +436,7 @@ def sample(denoiser, schedule: Schedule, n: int, label: int | None = None, guida
     if clip_x0 is not None and sampler == "ddpm":
         raise ValueError("clip_x0 applies to the ddim and dpmpp2m samplers")
     x_T = torch.randn((n, *shape), generator=generator, device=device)
-    y = torch.full((n,), denoiser.null_label if label is None else label, device=device, dtype=torch.long)
+    y = labels.expand(n).to(device)
     if full_ancestral:
         return p_sample_loop(denoiser, schedule, x_T, y, guidance_weight, generator=generator,
                              record_trajectory=record_trajectory, progress=progress)
