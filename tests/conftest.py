@@ -2,7 +2,11 @@
 import pytest
 
 from gmm import problem_gmm
+from mnist_ext.train import MnistConfig
+from mnist_ext.train import train as train_mnist
 from train import TrainConfig, train
+
+TINY_MNIST = MnistConfig(T=200, channels=(8, 16, 16, 16), embed_dim=32, steps=8, batch_size=8, warmup_steps=2)
 
 
 @pytest.fixture(scope="session")
@@ -19,4 +23,12 @@ def tiny_config():
 def tiny_checkpoint(tmp_path_factory, tiny_config):
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     train(tiny_config, path, progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory):
+    """An MNIST checkpoint of TINY_MNIST: eight steps of a small U-Net, for plumbing tests only."""
+    path = tmp_path_factory.mktemp("mnist") / "tiny.pt"
+    train_mnist(TINY_MNIST, path, progress=False)
     return path

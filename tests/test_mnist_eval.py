@@ -1,0 +1,64 @@
+"""MNIST evaluation (Frechet distance, accuracy) and the settling measurement behind the figures."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from mnist_ext.data import model_and_held_out_digits
+from mnist_ext.evaluate import DigitClassifier, frechet_distance, predict, score, train_classifier
+from viz.mnist import settle_steps
+
+
+def test_frechet_distance_matches_the_closed_form_for_gaussians():
+    rng = np.random.default_rng(0)
+    n = 200_000
+    a = rng.normal([0.0, 1.0, 0.0], [1.0, 2.0, 0.5], size=(n, 3))
+    b = rng.normal([1.0, 1.0, -1.0], [3.0, 2.0, 0.5], size=(n, 3))
+    # diagonal covariances: |mu_a - mu_b|^2 + sum (s_a - s_b)^2
+    assert frechet_distance(a, b) == pytest.approx(2.0 + 4.0, rel=0.02)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+class PixelReader(nn.Module):
+    """A stand-in classifier: reads the digit from the first pixel, ((x + 1) * 4.5) rounded."""
+
+    def features(self, x):
+        return x.flatten(1)[:, :3]
+
+    def forward(self, x):
+        return nn.functional.one_hot(((x.flatten(1)[:, 0] + 1) * 4.5).round().long(), 10).float()
+
+
+def test_score_counts_accuracy_per_class():
+    labels = torch.tensor([0, 0, 1, 1, 9])
+    images = torch.zeros(5, 1, 28, 28)
+    images[:, 0, 0, 0] = torch.tensor([0, 0, 1, 5, 9]) / 4.5 - 1  # the third-from-last is read as 5, not 1
+    images[:, 0, 0, 1:3] = torch.randn(5, 2)
+    result = score(PixelReader(), images, labels, reference=torch.randn(50, 1, 28, 28))
+    assert result["accuracy"] == pytest.approx(0.8)
+    assert result["per_class"] == {0: 1.0, 1: 0.5, 9: 1.0}
+    with pytest.raises(ValueError, match=r"expected images \(N, 1, 28, 28\)"):
+        score(PixelReader(), images[:, 0], labels, images)
+
+
+def test_held_out_digits_are_disjoint_and_balanced():
+    (model_images, model_labels), (held_images, held_labels) = model_and_held_out_digits()
+    assert len(model_labels) == 4_000 and torch.bincount(held_labels).tolist() == [100] * 10
+    flattened = {tuple(image.flatten().tolist()) for image in held_images[:200]}
+    assert not any(tuple(image.flatten().tolist()) in flattened for image in model_images[:2_000])
+
+
+def test_evaluation_classifier_learns_real_digits():
+    (model_images, model_labels), (held_images, held_labels) = model_and_held_out_digits()
+    classifier = train_classifier(held_images, held_labels, epochs=3, progress=False)
+    accuracy = (predict(classifier, model_images[:1_000]) == model_labels[:1_000]).float().mean()
+    assert accuracy > 0.7, f"3 epochs on 1,000 digits should read most unseen digits, got {accuracy:.2f}"
+    assert DigitClassifier().features(held_images[:2]).shape == (2, 128)
+
+
+def test_settle_steps_is_the_step_from_which_a_pixel_stays_put():
+    T = 10
+    x0_hat = torch.zeros(T + 1, 1, 3)  # levels t = 0..10 of one image with three pixels
+    x0_hat[7:, 0, 1] = 1.0  # pixel 1 is wrong at t = 7..10, right from t = 6 down
+    x0_hat[3, 0, 2] = 1.0  # pixel 2 is right early, strays once at t = 3
+    assert settle_steps(x0_hat, tolerance=0.2).tolist() == [[T, 6, 2]]
