@@ -39,7 +39,9 @@ def make_all(out_dir: Path, seed: int = 0, quick: bool = False) -> Path:
         start = time.perf_counter()
         entries.append(job())
         print(f"wrote {entries[-1].path} ({time.perf_counter() - start:.1f} s)", flush=True)
-    return write_index(entries, out_dir)
+    return write_index(entries, out_dir, extra=["## The MNIST extension", "",
+                                                "Its figures have their own index, [mnist/index.md](mnist/index.md), "
+                                                "made by `make figures-mnist`.", ""])
 
 
 def main() -> None:

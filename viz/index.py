@@ -11,13 +11,16 @@ class FigureEntry:
     observe: str
 
 
-def write_index(entries: list[FigureEntry], out_dir: Path) -> Path:
-    """Write out_dir/index.md naming every figure, in the order the problem set asks for them."""
-    lines = ["# Figures", "", "Regenerate all of them with `make figures` (models are cached in checkpoints/cache/).", ""]
+def write_index(entries: list[FigureEntry], out_dir: Path, title: str = "Figures", command: str = "make figures",
+                extra: list[str] = ()) -> Path:
+    """Write out_dir/index.md naming every figure, in the order the problem set asks for them,
+    followed by the `extra` lines (links to other indexes)."""
+    lines = [f"# {title}", "", f"Regenerate all of them with `{command}` (trained models are kept under checkpoints/).", ""]
     for entry in entries:
         name = Path(entry.path).name
         lines += [f"## {name}", "", f"![{name}]({name})", "", f"**Shows.** {entry.shows}", "",
                   f"**Made by.** `{entry.command}`", "", f"**What to observe.** {entry.observe}", ""]
+    lines += list(extra)
     path = Path(out_dir) / "index.md"
     path.write_text("\n".join(lines))
     return path
