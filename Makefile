@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures test bench handout fixtures grade autograder-zip clean
+.PHONY: setup figures figures-mnist test bench bench-mnist handout fixtures grade autograder-zip clean
 
 setup: $(STAMP)
 
@@ -16,12 +16,18 @@ $(STAMP): requirements.txt
 figures: $(STAMP)
 	$(PY) -m viz.all
 
+figures-mnist: $(STAMP)
+	$(PY) -m viz.mnist
+
 test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
 	$(PY) tools/bench_samplers.py
+
+bench-mnist: $(STAMP)
+	$(PY) tools/bench_mnist.py
 
 handout: $(STAMP)
 	$(PY) tools/make_handout.py --out handout

@@ -51,7 +51,8 @@ def handout(tmp_path_factory):
 
 def test_handout_has_todos_where_the_problem_set_puts_them(handout):
     out, with_todos = handout
-    assert sorted(p.name for p in with_todos) == ["ddpm.py", "utils.py"]
+    assert sorted(p.name for p in with_todos) == ["ddpm.py", "model.py", "utils.py"]
+    assert (out / "mnist_ext" / "model.py").read_text().count("raise NotImplementedError(") == 3, "the MNIST bonus' U-Net"
     utils_text, ddpm_text = (out / "utils.py").read_text(), (out / "ddpm.py").read_text()
     assert utils_text.count("raise NotImplementedError(") >= 7 and ddpm_text.count("raise NotImplementedError(") == 3
     for path in out.rglob("*.py"):
@@ -77,7 +78,7 @@ def test_handout_ships_no_tests_tools_or_ci(handout):
 def test_handout_imports_and_its_complete_parts_run(handout):
     out, _ = handout
     script = textwrap.dedent("""\
-        import gmm, ddpm, utils, metrics, train, classifier
+        import gmm, ddpm, utils, metrics, train, classifier, mnist_ext.train, viz.mnist
         x, y = gmm.problem_gmm(n_samples=100).sample(10)
         assert x.shape == (10, 1, 2)
         try:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_FILES = ("README.md", "Makefile", "requirements.txt", "gmm.py", "ddpm.py", "utils.py", "metrics.py",
-                 "train.py", "classifier.py", "viz", "grading/conftest.py", "grading/support.py", "grading/pytest.ini",
+                 "train.py", "classifier.py", "viz", "mnist_ext", "grading/conftest.py", "grading/support.py", "grading/pytest.ini",
                  "grading/test_public.py", "grading/fixtures/expected_public.pt")
 """What students get: the code, and the public graded tests with their expected values (never the
 hidden tests, their fixtures, the tools or CI)."""

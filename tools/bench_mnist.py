@@ -1,0 +1,93 @@
+"""Benchmark the MNIST extension against its targets, printing the figures for the README.
+
+    python tools/bench_mnist.py [--ckpt checkpoints/mnist/ddpm.pt] [--device D] [--per-class 100]
+
+  training throughput   images per second of the default configuration (a short fresh run)
+  training time         the default run's own clock, read from the checkpoint (trained first if absent)
+                        target: at most 20 minutes on a 2-core CPU
+  sampling time         100 guided digits with the default sampler; target: at most 15 s on that CPU
+  accuracy              --per-class guided digits per class read as their label by the evaluation
+                        classifier; target: at least 90%. Also the Frechet distance in its features.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits  # noqa: E402
+from mnist_ext.evaluate import load_or_train_classifier, real_floor, score  # noqa: E402
+from mnist_ext.sample import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, generate  # noqa: E402
+from mnist_ext.train import DEFAULT_CHECKPOINT, MnistConfig, build_model, load_checkpoint, load_model, train  # noqa: E402
+from utils import Schedule, min_snr_weights, p_losses, pick_device, set_cpu_threads  # noqa: E402
+
+
+def training_throughput(device: torch.device, steps: int = 30, warmup: int = 5) -> float:
+    """Images per second of forward, backward and an optimiser step at the default configuration."""
+    config = MnistConfig()
+    model = build_model(config).to(device).train()
+    schedule = Schedule.make(config.schedule, config.T)
+    weights = min_snr_weights(schedule.alphas_cumprod, config.min_snr_gamma).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    (images, labels), _ = model_and_held_out_digits()
+    x_start, y = images[:config.batch_size].to(device), labels[:config.batch_size].to(device)
+    generator = torch.Generator().manual_seed(0)
+    for step in range(warmup + steps):
+        if step == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+        t = torch.randint(config.T, (config.batch_size,), generator=generator).to(device)
+        loss = (weights[t] * p_losses(model, schedule, x_start, t, y, reduction="none")).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * config.batch_size / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    set_cpu_threads()
+    device = pick_device(args.device)
+    print(f"device: {device}, torch threads: {torch.get_num_threads()}")
+    print(f"training throughput (default config, batch {MnistConfig().batch_size}): "
+          f"{training_throughput(device):.0f} images/s")
+
+    if not args.ckpt.exists():
+        train(MnistConfig(), args.ckpt, device=device)
+    state = load_checkpoint(args.ckpt)
+    model, config = load_model(args.ckpt, device)
+    print(f"training time of {args.ckpt}: {state['seconds_trained'] / 60:.1f} min for {state['step']} steps "
+          f"of {config.steps} (target: <= 20 min on a 2-core CPU)")
+
+    schedule = config.make_schedule()
+    hundred = torch.arange(NUM_CLASSES).repeat_interleave(10)
+    generate(model, schedule, hundred[:10], device=device)  # warm-up
+    started = time.perf_counter()
+    generate(model, schedule, hundred, seed=args.seed, device=device)
+    print(f"sampling 100 digits ({DEFAULT_SAMPLER}, {DEFAULT_STEPS} steps, w = {DEFAULT_GUIDANCE:g}): "
+          f"{time.perf_counter() - started:.1f} s (target: <= 15 s)")
+
+    classifier, real_accuracy = load_or_train_classifier()
+    (reference, _), _ = model_and_held_out_digits()
+    labels = torch.arange(NUM_CLASSES).repeat_interleave(args.per_class)
+    result = score(classifier, generate(model, schedule, labels, seed=args.seed, device=device).cpu(), labels, reference)
+    print(f"evaluation classifier on {len(reference)} real digits it never saw: {real_accuracy:.1%}")
+    print(f"{len(labels)} guided digits read as their label: {result['accuracy']:.1%} (target: >= 90%)")
+    print("  per class: " + "  ".join(f"{d}: {a:.0%}" for d, a in result["per_class"].items()))
+    print(f"Frechet distance, classifier features (not Inception FID): {result['frechet']:.2f}; "
+          f"real vs real at the same size: {real_floor(classifier, reference, len(labels)):.2f}")
+
+
+if __name__ == "__main__":
+    main()
