@@ -163,25 +163,42 @@ def load_checkpoint(path: Path) -> dict:
     return read_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, "python train.py")
 
 
-def config_from_checkpoint(state: dict, path: Path) -> TrainConfig:
-    known = {field.name for field in fields(TrainConfig)}
+def config_from_checkpoint(state: dict, path: Path, config_class: type = TrainConfig):
+    """The config dataclass saved in a checkpoint (lists, as saved, back to tuples); a clear error
+    when its fields are not the ones this code knows."""
+    known = {field.name for field in fields(config_class)}
     saved = state.get("config", {})
     if not isinstance(saved, dict) or set(saved) != known:
         raise ValueError(f"{path} was written with a different configuration format "
                          f"(fields {sorted(saved) if isinstance(saved, dict) else saved}); retrain it")
-    return TrainConfig(**{**saved, "channels": tuple(saved["channels"])})
+    return config_class(**{name: tuple(value) if isinstance(value, list) else value for name, value in saved.items()})
+
+
+def ema_weights_into(model: torch.nn.Module, state: dict, path: Path, device: torch.device | str) -> torch.nn.Module:
+    """Load a checkpoint's EMA weights into a freshly built model, in eval mode on `device`."""
+    try:
+        model.load_state_dict(state["ema"])
+    except (RuntimeError, KeyError) as error:
+        raise ValueError(f"{path}: the saved weights do not fit the architecture in its config ({error})") from error
+    return model.to(device).eval()
+
+
+def restore_training_state(state: dict, model, ema, optimizer, lr_schedule, generator: torch.Generator) -> list[float]:
+    """Put a checkpoint's live weights, EMA, optimiser, learning-rate schedule and random generator
+    back in place, so training continues exactly; returns the loss history."""
+    model.load_state_dict(state["model"])
+    ema.load_state_dict(state["ema_averager"])
+    optimizer.load_state_dict(state["optimizer"])
+    lr_schedule.load_state_dict(state["lr_schedule"])
+    generator.set_state(state["generator"])
+    return state["losses"].tolist()
 
 
 def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[NoisePredictor, TrainConfig]:
     """The EMA weights of a trained model, in eval mode, with the config that rebuilds its schedule."""
     state = load_checkpoint(path)
     config = config_from_checkpoint(state, path)
-    model = build_model(config)
-    try:
-        model.load_state_dict(state["ema"])
-    except (RuntimeError, KeyError) as error:
-        raise ValueError(f"{path}: the saved weights do not fit the architecture in its config ({error})") from error
-    return model.to(device).eval(), config
+    return ema_weights_into(build_model(config), state, path, device), config
 
 
 # ----- training ----------------------------------------------------------------------------------
@@ -210,12 +227,7 @@ def train(config: TrainConfig, ckpt: Path, resume: bool = False, device: torch.d
         saved_config = config_from_checkpoint(state, ckpt)
         if saved_config != config:
             raise ValueError(f"cannot resume {ckpt}: it was trained with {saved_config}, not {config}")
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema_averager"])
-        optimizer.load_state_dict(state["optimizer"])
-        lr_schedule.load_state_dict(state["lr_schedule"])
-        generator.set_state(state["generator"])
-        losses = state["losses"].tolist()
+        losses = restore_training_state(state, model, ema, optimizer, lr_schedule, generator)
     data = problem_gmm(n_samples=config.n_data, seed=config.seed)
     schedule = config.make_schedule()
     model.to(device).train()

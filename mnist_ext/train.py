@@ -15,7 +15,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 from ddpm import NoisePredictor
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
 from mnist_ext.model import MnistUNet
-from train import CHECKPOINT_DIR, InterruptAtStepEnd, read_checkpoint, save_checkpoint
+from train import (CHECKPOINT_DIR, InterruptAtStepEnd, config_from_checkpoint, ema_weights_into, read_checkpoint,
+                   restore_training_state, save_checkpoint)
 from utils import BETA_SCHEDULES, Schedule, drop_labels, min_snr_weights, p_losses, pick_device, set_cpu_threads
 
 CHECKPOINT_KIND = "mnist-ddpm"
@@ -120,24 +121,11 @@ def load_checkpoint(path: Path) -> dict:
     return read_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, TRAIN_COMMAND)
 
 
-def config_from_checkpoint(state: dict, path: Path) -> MnistConfig:
-    known = {field.name for field in fields(MnistConfig)}
-    saved = state.get("config", {})
-    if not isinstance(saved, dict) or set(saved) != known:
-        raise ValueError(f"{path} was written with a different configuration format; retrain it with {TRAIN_COMMAND}")
-    return MnistConfig(**{**saved, "channels": tuple(saved["channels"])})
-
-
 def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[NoisePredictor, MnistConfig]:
     """The EMA weights of a trained MNIST model, in eval mode, with its config (for the schedule)."""
     state = load_checkpoint(path)
-    config = config_from_checkpoint(state, path)
-    model = build_model(config)
-    try:
-        model.load_state_dict(state["ema"])
-    except (RuntimeError, KeyError) as error:
-        raise ValueError(f"{path}: the saved weights do not fit the architecture in its config ({error})") from error
-    return model.to(device).eval(), config
+    config = config_from_checkpoint(state, path, MnistConfig)
+    return ema_weights_into(build_model(config), state, path, device), config
 
 
 # ----- training ----------------------------------------------------------------------------------
@@ -164,15 +152,11 @@ def train(config: MnistConfig, ckpt: Path, resume: bool = False, device: torch.d
     seconds_trained = 0.0
     if resume:
         state = load_checkpoint(ckpt)
-        saved_config = config_from_checkpoint(state, ckpt)
+        saved_config = config_from_checkpoint(state, ckpt, MnistConfig)
         if saved_config != config:
             raise ValueError(f"cannot resume {ckpt}: it was trained with {saved_config}, not {config}")
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema_averager"])
-        optimizer.load_state_dict(state["optimizer"])
-        lr_schedule.load_state_dict(state["lr_schedule"])
-        generator.set_state(state["generator"])
-        losses, seconds_trained = state["losses"].tolist(), state["seconds_trained"]
+        losses = restore_training_state(state, model, ema, optimizer, lr_schedule, generator)
+        seconds_trained = state["seconds_trained"]
     model.to(device).train()
     ema.to(device)
     images = images.to(device)
@@ -263,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.resume:
             if overrides:
                 raise ValueError(f"--resume continues the run as it was configured; drop {sorted(overrides)}")
-            config = config_from_checkpoint(load_checkpoint(args.ckpt), args.ckpt)
+            config = config_from_checkpoint(load_checkpoint(args.ckpt), args.ckpt, MnistConfig)
         else:
             if args.ckpt.exists():
                 raise ValueError(f"{args.ckpt} already exists; continue it with --resume, or pass another --ckpt "

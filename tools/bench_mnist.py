@@ -1,8 +1,9 @@
 """Benchmark the MNIST extension against its targets, printing the figures for the README.
 
-    python tools/bench_mnist.py [--ckpt checkpoints/mnist/ddpm.pt] [--device D] [--per-class 100]
+    python tools/bench_mnist.py [--ckpt checkpoints/mnist/ddpm.pt] [--device D] [--per-class 100] [--compare]
 
-  training throughput   images per second of the default configuration (a short fresh run)
+  training throughput   images per second of the default configuration (a short fresh run);
+                        --compare adds wider U-Nets and larger batches
   training time         the default run's own clock, read from the checkpoint (trained first if absent)
                         target: at most 20 minutes on a 2-core CPU
   sampling time         100 guided digits with the default sampler; target: at most 15 s on that CPU
@@ -12,6 +13,7 @@
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -25,9 +27,8 @@ from mnist_ext.train import DEFAULT_CHECKPOINT, MnistConfig, build_model, load_c
 from utils import Schedule, min_snr_weights, p_losses, pick_device, set_cpu_threads  # noqa: E402
 
 
-def training_throughput(device: torch.device, steps: int = 30, warmup: int = 5) -> float:
-    """Images per second of forward, backward and an optimiser step at the default configuration."""
-    config = MnistConfig()
+def training_throughput(device: torch.device, config: MnistConfig = MnistConfig(), steps: int = 30, warmup: int = 5) -> float:
+    """Images per second of forward, backward and an optimiser step of `config`'s model and batch."""
     model = build_model(config).to(device).train()
     schedule = Schedule.make(config.schedule, config.T)
     weights = min_snr_weights(schedule.alphas_cumprod, config.min_snr_gamma).to(device)
@@ -56,12 +57,18 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--per-class", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare", action="store_true", help="also time wider U-Nets and other batch sizes")
     args = parser.parse_args()
     set_cpu_threads()
     device = pick_device(args.device)
     print(f"device: {device}, torch threads: {torch.get_num_threads()}")
     print(f"training throughput (default config, batch {MnistConfig().batch_size}): "
           f"{training_throughput(device):.0f} images/s")
+    if args.compare:
+        for change in (dict(channels=(32, 64, 128, 128)), dict(channels=(16, 48, 96, 128)),
+                       dict(batch_size=128), dict(batch_size=256)):
+            rate = training_throughput(device, replace(MnistConfig(), **change))
+            print(f"  with {', '.join(f'{k} = {v}' for k, v in change.items())}: {rate:.0f} images/s")
 
     if not args.ckpt.exists():
         train(MnistConfig(), args.ckpt, device=device)

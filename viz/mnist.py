@@ -22,8 +22,9 @@ from torch import Tensor
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
 from mnist_ext.evaluate import load_or_train_classifier, score
 from mnist_ext.sample import DEFAULT_GUIDANCE, DEFAULT_STEPS, generate
-from mnist_ext.train import DEFAULT_CHECKPOINT, MnistConfig, config_from_checkpoint, load_checkpoint, load_model, train
-from utils import Schedule, guided_eps, predict_x0, sample, set_cpu_threads
+from mnist_ext.train import DEFAULT_CHECKPOINT, MnistConfig, load_checkpoint, load_model, train
+from train import config_from_checkpoint
+from utils import Schedule, guided_eps, pick_device, predict_x0, sample, set_cpu_threads
 from viz.index import FigureEntry, write_index
 from viz.style import FIGURES_DIR, PALETTE, save
 
@@ -35,15 +36,16 @@ DIGIT_CMAP = "gray"
 
 
 def trained_model(ckpt: Path = DEFAULT_CHECKPOINT, config: MnistConfig | None = None):
-    """The model at ckpt; trained with `config` (default MnistConfig()) if absent, resumed if unfinished."""
+    """The model at ckpt, on the CPU; trained (on the best device) with `config` (default MnistConfig())
+    if absent, resumed if unfinished."""
     ckpt = Path(ckpt)
     if not ckpt.exists():
-        train(config or MnistConfig(), ckpt)
+        train(config or MnistConfig(), ckpt, device=pick_device())
     else:
         state = load_checkpoint(ckpt)
-        saved_config = config_from_checkpoint(state, ckpt)
+        saved_config = config_from_checkpoint(state, ckpt, MnistConfig)
         if state["step"] < saved_config.steps:
-            train(saved_config, ckpt, resume=True)
+            train(saved_config, ckpt, resume=True, device=pick_device())
     model, config = load_model(ckpt)
     return model, config.make_schedule()
 
@@ -153,7 +155,7 @@ def guidance_figure(model, schedule: Schedule, classifier, out: Path, seed: int,
     frechet_ax.grid(False)
     accuracy_ax.set_title(f"{len(labels)} digits per w, DDIM {DEFAULT_STEPS} steps")
     save(fig, out)
-    accuracies = ", ".join(f"w = {w:g}: {100 * r['accuracy']:.0f}%" for w, r in zip(GUIDANCE_WEIGHTS, results))
+    accuracies = ", ".join(f"w = {w:g}: {100 * r['accuracy']:.1f}%" for w, r in zip(GUIDANCE_WEIGHTS, results))
     frechets = ", ".join(f"{r['frechet']:.1f}" for r in results)
     return FigureEntry(out, "A guidance-weight sweep: one digit of each class from the same noise at each w (left); "
                             "the fraction read as their label by the evaluation classifier, and the Frechet distance "
@@ -203,7 +205,9 @@ def settling_figure(model, schedule: Schedule, out: Path, seed: int, per_class: 
                        f"Measured: half the stroke pixels have settled by t = {middle:.0f} of T = {schedule.T}, 80% of "
                        f"them settle between t = {high:.0f} and t = {low:.0f} ({100 * spread:.0f}% of the process); "
                        f"background pixels settle at a median t = {background_middle:.0f}. The answer is {verdict}. "
-                       "The maps show where: the bulk of a stroke is fixed first and its edges and ends last.")
+                       "The maps show where: the background far from the digit is known from the start, the "
+                       "interiors of the strokes settle mid-way and their edges last; the layout comes first, "
+                       "the exact outline at the end.")
 
 
 def make_all(ckpt: Path = DEFAULT_CHECKPOINT, out_dir: Path = OUT_DIR, seed: int = 0) -> Path:
