@@ -7,7 +7,7 @@
 Prints the classifier's accuracy on real digits it did not train on, the fraction of generated
 digits it reads as their label (overall and per class), and a Frechet distance between generated
 and real digits in the classifier's 128-dimensional feature space, next to the same distance
-between two sets of real digits (the floor). That distance is NOT the Inception FID: it uses
+for real digits in their place (the floor). That distance is NOT the Inception FID: it uses
 this small MNIST classifier's features, so it is comparable only with itself, never with
 published FIDs.
 """
@@ -138,23 +138,25 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross_trace)
 
 
-def score(classifier: DigitClassifier, images: Tensor, labels: Tensor, reference: Tensor) -> dict:
-    """Accuracy overall and per class of generated images (N, 1, 28, 28) with their labels (N,), and their
-    Frechet distance to real reference images (M, 1, 28, 28)."""
+def score(classifier: DigitClassifier, images: Tensor, labels: Tensor, real: Tensor, seed: int = 0) -> dict:
+    """Accuracy overall and per class of generated images (N, 1, 28, 28) with their labels (N,), and
+    their Frechet distance to real digits (M, 1, 28, 28), beside the floor: the same distance for real
+    digits standing in for a perfect generator.
+
+    `real` is split once (by `seed`) into n = min(N, M // 2) stand-ins and the rest; the generated
+    and the stand-in digits are both compared with the rest, so the two distances are computed the
+    same way, at about the same sample size (the distance is biased upward at small sizes).
+    """
     if images.shape[1:] != (1, 28, 28) or labels.shape != images.shape[:1]:
         raise ValueError(f"expected images (N, 1, 28, 28) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}")
     correct = predict(classifier, images) == labels
     per_class = {digit: float(correct[labels == digit].float().mean()) for digit in range(NUM_CLASSES) if (labels == digit).any()}
+    order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
+    n = min(len(images), len(real) // 2)
+    stand_ins, rest = features(classifier, real[order[:n]]), features(classifier, real[order[n:]])
     return {"accuracy": float(correct.float().mean()), "per_class": per_class,
-            "frechet": frechet_distance(features(classifier, images), features(classifier, reference))}
-
-
-def real_floor(classifier: DigitClassifier, reference: Tensor, n: int, seed: int = 0) -> float:
-    """The Frechet distance between n real digits and the rest of `reference`: what a perfect generator
-    scores with n samples (the distance is biased upward at small n)."""
-    order = torch.randperm(len(reference), generator=torch.Generator().manual_seed(seed))
-    n = min(n, len(reference) // 2)
-    return frechet_distance(features(classifier, reference[order[:n]]), features(classifier, reference[order[n:]]))
+            "frechet": frechet_distance(features(classifier, images), rest),
+            "frechet_floor": frechet_distance(stand_ins, rest), "floor_size": n}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -211,9 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"evaluation classifier: {real_accuracy:.1%} accurate on {len(reference)} real digits it never saw")
     print(f"generated digits read as their label: {result['accuracy']:.1%}")
     print("  per class: " + "  ".join(f"{digit}: {accuracy:.0%}" for digit, accuracy in result["per_class"].items()))
-    floor = real_floor(classifier, reference, len(labels))
     print(f"Frechet distance in the classifier's features (not Inception FID): {result['frechet']:.2f} "
-          f"(real vs real, {min(len(labels), len(reference) // 2)} digits: {floor:.2f})")
+          f"(real digits in their place, {result['floor_size']} of them: {result['frechet_floor']:.2f})")
 
 
 if __name__ == "__main__":

@@ -229,6 +229,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=None, help=f"optimiser steps (default {defaults.steps})")
     parser.add_argument("--batch-size", type=int, default=None, help=f"default {defaults.batch_size}")
     parser.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default {defaults.lr})")
+    parser.add_argument("--min-snr-gamma", type=float, default=None,
+                        help=f"loss-weight cap (default {defaults.min_snr_gamma}); inf gives the plain eps-loss")
     parser.add_argument("--save-every", type=int, default=500, help="steps between checkpoints")
     return parser
 
@@ -243,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.save_every < 1:
             raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
         overrides = {name: value for name, value in (("seed", args.seed), ("steps", args.steps),
-                                                      ("batch_size", args.batch_size), ("lr", args.lr)) if value is not None}
+                                                      ("batch_size", args.batch_size), ("lr", args.lr),
+                                                      ("min_snr_gamma", args.min_snr_gamma)) if value is not None}
         if args.resume:
             if overrides:
                 raise ValueError(f"--resume continues the run as it was configured; drop {sorted(overrides)}")

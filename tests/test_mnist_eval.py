@@ -34,9 +34,10 @@ def test_score_counts_accuracy_per_class():
     images = torch.zeros(5, 1, 28, 28)
     images[:, 0, 0, 0] = torch.tensor([0, 0, 1, 5, 9]) / 4.5 - 1  # the third-from-last is read as 5, not 1
     images[:, 0, 0, 1:3] = torch.randn(5, 2)
-    result = score(PixelReader(), images, labels, reference=torch.randn(50, 1, 28, 28))
+    result = score(PixelReader(), images, labels, real=torch.randn(50, 1, 28, 28))
     assert result["accuracy"] == pytest.approx(0.8)
     assert result["per_class"] == {0: 1.0, 1: 0.5, 9: 1.0}
+    assert result["floor_size"] == 5 and result["frechet_floor"] > 0
     with pytest.raises(ValueError, match=r"expected images \(N, 1, 28, 28\)"):
         score(PixelReader(), images[:, 0], labels, images)
 
