@@ -86,7 +86,7 @@ def train_classifier(images: Tensor, labels: Tensor, epochs: int = 30, batch_siz
     return classifier.eval()
 
 
-def load_or_train_classifier(path: Path = DEFAULT_CLASSIFIER, data_dir: Path | None = None,
+def load_or_train_classifier(path: Path = DEFAULT_CLASSIFIER, data_dir: Path | None = None, epochs: int = 30,
                              progress: bool = True) -> tuple[DigitClassifier, float]:
     """The evaluation classifier for this data, trained on the held-out digits on first use, and its
     accuracy on the diffusion model's digits (which it never saw)."""
@@ -98,7 +98,7 @@ def load_or_train_classifier(path: Path = DEFAULT_CLASSIFIER, data_dir: Path | N
             classifier = DigitClassifier()
             classifier.load_state_dict(state["weights"])
             return classifier.eval(), state["accuracy"]
-    classifier = train_classifier(held_images, held_labels, progress=progress)
+    classifier = train_classifier(held_images, held_labels, epochs=epochs, progress=progress)
     accuracy = float((predict(classifier, model_images) == model_labels).float().mean())
     save_checkpoint(path, {"kind": CLASSIFIER_KIND, "version": CLASSIFIER_VERSION, "data": source,
                            "weights": classifier.state_dict(), "accuracy": accuracy})

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from mnist_ext.data import model_and_held_out_digits
-from mnist_ext.evaluate import DigitClassifier, frechet_distance, predict, score, train_classifier
+from mnist_ext import evaluate
+from mnist_ext.evaluate import DigitClassifier, frechet_distance, load_or_train_classifier, predict, score, train_classifier
 from viz.mnist import settle_steps
 
 
@@ -63,3 +64,19 @@ def test_settle_steps_is_the_step_from_which_a_pixel_stays_put():
     x0_hat[7:, 0, 1] = 1.0  # pixel 1 is wrong at t = 7..10, right from t = 6 down
     x0_hat[3, 0, 2] = 1.0  # pixel 2 is right early, strays once at t = 3
     assert settle_steps(x0_hat, tolerance=0.2).tolist() == [[T, 6, 2]]
+
+
+def test_evaluate_command_scores_a_samples_file(tmp_path, capsys):
+    classifier_path = tmp_path / "classifier.pt"
+    _, accuracy = load_or_train_classifier(classifier_path, epochs=1, progress=False)
+    (images, labels), _ = model_and_held_out_digits()
+    samples = tmp_path / "digits.npz"
+    np.savez(samples, images=images[:300].numpy(), labels=labels[:300].numpy())
+    evaluate.main(["--samples", str(samples), "--classifier", str(classifier_path)])
+    printed = capsys.readouterr().out
+    assert f"{accuracy:.1%} accurate on 4000 real digits it never saw" in printed
+    assert "read as their label" in printed and "not Inception FID" in printed
+    np.savez(tmp_path / "bad.npz", pictures=images[:3].numpy())
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(["--samples", str(tmp_path / "bad.npz"), "--classifier", str(classifier_path)])
+    assert exit_info.value.code == 2 and "is not an .npz with 'images' and 'labels'" in capsys.readouterr().err
