@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_ext.data import IDX_IMAGES, IDX_LABELS, load_digits, load_idx_dir, read_idx, to_model_range
+from mnist_ext.data import IDX_IMAGES, IDX_LABELS, load_digits, load_idx_dir, model_and_held_out_digits, read_idx, to_model_range
 
 
 def write_idx(path, array, magic, compress=False):
@@ -60,3 +60,12 @@ def test_bundled_digits():
     assert x.shape == (5_000, 1, 28, 28) and x.min() == -1 and x.max() == 1
     assert torch.bincount(y).tolist() == [500] * 10
     assert float((x > 0).double().mean()) < 0.3, "digits are bright strokes on a dark background"
+
+
+def test_idx_folder_splits_train_for_the_model_and_t10k_held_out(idx_dir):
+    folder, images, labels = idx_dir
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images[:3], IDX_IMAGES, compress=True)
+    write_idx(folder / "t10k-labels-idx1-ubyte", labels[:3], IDX_LABELS)
+    (model_images, model_labels), (held_images, held_labels) = model_and_held_out_digits(folder)
+    assert model_images.shape == (7, 1, 28, 28) and held_images.shape == (3, 1, 28, 28)
+    assert model_labels.tolist() == labels.tolist() and held_labels.tolist() == labels[:3].tolist()

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ddpm import NoisePredictor
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
 from mnist_ext.evaluate import load_or_train_classifier, score
 from mnist_ext.sample import DEFAULT_GUIDANCE, DEFAULT_STEPS, generate
@@ -35,12 +36,12 @@ SETTLE_TOLERANCE = 0.2  # a pixel has settled once its predicted value stays wit
 DIGIT_CMAP = "gray"
 
 
-def trained_model(ckpt: Path = DEFAULT_CHECKPOINT, config: MnistConfig | None = None):
-    """The model at ckpt, on the CPU; trained (on the best device) with `config` (default MnistConfig())
-    if absent, resumed if unfinished."""
+def trained_model(ckpt: Path = DEFAULT_CHECKPOINT) -> tuple[NoisePredictor, Schedule]:
+    """The model at ckpt, on the CPU; trained (on the best device) with the default MnistConfig if
+    absent, resumed if unfinished."""
     ckpt = Path(ckpt)
     if not ckpt.exists():
-        train(config or MnistConfig(), ckpt, device=pick_device())
+        train(MnistConfig(), ckpt, device=pick_device())
     else:
         state = load_checkpoint(ckpt)
         saved_config = config_from_checkpoint(state, ckpt, MnistConfig)
