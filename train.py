@@ -44,6 +44,28 @@ CHECKPOINT_KIND = "two-pixel-ddpm"
 CHECKPOINT_VERSION = 1
 
 
+def diffusion_config_problems(config) -> list[str]:
+    """What is wrong with the fields every training config has (T, schedule, prediction, steps,
+    batch_size, embed_dim, label_dropout, ema_decay, lr): one readable line each, none if fine."""
+    problems = []
+    if not isinstance(config.T, int) or config.T < 1:
+        problems.append(f"T must be an integer >= 1, got {config.T!r}")
+    if config.schedule not in BETA_SCHEDULES:
+        problems.append(f"schedule must be one of {sorted(BETA_SCHEDULES)}, got {config.schedule!r}")
+    if config.prediction not in NoisePredictor.PREDICTIONS:
+        problems.append(f"prediction must be one of {NoisePredictor.PREDICTIONS}, got {config.prediction!r}")
+    for name in ("steps", "batch_size", "embed_dim"):
+        if getattr(config, name) < 1:
+            problems.append(f"{name} must be at least 1, got {getattr(config, name)}")
+    if not 0 <= config.label_dropout <= 1:
+        problems.append(f"label_dropout must be in [0, 1], got {config.label_dropout}")
+    if not 0 <= config.ema_decay < 1:
+        problems.append(f"ema_decay must be in [0, 1), got {config.ema_decay}")
+    if config.lr <= 0:
+        problems.append(f"lr must be positive, got {config.lr}")
+    return problems
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a trained model; saved in its checkpoint."""
@@ -64,24 +86,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        problems = []
-        if not isinstance(self.T, int) or self.T < 1:
-            problems.append(f"T must be an integer >= 1, got {self.T!r}")
-        if self.schedule not in BETA_SCHEDULES:
-            problems.append(f"schedule must be one of {sorted(BETA_SCHEDULES)}, got {self.schedule!r}")
-        if self.prediction not in NoisePredictor.PREDICTIONS:
-            problems.append(f"prediction must be one of {NoisePredictor.PREDICTIONS}, got {self.prediction!r}")
+        problems = diffusion_config_problems(self)
         if self.loss_type not in LOSSES:
             problems.append(f"loss_type must be one of {sorted(LOSSES)}, got {self.loss_type!r}")
-        for name in ("steps", "batch_size", "n_data", "embed_dim"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0 <= self.label_dropout <= 1:
-            problems.append(f"label_dropout must be in [0, 1], got {self.label_dropout}")
-        if not 0 <= self.ema_decay < 1:
-            problems.append(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.lr <= 0:
-            problems.append(f"lr must be positive, got {self.lr}")
+        if self.n_data < 1:
+            problems.append(f"n_data must be at least 1, got {self.n_data}")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
 

@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 from ddpm import NoisePredictor
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
 from mnist_ext.model import MnistUNet
-from train import (CHECKPOINT_DIR, InterruptAtStepEnd, config_from_checkpoint, ema_weights_into, read_checkpoint,
-                   restore_training_state, save_checkpoint)
-from utils import BETA_SCHEDULES, Schedule, drop_labels, min_snr_weights, p_losses, pick_device, set_cpu_threads
+from train import (CHECKPOINT_DIR, InterruptAtStepEnd, config_from_checkpoint, diffusion_config_problems, ema_weights_into,
+                   read_checkpoint, restore_training_state, save_checkpoint)
+from utils import Schedule, drop_labels, min_snr_weights, p_losses, pick_device, set_cpu_threads
 
 CHECKPOINT_KIND = "mnist-ddpm"
 CHECKPOINT_VERSION = 1
@@ -61,26 +61,13 @@ class MnistConfig:
     seed: int = 0
 
     def __post_init__(self):
-        problems = []
-        if not isinstance(self.T, int) or self.T < 1:
-            problems.append(f"T must be an integer >= 1, got {self.T!r}")
-        if self.schedule not in BETA_SCHEDULES:
-            problems.append(f"schedule must be one of {sorted(BETA_SCHEDULES)}, got {self.schedule!r}")
-        if self.prediction not in NoisePredictor.PREDICTIONS:
-            problems.append(f"prediction must be one of {NoisePredictor.PREDICTIONS}, got {self.prediction!r}")
+        problems = diffusion_config_problems(self)
         if not 1 <= self.attention_levels <= len(self.channels):
             problems.append(f"attention_levels must be between 1 and {len(self.channels)}, got {self.attention_levels}")
-        for name in ("steps", "batch_size", "embed_dim"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.warmup_steps < 0:
             problems.append(f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        if not 0 <= self.label_dropout <= 1:
-            problems.append(f"label_dropout must be in [0, 1], got {self.label_dropout}")
-        if not 0 <= self.ema_decay < 1:
-            problems.append(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.lr <= 0 or self.min_snr_gamma <= 0:
-            problems.append(f"lr and min_snr_gamma must be positive, got {self.lr} and {self.min_snr_gamma}")
+        if self.min_snr_gamma <= 0:
+            problems.append(f"min_snr_gamma must be positive, got {self.min_snr_gamma}")
         if problems:
             raise ValueError("invalid MNIST training configuration: " + "; ".join(problems))
 

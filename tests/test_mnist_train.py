@@ -132,3 +132,9 @@ def test_sample_command_refuses_a_two_pixel_checkpoint(tmp_path, tiny_checkpoint
     with pytest.raises(SystemExit):
         mnist_sample.main(["--ckpt", str(tiny_checkpoint), "--per-class", "1", "--out", str(tmp_path / "d.npz")])
     assert "is not a mnist-ddpm checkpoint" in capsys.readouterr().err
+
+
+def test_invalid_config_names_every_problem():
+    with pytest.raises(ValueError, match="T must be an integer >= 1.*attention_levels must be between 1 and 4.*"
+                                         "min_snr_gamma must be positive"):
+        MnistConfig(T=0, attention_levels=5, min_snr_gamma=0)
