@@ -159,6 +159,17 @@ def score(classifier: DigitClassifier, images: Tensor, labels: Tensor, real: Ten
             "frechet_floor": frechet_distance(stand_ins, rest), "floor_size": n}
 
 
+def report(result: dict, classifier_accuracy: float, n_real: int) -> str:
+    """The lines that present a `score` result and the classifier's own accuracy on n_real unseen digits."""
+    per_class = "  ".join(f"{digit}: {accuracy:.0%}" for digit, accuracy in result["per_class"].items())
+    return "\n".join([
+        f"evaluation classifier: {classifier_accuracy:.1%} accurate on {n_real} real digits it never saw",
+        f"generated digits read as their label: {result['accuracy']:.1%}",
+        f"  per class: {per_class}",
+        f"Frechet distance in the classifier's features (not Inception FID): {result['frechet']:.2f} "
+        f"(real digits in their place, {result['floor_size']} of them: {result['frechet_floor']:.2f})"])
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
@@ -210,11 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, FileNotFoundError) as error:
         parser.exit(2, f"error: {error}\n")
     print(description)
-    print(f"evaluation classifier: {real_accuracy:.1%} accurate on {len(reference)} real digits it never saw")
-    print(f"generated digits read as their label: {result['accuracy']:.1%}")
-    print("  per class: " + "  ".join(f"{digit}: {accuracy:.0%}" for digit, accuracy in result["per_class"].items()))
-    print(f"Frechet distance in the classifier's features (not Inception FID): {result['frechet']:.2f} "
-          f"(real digits in their place, {result['floor_size']} of them: {result['frechet_floor']:.2f})")
+    print(report(result, real_accuracy, len(reference)))
 
 
 if __name__ == "__main__":

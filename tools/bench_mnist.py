@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits  # noqa: E402
-from mnist_ext.evaluate import load_or_train_classifier, score  # noqa: E402
+from mnist_ext.evaluate import load_or_train_classifier, report, score  # noqa: E402
 from mnist_ext.sample import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, generate  # noqa: E402
 from mnist_ext.train import DEFAULT_CHECKPOINT, MnistConfig, build_model, load_checkpoint, load_model, train  # noqa: E402
 from utils import Schedule, min_snr_weights, p_losses, pick_device, set_cpu_threads  # noqa: E402
@@ -89,11 +89,9 @@ def main() -> None:
     (reference, _), _ = model_and_held_out_digits()
     labels = torch.arange(NUM_CLASSES).repeat_interleave(args.per_class)
     result = score(classifier, generate(model, schedule, labels, seed=args.seed, device=device).cpu(), labels, reference)
-    print(f"evaluation classifier on {len(reference)} real digits it never saw: {real_accuracy:.1%}")
-    print(f"{len(labels)} guided digits read as their label: {result['accuracy']:.1%} (target: >= 90%)")
-    print("  per class: " + "  ".join(f"{d}: {a:.0%}" for d, a in result["per_class"].items()))
-    print(f"Frechet distance, classifier features (not Inception FID): {result['frechet']:.2f}; "
-          f"real digits in their place: {result['frechet_floor']:.2f}")
+    print(f"{len(labels)} guided digits ({DEFAULT_SAMPLER}, {DEFAULT_STEPS} steps, w = {DEFAULT_GUIDANCE:g}); "
+          f"target: >= 90% read as their label")
+    print(report(result, real_accuracy, len(reference)))
 
 
 if __name__ == "__main__":
