@@ -23,25 +23,25 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) tools/bench.py
-	$(PY) tools/bench_samplers.py
+	$(PY) -m tools.bench
+	$(PY) -m tools.bench_samplers
 
 bench-mnist: $(STAMP)
-	$(PY) tools/bench_mnist.py
+	$(PY) -m tools.bench_mnist
 
 handout: $(STAMP)
-	$(PY) tools/make_handout.py --out handout
+	$(PY) -m tools.make_handout --out handout
 
 fixtures: $(STAMP)
-	$(PY) tools/make_fixtures.py
+	$(PY) -m tools.make_fixtures
 
 RESULTS ?= results.json
 grade: $(STAMP)
 	@test -n "$(SUBMISSION)" || (echo "usage: make grade SUBMISSION=DIR [RESULTS=PATH]"; exit 2)
-	$(PY) tools/grade.py "$(SUBMISSION)" --results "$(RESULTS)"
+	$(PY) -m tools.grade "$(SUBMISSION)" --results "$(RESULTS)"
 
 autograder-zip: $(STAMP)
-	$(PY) tools/autograder_zip.py --out autograder.zip
+	$(PY) -m tools.autograder_zip --out autograder.zip
 
 clean:
 	rm -rf checkpoints figures samples handout autograder.zip results.json .pytest_cache

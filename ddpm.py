@@ -25,6 +25,10 @@ from torch import Tensor, nn
 
 from gmm import NUM_CLASSES
 
+DEFAULT_FOURIER_SCALE = 2.0
+"""Frequency scale of the U-Net's time features. The starter's GaussianFourierProjection default is 30,
+which makes neighbouring t/T look unrelated; 2 keeps the embedding smooth in t/T (README: what moved the numbers)."""
+
 
 class GaussianFourierProjection(nn.Module):
     """Fixed random Fourier features of a scalar time, (B,) -> (B, embed_dim).
@@ -66,7 +70,7 @@ class UNet(nn.Module):
     """
 
     def __init__(self, channels: tuple[int, int] = (32, 64), embed_dim: int = 256,
-                 num_classes: int = NUM_CLASSES, fourier_scale: float = 30.0):
+                 num_classes: int = NUM_CLASSES, fourier_scale: float = DEFAULT_FOURIER_SCALE):
         super().__init__()
         c0, c1 = channels
         self.num_classes = num_classes

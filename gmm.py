@@ -190,7 +190,7 @@ class ExactClassifier:
     """The exact noisy-image classifier: logits log w_k q_k(x_t), so softmax gives p(y = k | x_t).
 
     Called as classifier(x_t (B, 1, 2), t (B,) int64 indices) -> logits (B, K), differentiable in x_t:
-    the oracle for classifier guidance (utils.ClassifierGuidance).
+    the oracle for classifier guidance (samplers.ClassifierGuidance).
     """
 
     def __init__(self, gmm: GMM, alphas_cumprod: Tensor):

@@ -1,4 +1,6 @@
-"""Diffusion math: the noise schedule, forward noising, the loss, guidance and the reverse sampler.
+"""The problem set's diffusion math: the noise schedule, forward noising, the loss, label dropout,
+the classifier-free guidance mix, and the reverse step and loop. (Few-step samplers, guidance
+wrappers and `sample()` live in samplers.py; training in training.py.)
 
 Time convention, used everywhere in this project: the paper's steps t = 1..T are the integer
 indices t = 0..T-1 of every schedule tensor (`betas[t]` is the paper's beta_{t+1}). A trajectory
@@ -8,10 +10,9 @@ the final sample x_0 and `trajectory[T]` the starting noise x_T.
 A *denoiser* is anything called as `denoiser(x_t, t, y) -> eps` with x_t (B, ...) float,
 t (B,) int64 indices and y (B,) int64 labels, that has a `null_label` attribute (the label meaning
 "no label"). Both the trained network (ddpm.NoisePredictor) and the exact noise predictor of the
-mixture (gmm.ExactDenoiser) are denoisers, so every sampler here runs on both.
+mixture (gmm.ExactDenoiser) are denoisers, so every sampler runs on both.
 """
 import math
-import os
 from dataclasses import dataclass
 
 import torch
@@ -152,18 +153,6 @@ def p_losses(denoise_model, schedule: Schedule, x_start: Tensor, t: Tensor, y: T
     # END SOLUTION
 
 
-def min_snr_weights(alphas_cumprod: Tensor, gamma: float) -> Tensor:
-    """Min-SNR-gamma loss weights (Hang et al. 2023) for the eps-loss of p_losses, one per step.
-
-    With SNR_t = abar_t / (1 - abar_t), the eps-loss of a sample equals SNR_t ||x0_hat - x_0||^2;
-    weighting it by min(1, gamma / SNR_t) caps that at gamma ||x0_hat - x_0||^2, so the many
-    nearly clean steps, whose noise is easy to tell and which barely change the image, stop
-    dominating the gradient. alphas_cumprod: (T,) -> (T,) weights in (0, 1].
-    """
-    snr = alphas_cumprod / (1 - alphas_cumprod)
-    return (gamma / snr).clamp(max=1.0)
-
-
 def drop_labels(y: Tensor, drop_probability: float, null_label: int,
                 generator: torch.Generator | None = None) -> Tensor:
     """Classifier-free guidance training: replace each label by the null label with probability p.
@@ -192,37 +181,6 @@ def guided_eps(denoiser, x_t: Tensor, t: Tensor, y: Tensor, guidance_weight: flo
     eps_conditional, eps_unconditional = eps_both.chunk(2)
     return (1 + guidance_weight) * eps_conditional - guidance_weight * eps_unconditional
     # END SOLUTION
-
-
-class ClassifierGuidance:
-    """Classifier guidance (Dhariwal & Nichol 2021), wrapped as a denoiser so every sampler takes it:
-
-        eps_hat(x_t, t, y) = eps(x_t, t, null) - w sqrt(1 - abar_t) grad_x log p(y | x_t, t).
-
-    denoiser: the (unconditional) noise predictor; classifier(x_t (B, ...), t (B,)) -> logits (B, C),
-    a classifier of *noisy* images (gmm.ExactClassifier, or classifier.NoisyClassifier);
-    alphas_cumprod: (T,) the schedule both were built for. w = guidance_weight = 0 returns the
-    unconditional eps exactly; w = 1 with exact models is exactly the conditional eps(x_t, t, y)
-    (Bayes' rule on the scores); w > 1 sharpens. Samples with the null label are never guided.
-    """
-
-    def __init__(self, denoiser, classifier, alphas_cumprod: Tensor, guidance_weight: float):
-        self.denoiser, self.classifier = denoiser, classifier
-        self.alphas_cumprod, self.guidance_weight = alphas_cumprod, guidance_weight
-        self.null_label = denoiser.null_label
-
-    def __call__(self, x_t: Tensor, t: Tensor, y: Tensor) -> Tensor:
-        eps = self.denoiser(x_t, t, torch.full_like(y, self.null_label))
-        labelled = y != self.null_label
-        if self.guidance_weight == 0 or not labelled.any():
-            return eps
-        with torch.enable_grad():
-            x = x_t.detach().requires_grad_(True)
-            log_probs = torch.log_softmax(self.classifier(x, t), dim=-1)  # (B, C)
-            chosen = log_probs.gather(1, y.clamp(max=log_probs.shape[1] - 1)[:, None])[:, 0]
-            (grad,) = torch.autograd.grad((chosen * labelled).sum(), x)
-        scale = self.guidance_weight * (1 - extract(self.alphas_cumprod, t, x_t)).sqrt()
-        return eps - scale * grad.to(eps.dtype)
 
 
 @torch.no_grad()
@@ -272,200 +230,3 @@ def p_sample_loop(denoiser, schedule: Schedule, x_T: Tensor, y: Tensor, guidance
     if record_trajectory:
         return torch.stack(trajectory[::-1])
     return x
-
-
-# ----- few-step samplers: any K <= T of the trained steps --------------------------------------
-
-SAMPLERS = ("ddpm", "ddim", "dpmpp2m")
-"""ddpm: ancestral (all T steps, or K steps as DDIM with eta = 1); ddim: DDIM with noise eta;
-dpmpp2m: DPM-Solver++(2M), a second-order multistep solver of the probability-flow ODE."""
-
-
-def step_sequence(T: int, steps: int) -> list[int]:
-    """`steps` distinct indices from T-1 down to 0, quadratically spaced: dense at low noise.
-
-    t_i = round((1 - i/(K-1))^2 (T-1)), e.g. T = 1000, K = 10: [999, 789, 604, 444, 308, 197, 111, 49, 12, 0].
-    The data's modes are narrow (std 0.1), so the last, low-noise steps decide the samples'
-    spread; evenly spaced indices leave one huge final step there (DDIM's paper uses the same
-    quadratic spacing on CIFAR-10). Where rounding would repeat an index at the low end, the
-    indices are pushed up to stay distinct; with K = T every step is taken.
-    """
-    if not isinstance(steps, int) or not 1 <= steps <= T:
-        raise ValueError(f"steps must be an integer between 1 and T = {T} (the trained steps), got {steps!r}")
-    fraction_left = torch.linspace(1, 0, steps, dtype=torch.float64)
-    indices = (fraction_left**2 * (T - 1)).round().long().tolist()
-    for i in range(steps - 2, -1, -1):
-        indices[i] = max(indices[i], indices[i + 1] + 1)
-    return indices
-
-
-def predict_x0(x_t: Tensor, eps: Tensor, alpha_bar: float) -> Tensor:
-    """The clean image the noise prediction implies: x0_hat = (x_t - sqrt(1 - abar) eps) / sqrt(abar)."""
-    return (x_t - math.sqrt(1 - alpha_bar) * eps) / math.sqrt(alpha_bar)
-
-
-def _alpha_bar(schedule: Schedule, t: int) -> float:
-    """abar at index t; t = -1 stands for the clean data, abar = 1."""
-    return 1.0 if t < 0 else float(schedule.alphas_cumprod[t])
-
-
-def _predict(denoiser, schedule: Schedule, x: Tensor, t: int, y: Tensor, guidance_weight: float,
-             clip_x0: float | None) -> tuple[Tensor, Tensor]:
-    """(eps, x0_hat) at index t. With clip_x0, x0_hat is clipped to [-clip_x0, clip_x0] and eps
-    recomputed from it, so the two stay consistent (off by default: clipping distorts data that
-    lives outside the box, as the two-pixel mixture partly does)."""
-    t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-    eps = guided_eps(denoiser, x, t_batch, y, guidance_weight)
-    alpha_bar = _alpha_bar(schedule, t)
-    x0 = predict_x0(x, eps, alpha_bar)
-    if clip_x0 is not None:
-        x0 = x0.clamp(-clip_x0, clip_x0)
-        eps = (x - math.sqrt(alpha_bar) * x0) / math.sqrt(1 - alpha_bar)
-    return eps, x0
-
-
-@torch.no_grad()
-def ddim_sample_loop(denoiser, schedule: Schedule, x_T: Tensor, y: Tensor, steps: int, eta: float = 0.0,
-                     guidance_weight: float = 0.0, generator: torch.Generator | None = None,
-                     clip_x0: float | None = None, progress: bool = False) -> Tensor:
-    """DDIM (Song et al. 2021) over `steps` of the T trained steps, from x_T (B, ...) to x_0.
-
-    From index t to the next index s (s = -1: clean data), with x0_hat and eps predicted at t:
-
-        sigma = eta * sqrt((1 - abar_s) / (1 - abar_t)) * sqrt(1 - abar_t / abar_s)
-        x_s   = sqrt(abar_s) x0_hat + sqrt(1 - abar_s - sigma^2) eps + sigma z.
-
-    eta = 0 is deterministic (an ODE solver); eta = 1 on all T steps is exactly ancestral DDPM,
-    and on K < T steps it is DDPM with a respaced schedule.
-    """
-    if eta < 0:
-        raise ValueError(f"eta must be >= 0 (0: deterministic DDIM, 1: DDPM), got {eta}")
-    timesteps = step_sequence(schedule.T, steps)
-    x = x_T
-    for t, s in tqdm(list(zip(timesteps, timesteps[1:] + [-1])), desc="sampling (DDIM)", disable=not progress, leave=False):
-        eps, x0 = _predict(denoiser, schedule, x, t, y, guidance_weight, clip_x0)
-        alpha_bar, alpha_bar_next = _alpha_bar(schedule, t), _alpha_bar(schedule, s)
-        sigma = eta * math.sqrt((1 - alpha_bar_next) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_next))
-        x = math.sqrt(alpha_bar_next) * x0 + math.sqrt(max(1 - alpha_bar_next - sigma**2, 0.0)) * eps
-        if sigma > 0:
-            x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return x
-
-
-@torch.no_grad()
-def dpm_solver_2m_loop(denoiser, schedule: Schedule, x_T: Tensor, y: Tensor, steps: int,
-                       guidance_weight: float = 0.0, clip_x0: float | None = None, progress: bool = False) -> Tensor:
-    """DPM-Solver++(2M) (Lu et al. 2022): a deterministic second-order multistep solver, x_T -> x_0.
-
-    In the half log-SNR lambda = log(sqrt(abar) / sqrt(1 - abar)), from index t to s with
-    h = lambda_s - lambda_t and the previous step's h_prev, r = h_prev / h:
-
-        D   = (1 + 1/(2r)) x0_hat_t - 1/(2r) x0_hat_prev      (first step: D = x0_hat_t)
-        x_s = sqrt(1 - abar_s)/sqrt(1 - abar_t) x_t + sqrt(abar_s) (1 - e^-h) D.
-
-    The step into index 0 is taken at first order, and the last one, to clean data (h infinite),
-    returns x0_hat: the "lower order final" of common implementations, which keeps the
-    extrapolation from amplifying the error of the largest log-SNR step.
-    """
-    timesteps = step_sequence(schedule.T, steps)
-    half_log_snr = lambda alpha_bar: 0.5 * math.log(alpha_bar / (1 - alpha_bar))  # noqa: E731
-    x, previous_x0, previous_h = x_T, None, None
-    for t, s in tqdm(list(zip(timesteps, timesteps[1:] + [-1])), desc="sampling (DPM-Solver++)", disable=not progress, leave=False):
-        _, x0 = _predict(denoiser, schedule, x, t, y, guidance_weight, clip_x0)
-        if s < 0:
-            return x0
-        alpha_bar, alpha_bar_next = _alpha_bar(schedule, t), _alpha_bar(schedule, s)
-        h = half_log_snr(alpha_bar_next) - half_log_snr(alpha_bar)
-        if previous_x0 is None or s == timesteps[-1]:  # first step, and last one before the jump: first order
-            direction = x0
-        else:
-            r = previous_h / h
-            direction = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * previous_x0
-        x = math.sqrt((1 - alpha_bar_next) / (1 - alpha_bar)) * x - math.sqrt(alpha_bar_next) * math.expm1(-h) * direction
-        previous_x0, previous_h = x0, h
-    return x
-
-
-@torch.no_grad()
-def ddim_invert(denoiser, schedule: Schedule, x_0: Tensor, y: Tensor, steps: int) -> Tensor:
-    """Run deterministic DDIM backwards, clean x_0 (B, ...) -> x_T, on the same `steps` indices.
-
-    Each step reuses the eps predicted at the current level (the clean level borrows index 0's),
-    the usual DDIM-inversion approximation; sampling the result with DDIM (eta = 0) returns to
-    x_0 up to an error that shrinks as steps grow.
-    """
-    x, level = x_0, -1  # level -1: the clean data
-    for next_level in step_sequence(schedule.T, steps)[::-1]:  # indices ascending
-        t_batch = torch.full((x.shape[0],), max(level, 0), device=x.device, dtype=torch.long)
-        eps = denoiser(x, t_batch, y)  # at the clean level, the noise is judged at index 0
-        x0 = x if level < 0 else predict_x0(x, eps, _alpha_bar(schedule, level))
-        alpha_bar_next = _alpha_bar(schedule, next_level)
-        x, level = math.sqrt(alpha_bar_next) * x0 + math.sqrt(1 - alpha_bar_next) * eps, next_level
-    return x
-
-
-def sample(denoiser, schedule: Schedule, n: int, label: int | Tensor | None = None, guidance_weight: float = 0.0,
-           shape: tuple[int, ...] = (1, 2), generator: torch.Generator | None = None,
-           device: torch.device | str = "cpu", sampler: str = "ddpm", steps: int | None = None, eta: float = 0.0,
-           clip_x0: float | None = None, record_trajectory: bool = False, progress: bool = False) -> Tensor:
-    """Draw n samples of `shape` (default one channel, two pixels): (n, *shape), or the trajectory.
-
-    label: a class index for all n, a (n,) int64 tensor of one label per sample, or None for
-    unconditional samples (the null label).
-    sampler: one of SAMPLERS; steps: how many of the T trained steps to take (default all);
-    eta: DDIM's noise scale (ddim only); clip_x0: clip predicted images (ddim and dpmpp2m).
-    record_trajectory: the whole chain (T + 1, n, *shape), ancestral DDPM on all T steps only.
-    The starting noise x_T ~ N(0, I) comes from `generator`, as does every later draw.
-    """
-    if n < 1:
-        raise ValueError(f"the number of samples must be at least 1, got {n}")
-    labels = torch.as_tensor(denoiser.null_label if label is None else label, dtype=torch.long)
-    if labels.dim() > 1 or (labels.dim() == 1 and labels.shape != (n,)):
-        raise ValueError(f"label must be one class index or one per sample, shape ({n},); got shape {tuple(labels.shape)}")
-    if label is not None and not ((labels >= 0) & (labels < denoiser.null_label)).all():
-        raise ValueError(f"label must be in 0..{denoiser.null_label - 1} (or None for no label), got {label}")
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
-    steps = schedule.T if steps is None else steps
-    step_sequence(schedule.T, steps)  # validates steps
-    if eta != 0 and sampler != "ddim":
-        raise ValueError(f"eta is DDIM's parameter; sampler {sampler!r} does not take it")
-    full_ancestral = sampler == "ddpm" and steps == schedule.T
-    if record_trajectory and not full_ancestral:
-        raise ValueError("record_trajectory needs the ancestral sampler on all T steps")
-    if clip_x0 is not None and sampler == "ddpm":
-        raise ValueError("clip_x0 applies to the ddim and dpmpp2m samplers")
-    x_T = torch.randn((n, *shape), generator=generator, device=device)
-    y = labels.expand(n).to(device)
-    if full_ancestral:
-        return p_sample_loop(denoiser, schedule, x_T, y, guidance_weight, generator=generator,
-                             record_trajectory=record_trajectory, progress=progress)
-    if sampler == "dpmpp2m":
-        return dpm_solver_2m_loop(denoiser, schedule, x_T, y, steps, guidance_weight, clip_x0, progress)
-    return ddim_sample_loop(denoiser, schedule, x_T, y, steps, eta=1.0 if sampler == "ddpm" else eta,
-                            guidance_weight=guidance_weight, generator=generator, clip_x0=clip_x0, progress=progress)
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    """The device to run on: `name` if given ("cpu", "cuda", "cuda:1", "mps"), else CUDA, MPS or CPU."""
-    if name is not None:
-        try:
-            device = torch.device(name)
-        except RuntimeError as error:
-            raise ValueError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from error
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("device 'mps' was asked for but it is not available here; use --device cpu")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def set_cpu_threads(max_threads: int = 4) -> None:
-    """Use the cores this process may run on, at most max_threads (small models gain nothing beyond)."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch.set_num_threads(max(1, min(available, max_threads)))

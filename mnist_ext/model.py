@@ -9,7 +9,7 @@ Every residual block adds a Dense projection of the embedding (Fourier features 
 learned class embedding with a null class, as in the two-pixel model). Attention sits in the
 blocks of the `attention_levels` lowest resolutions, where it is cheap (49 and 16 positions).
 The forward signature is the two-pixel UNet's, (x (B, 1, 28, 28), time (B,) in (0, 1], y (B,))
--> (B, 1, 28, 28), so ddpm.NoisePredictor and every sampler in utils.py work on it unchanged.
+-> (B, 1, 28, 28), so ddpm.NoisePredictor and every sampler (samplers.py) work on it unchanged.
 
 The default widths (16, 32, 64, 128) put little work at full resolution, where a 3x3
 convolution costs 16 times what it costs at 7x7: on a 2-core CPU this trains at about 300

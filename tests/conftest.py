@@ -1,10 +1,12 @@
 """Shared fixtures: the problem's mixture and a tiny trained checkpoint (seconds, not minutes)."""
 import pytest
 
+import mnist_ext.recipe
+import recipe
+import training
 from gmm import problem_gmm
-from mnist_ext.train import MnistConfig
-from mnist_ext.train import train as train_mnist
-from train import TrainConfig, train
+from mnist_ext.recipe import MnistConfig
+from recipe import TrainConfig
 
 TINY_MNIST = MnistConfig(T=200, channels=(8, 16, 16, 16), embed_dim=32, steps=8, batch_size=8, warmup_steps=2)
 
@@ -22,7 +24,7 @@ def tiny_config():
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory, tiny_config):
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    train(tiny_config, path, progress=False)
+    training.train(recipe.RECIPE, tiny_config, path, progress=False)
     return path
 
 
@@ -30,5 +32,5 @@ def tiny_checkpoint(tmp_path_factory, tiny_config):
 def tiny_mnist(tmp_path_factory):
     """An MNIST checkpoint of TINY_MNIST: eight steps of a small U-Net, for plumbing tests only."""
     path = tmp_path_factory.mktemp("mnist") / "tiny.pt"
-    train_mnist(TINY_MNIST, path, progress=False)
+    training.train(mnist_ext.recipe.RECIPE, TINY_MNIST, path, progress=False)
     return path

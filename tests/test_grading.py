@@ -8,10 +8,9 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-from grade import GRADED_FILES, grade  # noqa: E402
-from make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset  # noqa: E402
-from make_handout import make_handout  # noqa: E402
+from tools.grade import GRADED_FILES, grade
+from tools.make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset
+from tools.make_handout import make_handout
 
 # (file, reference text, mutated text, graded tests that must fail): plausible student bugs
 MUTANTS = {
@@ -117,7 +116,7 @@ def test_autograder_zip_grades_a_submission_without_reference_code(tmp_path):
     import subprocess
     import zipfile
 
-    from autograder_zip import build
+    from tools.autograder_zip import build
     archive = build(tmp_path / "autograder.zip")
     with zipfile.ZipFile(archive) as zipped:
         names = set(zipped.namelist())

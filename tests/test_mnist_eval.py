@@ -6,7 +6,7 @@ from torch import nn
 
 from mnist_ext.data import model_and_held_out_digits
 from mnist_ext import evaluate
-from mnist_ext.evaluate import DigitClassifier, frechet_distance, load_or_train_classifier, predict, score, train_classifier
+from mnist_ext.scoring import DigitClassifier, frechet_distance, load_or_train_classifier, predict, score, train_classifier
 from viz.mnist import settle_steps
 
 

@@ -1,7 +1,7 @@
 """The MNIST figures draw from a checkpoint and write their index (a tiny model: plumbing, not quality)."""
 import torch
 
-from mnist_ext.train import load_model
+from mnist_ext.recipe import load_model
 from viz import mnist as mnist_figures
 from viz.index import write_index
 

@@ -4,7 +4,8 @@ import torch
 from ddpm import NoisePredictor
 from mnist_ext.data import NUM_CLASSES
 from mnist_ext.model import MnistUNet, SelfAttention
-from utils import Schedule, p_losses, sample
+from samplers import sample
+from utils import Schedule, p_losses
 
 SMALL = dict(channels=(8, 16, 16, 16), embed_dim=32)
 

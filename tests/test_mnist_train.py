@@ -5,10 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+import mnist_ext.recipe as mnist_recipe
 import mnist_ext.train as mnist_train
+import training
 from mnist_ext import sample as mnist_sample
-from mnist_ext.train import MnistConfig, learning_rate_factor, load_model, train
-from utils import Schedule, min_snr_weights
+from mnist_ext.generate import generate
+from mnist_ext.recipe import RECIPE, MnistConfig, load_model, min_snr_weights
+from training import warmup_cosine_factor
+from utils import Schedule
 
 from conftest import TINY_MNIST as TINY
 
@@ -23,8 +27,7 @@ def test_min_snr_weights_cap_the_clean_steps():
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
-    config = MnistConfig(steps=1000, warmup_steps=100)
-    factors = [learning_rate_factor(step, config) for step in range(1000)]
+    factors = [warmup_cosine_factor(step, 1000, 100) for step in range(1000)]
     assert factors[0] == pytest.approx(0.01) and factors[99] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(factors[100:], factors[101:])), "monotone decay after warm-up"
     assert factors[999] < 1e-4 and factors[550] == pytest.approx(0.5, abs=0.01)
@@ -41,7 +44,7 @@ def test_checkpoint_round_trip_gives_the_ema_model(tiny_mnist):
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, tiny_mnist):
-    real_p_losses, calls = mnist_train.p_losses, {"n": 0}
+    real_p_losses, calls = mnist_recipe.p_losses, {"n": 0}
 
     def interrupt_in_step_3(*args, **kwargs):
         calls["n"] += 1
@@ -50,12 +53,12 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, tiny
         return real_p_losses(*args, **kwargs)
 
     path = tmp_path / "interrupted.pt"
-    monkeypatch.setattr(mnist_train, "p_losses", interrupt_in_step_3)
+    monkeypatch.setattr(mnist_recipe, "p_losses", interrupt_in_step_3)
     with pytest.raises(SystemExit) as exit_info:
-        train(TINY, path, progress=False)
+        training.train(RECIPE, TINY, path, progress=False)
     assert exit_info.value.code == 130 and torch.load(path, weights_only=True)["step"] == 3
-    monkeypatch.setattr(mnist_train, "p_losses", real_p_losses)
-    resumed = train(TINY, path, resume=True, progress=False)
+    monkeypatch.setattr(mnist_recipe, "p_losses", real_p_losses)
+    resumed = training.train(RECIPE, TINY, path, resume=True, progress=False)
     uninterrupted = torch.load(tiny_mnist, weights_only=True)
     for key in ("model", "ema"):
         for name, value in resumed[key].items():
@@ -63,7 +66,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, tiny
 
 
 def test_time_budget_stops_early_with_a_checkpoint(tmp_path, capsys):
-    state = train(TINY, tmp_path / "budget.pt", time_budget_minutes=1e-9, progress=False)
+    state = training.train(RECIPE, TINY, tmp_path / "budget.pt", time_budget_minutes=1e-9, progress=False)
     assert state["step"] == 1 and torch.load(tmp_path / "budget.pt", weights_only=True)["step"] == 1
     assert "--resume" in capsys.readouterr().err
 
@@ -107,10 +110,10 @@ def test_sample_command_writes_labelled_digits(tmp_path, tiny_mnist):
 
 def test_ancestral_sampler_takes_every_step(tiny_mnist):
     model, config = load_model(tiny_mnist)
-    images = mnist_sample.generate(model, config.make_schedule(), torch.tensor([0, 9]), sampler="ddpm", steps=None)
+    images = generate(model, config.make_schedule(), torch.tensor([0, 9]), sampler="ddpm", steps=None)
     assert images.shape == (2, 1, 28, 28) and images.abs().max() <= 1
     with pytest.raises(ValueError, match="takes all T = 200 steps"):
-        mnist_sample.generate(model, config.make_schedule(), torch.tensor([0]), sampler="ddpm", steps=10)
+        generate(model, config.make_schedule(), torch.tensor([0]), sampler="ddpm", steps=10)
 
 
 @pytest.mark.parametrize("argv, message", [

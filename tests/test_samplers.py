@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from gmm import GMM, NULL_LABEL, problem_gmm
-from utils import (ClassifierGuidance, Schedule, ddim_invert, ddim_sample_loop, dpm_solver_2m_loop, p_sample_loop, sample,
-                   step_sequence)
+from samplers import ClassifierGuidance, ddim_invert, final, reverse_process, sample, step_sequence, trajectory_levels
+from utils import Schedule, p_sample_loop
+
+
+def ddim_sample_loop(denoiser, schedule, x_T, y, steps, eta=0.0, generator=None):
+    return final(reverse_process(denoiser, schedule, x_T, y, "ddim", steps, eta, generator=generator))
+
+
+def dpm_solver_2m_loop(denoiser, schedule, x_T, y, steps):
+    return final(reverse_process(denoiser, schedule, x_T, y, "dpmpp2m", steps))
 
 
 @pytest.mark.parametrize("T", [1, 2, 5, 50, 1000])
@@ -87,7 +95,7 @@ def test_few_step_samplers_reproduce_the_mixture(gmm):
     (dict(sampler="euler"), "unknown sampler 'euler'"),
     (dict(sampler="ddim", steps=10, eta=-1.0), "eta must be >= 0"),
     (dict(sampler="dpmpp2m", eta=0.5), "eta is DDIM's parameter"),
-    (dict(sampler="ddim", steps=10, record_trajectory=True), "record_trajectory needs the ancestral sampler"),
+    (dict(sampler="ddpm", clip_x0=1.0), "clip_x0 applies to the ddim and dpmpp2m"),
 ])
 def test_bad_sampler_arguments_are_rejected(gmm, kwargs, message):
     schedule = Schedule.make("cosine", 50)
@@ -125,9 +133,10 @@ def test_classifier_gradient_moves_samples_toward_the_labelled_mode(gmm):
 
 
 def test_learned_classifier_approaches_bayes_and_guides(tmp_path, gmm):
-    from classifier import ClassifierConfig, load_classifier, train_classifier
+    import training
+    from noisy_classifier import RECIPE, ClassifierConfig, load_classifier
     config = ClassifierConfig(T=20, steps=300, batch_size=256)
-    train_classifier(config, tmp_path / "classifier.pt", progress=False)
+    training.train(RECIPE, config, tmp_path / "classifier.pt", progress=False)
     classifier, loaded_config = load_classifier(tmp_path / "classifier.pt")
     assert loaded_config == config
     schedule = Schedule.make("cosine", 20)
@@ -159,6 +168,27 @@ def test_cli_classifier_guidance(tmp_path, tiny_checkpoint):
 
 
 def test_a_ddpm_checkpoint_is_not_taken_for_a_classifier(tiny_checkpoint):
-    from classifier import load_classifier
+    from noisy_classifier import load_classifier
     with pytest.raises(ValueError, match="not a two-pixel-noisy-classifier checkpoint .*python classifier.py"):
         load_classifier(tiny_checkpoint)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp2m", "ddpm"])
+def test_every_sampler_records_its_trajectory_from_x_T_to_x_0(gmm, sampler):
+    schedule = Schedule.make("cosine", 50)
+    denoiser = gmm.exact_denoiser(schedule.alphas_cumprod)
+    trajectory = sample(denoiser, schedule, 64, sampler=sampler, steps=10, generator=torch.Generator().manual_seed(5),
+                        record_trajectory=True)
+    assert trajectory.shape == (11, 64, 1, 2)
+    x_T = torch.randn(64, 1, 2, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(trajectory[-1], x_T), "the last entry is the starting noise"
+    final_only = sample(denoiser, schedule, 64, sampler=sampler, steps=10, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(trajectory[0], final_only), "the first entry is the sample itself"
+    levels = trajectory_levels(50, 10)
+    assert levels[0] == 0 and levels[-1] == 50 and len(levels) == 11 and levels == sorted(set(levels))
+    visited = [t for t, _ in reverse_process(denoiser, schedule, x_T, torch.full((64,), NULL_LABEL), sampler, 10,
+                                             generator=torch.Generator().manual_seed(6))]
+    assert visited == levels[-2::-1], "reverse_process yields the levels it reaches, from high noise down to 0"
+    # the spread shrinks from pure noise (std 1) to the data (std about 0.55 over both modes)
+    stds = trajectory.flatten(1).std(dim=1)
+    assert stds[-1] > 0.8 and stds[0] < 0.7

@@ -6,7 +6,8 @@ import torch
 
 from gmm import NULL_LABEL, PROBLEM_MEANS, PROBLEM_STD, PROBLEM_WEIGHTS
 from metrics import mode_statistics
-from utils import Schedule, drop_labels, guided_eps, p_sample, p_sample_loop, sample
+from samplers import sample
+from utils import Schedule, drop_labels, guided_eps, p_sample, p_sample_loop
 
 
 class LabelDenoiser:

@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-import train as train_module
+import training
+import recipe
+from checkpoints import save_checkpoint
 from gmm import NULL_LABEL, problem_gmm
-from train import TrainConfig, load_model, main, save_checkpoint, train
+from recipe import RECIPE, TrainConfig, load_model
+from train import main
+
+
+def train(config, ckpt, **options):
+    return training.train(RECIPE, config, ckpt, **options)
 
 
 def test_short_training_lowers_the_loss(tmp_path):
@@ -42,7 +49,7 @@ def test_training_is_reproducible_from_its_seed(tmp_path, tiny_config, tiny_chec
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, tiny_config, tiny_checkpoint):
     """Ctrl-C during step 25 saves progress; --resume then ends exactly where an uninterrupted run ends."""
-    real_p_losses, calls = train_module.p_losses, {"n": 0}
+    real_p_losses, calls = recipe.p_losses, {"n": 0}
 
     def interrupt_in_step_25(*args, **kwargs):
         calls["n"] += 1
@@ -51,12 +58,12 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, tiny
         return real_p_losses(*args, **kwargs)
 
     path = tmp_path / "interrupted.pt"
-    monkeypatch.setattr(train_module, "p_losses", interrupt_in_step_25)
+    monkeypatch.setattr(recipe, "p_losses", interrupt_in_step_25)
     with pytest.raises(SystemExit) as exit_info:
         train(tiny_config, path, progress=False)
     assert exit_info.value.code == 130
     assert torch.load(path, weights_only=True)["step"] == 25
-    monkeypatch.setattr(train_module, "p_losses", real_p_losses)
+    monkeypatch.setattr(recipe, "p_losses", real_p_losses)
     resumed = train(tiny_config, path, resume=True, progress=False)
     uninterrupted = torch.load(tiny_checkpoint, weights_only=True)
     assert resumed["step"] == tiny_config.steps
@@ -148,7 +155,7 @@ def test_cli_oracle_samples_follow_the_label(tmp_path, label, mode):
     (["--T", "0", "--steps", "1"], "T must be an integer >= 1"),
     (["--sample", "0", "--oracle", "--out", "x.npy"], "--sample needs N >= 1"),
     (["--sample", "5", "--oracle", "--out", "x.npy", "--label", "2"], "--label must be 0 or 1"),
-    (["--sample", "5", "--oracle", "--T", "0", "--out", "x.npy"], "--T must be at least 1"),
+    (["--sample", "5", "--oracle", "--T", "0", "--out", "x.npy"], "--oracle needs --T"),
     (["--sample", "5", "--out", "x.npy"], "needs --ckpt PATH"),
     (["--sample", "5", "--oracle"], "needs --out"),
     (["--sample", "5", "--ckpt", "missing.pt", "--out", "x.npy"], "no checkpoint at missing.pt"),
@@ -167,16 +174,43 @@ def test_cli_rejects_bad_arguments_with_a_message(tmp_path, monkeypatch, capsys,
 
 
 def test_cache_key_follows_the_config(tmp_path, monkeypatch, tiny_config):
-    from train import cached_model, config_key
+    from checkpoints import config_key
     assert config_key(tiny_config) == config_key(dataclasses.replace(tiny_config))
     assert config_key(tiny_config) != config_key(dataclasses.replace(tiny_config, lr=1e-3))
     assert config_key(tiny_config) != config_key(dataclasses.replace(tiny_config, T=11))
     trained = []
-    real_train = train_module.train
-    monkeypatch.setattr(train_module, "train", lambda *a, **k: trained.append(a[0]) or real_train(*a, **k))
-    _, path = cached_model(tiny_config, cache_dir=tmp_path, progress=False)
-    _, again = cached_model(tiny_config, cache_dir=tmp_path, progress=False)
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: trained.append(a[1]) or real_train(*a, **k))
+    path = training.cached_checkpoint(RECIPE, tiny_config, tmp_path, progress=False)
+    again = training.cached_checkpoint(RECIPE, tiny_config, tmp_path, progress=False)
     assert path == again and trained == [tiny_config], "an unchanged config is trained once"
     changed = dataclasses.replace(tiny_config, steps=30)
-    _, other = cached_model(changed, cache_dir=tmp_path, progress=False)
+    other = training.cached_checkpoint(RECIPE, changed, tmp_path, progress=False)
     assert other != path and trained == [tiny_config, changed], "a changed config is trained anew"
+
+
+def test_ensure_trained_resumes_a_short_run_and_refuses_another_config(tmp_path, tiny_config, tiny_checkpoint):
+    path = tmp_path / "short.pt"
+    training.train(RECIPE, tiny_config, path, time_budget_minutes=1e-9, progress=False)
+    assert torch.load(path, weights_only=True)["step"] == 1
+    training.ensure_trained(RECIPE, path, tiny_config, progress=False)
+    finished, uninterrupted = torch.load(path, weights_only=True), torch.load(tiny_checkpoint, weights_only=True)
+    assert finished["step"] == tiny_config.steps
+    for name, value in finished["ema"].items():
+        assert torch.equal(value, uninterrupted["ema"][name]), name
+    with pytest.raises(ValueError, match="not the .* asked for"):
+        training.ensure_trained(RECIPE, path, dataclasses.replace(tiny_config, lr=1e-3), progress=False)
+
+
+def test_training_never_overwrites_unless_asked(tmp_path, tiny_config, tiny_checkpoint, capsys):
+    path = tmp_path / "kept.pt"
+    path.write_bytes(tiny_checkpoint.read_bytes())
+    with pytest.raises(ValueError, match="already exists; continue it with --resume"):
+        train(tiny_config, path, progress=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--ckpt", str(path), "--T", "10"])
+    assert exit_info.value.code == 2 and "already exists" in capsys.readouterr().err
+    assert path.read_bytes() == tiny_checkpoint.read_bytes()
+    changed = dataclasses.replace(tiny_config, seed=1)
+    state = train(changed, path, overwrite=True, progress=False)
+    assert torch.load(path, weights_only=True)["config"]["seed"] == 1 and state["step"] == changed.steps

@@ -1,6 +1,6 @@
 """Build the autograder upload: setup.sh and run_autograder at the root, the graded tests and fixtures.
 
-    python tools/autograder_zip.py [--out autograder.zip]        # or: make autograder-zip
+    python -m tools.autograder_zip [--out autograder.zip]        # or: make autograder-zip
 
 No reference solution ships: of the project's modules only gmm.py (which students do not edit)
 is included; the graded files come from each submission.

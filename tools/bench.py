@@ -1,6 +1,6 @@
 """Quality and speed benchmark of the two-pixel core: learned models against the exact denoiser.
 
-    make bench                      # or: python tools/bench.py [--n 20000] [--T 5 10 25 50]
+    make bench                      # or: python -m tools.bench [--n 20000] [--T 5 10 25 50]
 
 For each T it trains the default configuration from scratch (timed), draws n samples from the
 learned model and n from the exact denoiser with the same schedule and sampler, and prints
@@ -15,19 +15,18 @@ Targets (issue 3, at T = 50): training <= 30 s; weight gap <= 0.02; std ratio wi
 energy ratio <= 3; >= 99% in the labelled mode at w = 0.
 """
 import argparse
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gmm import problem_gmm  # noqa: E402
-from metrics import energy_distance, mode_statistics  # noqa: E402
-from train import CHECKPOINT_DIR, TrainConfig, load_model, train  # noqa: E402
-from utils import sample, set_cpu_threads  # noqa: E402
+from checkpoints import CHECKPOINT_DIR
+from devices import set_cpu_threads
+from gmm import problem_gmm
+from metrics import energy_distance, mode_statistics
+from recipe import RECIPE, TrainConfig, load_model
+from samplers import sample
+from training import train
 
 
 def main() -> None:
@@ -54,7 +53,7 @@ def main() -> None:
             config = replace(config, steps=args.train_steps)
         path = CHECKPOINT_DIR / "bench" / f"T{T}.pt"
         start = time.perf_counter()
-        train(config, path, progress=False)
+        train(RECIPE, config, path, overwrite=True, progress=False)
         seconds = time.perf_counter() - start
         model, _ = load_model(path)
         schedule = config.make_schedule()

@@ -1,6 +1,6 @@
 """Benchmark the MNIST extension against its targets, printing the figures for the README.
 
-    python tools/bench_mnist.py [--ckpt checkpoints/mnist/ddpm.pt] [--device D] [--per-class 100] [--compare]
+    python -m tools.bench_mnist [--ckpt checkpoints/mnist/ddpm.pt] [--device D] [--per-class 100] [--compare]
 
   training throughput   images per second of the default configuration (a short fresh run);
                         --compare adds wider U-Nets and larger batches
@@ -11,41 +11,34 @@
                         classifier; target: at least 90%. Also the Frechet distance in its features.
 """
 import argparse
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits  # noqa: E402
-from mnist_ext.evaluate import load_or_train_classifier, report, score  # noqa: E402
-from mnist_ext.sample import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, generate  # noqa: E402
-from mnist_ext.train import DEFAULT_CHECKPOINT, MnistConfig, build_model, load_checkpoint, load_model, train  # noqa: E402
-from utils import Schedule, min_snr_weights, p_losses, pick_device, set_cpu_threads  # noqa: E402
+from devices import pick_device, set_cpu_threads
+from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
+from mnist_ext.generate import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, generate
+from mnist_ext.recipe import DEFAULT_CHECKPOINT, RECIPE, MnistConfig, load_model
+from mnist_ext.scoring import load_or_train_classifier, report, score
+from training import ensure_trained
 
 
 def training_throughput(device: torch.device, config: MnistConfig = MnistConfig(), steps: int = 30, warmup: int = 5) -> float:
-    """Images per second of forward, backward and an optimiser step of `config`'s model and batch."""
-    model = build_model(config).to(device).train()
-    schedule = Schedule.make(config.schedule, config.T)
-    weights = min_snr_weights(schedule.alphas_cumprod, config.min_snr_gamma).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    (images, labels), _ = model_and_held_out_digits()
-    x_start, y = images[:config.batch_size].to(device), labels[:config.batch_size].to(device)
+    """Images per second of the training loop's work for `config`: a batch loss (the recipe's own),
+    backward, and an optimiser step."""
+    parts = RECIPE.training_parts(config, device)
     generator = torch.Generator().manual_seed(0)
     for step in range(warmup + steps):
         if step == warmup:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()
-        t = torch.randint(config.T, (config.batch_size,), generator=generator).to(device)
-        loss = (weights[t] * p_losses(model, schedule, x_start, t, y, reduction="none")).mean()
-        optimizer.zero_grad(set_to_none=True)
+        loss = parts.batch_loss(generator)
+        parts.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        parts.optimizer.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return steps * config.batch_size / (time.perf_counter() - started)
@@ -70,9 +63,7 @@ def main() -> None:
             rate = training_throughput(device, replace(MnistConfig(), **change))
             print(f"  with {', '.join(f'{k} = {v}' for k, v in change.items())}: {rate:.0f} images/s")
 
-    if not args.ckpt.exists():
-        train(MnistConfig(), args.ckpt, device=device)
-    state = load_checkpoint(args.ckpt)
+    state = RECIPE.read(ensure_trained(RECIPE, args.ckpt, device=device))
     model, config = load_model(args.ckpt, device)
     print(f"training time of {args.ckpt}: {state['seconds_trained'] / 60:.1f} min for {state['step']} steps "
           f"of {config.steps} (target: <= 20 min on a 2-core CPU)")

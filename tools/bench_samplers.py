@@ -1,6 +1,6 @@
 """Sample quality against the number of sampling steps, for every sampler, exact and learned.
 
-    python tools/bench_samplers.py [--n 10000] [--steps 1 2 4 8 16 20 32 50]
+    python -m tools.bench_samplers [--n 10000] [--steps 1 2 4 8 16 20 32 50]
 
 Energy distance to n ground-truth samples (lower is better; the floor is the mean distance of three
 more ground-truth sets)
@@ -10,17 +10,16 @@ schedule (T = 1000, so any step count can be taken) and with the cached default 
 with the exact denoiser.
 """
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gmm import problem_gmm  # noqa: E402
-from metrics import energy_distance  # noqa: E402
-from train import TrainConfig, cached_model  # noqa: E402
-from utils import SAMPLERS, Schedule, sample, set_cpu_threads  # noqa: E402
+from devices import set_cpu_threads
+from gmm import problem_gmm
+from metrics import energy_distance
+from recipe import TrainConfig, load_model
+from samplers import SAMPLERS, sample
+from utils import Schedule
+from viz.models import cached_checkpoint
 
 
 def main() -> None:
@@ -35,8 +34,7 @@ def main() -> None:
     floor = sum(energy_distance(truth, gmm.sample(args.n, generator=torch.Generator().manual_seed(seed))[0])
                 for seed in (101, 102, 103)) / 3
     fine = Schedule.make("cosine", 1000)
-    config = TrainConfig()
-    learned, _ = cached_model(config, progress=False)
+    learned, config = load_model(cached_checkpoint(TrainConfig().T))
     denoisers = {"exact, T = 1000": (gmm.exact_denoiser(fine.alphas_cumprod), fine),
                  f"learned, T = {config.T}": (learned, config.make_schedule())}
     print(f"energy distance to {args.n} true samples (floor {floor:.2e}); columns: sampling steps\n")

@@ -1,6 +1,6 @@
 """Grade a student submission: copy only the graded files, run the graded tests, write results.
 
-    python tools/grade.py SUBMISSION_DIR [--results results.json]     # or: make grade SUBMISSION=DIR
+    python -m tools.grade SUBMISSION_DIR [--results results.json]     # or: make grade SUBMISSION=DIR
 
 Only GRADED_FILES are taken from the submission; the untouched ground truth (gmm.py) comes from
 this copy, and nothing else of the submission (no conftest.py, no pytest.ini) is ever seen by

@@ -1,22 +1,19 @@
 """Generate the autograder's expected values from the reference solution (float64).
 
-    python tools/make_fixtures.py          # or: make fixtures; writes grading/fixtures/expected.pt
+    python -m tools.make_fixtures          # or: make fixtures; writes grading/fixtures/expected.pt
 
 Inputs are drawn once from fixed seeds and stored with the outputs, so grading passes the same
 inputs (and the same injected noise) to the student's functions. tests/test_grading.py checks
 that the stored file still matches what the reference computes (drift).
 """
-import sys
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "grading"))
+from grading.support import AffineDenoiser
+from utils import Schedule, guided_eps, p_losses, p_sample, q_sample
 
-from support import AffineDenoiser  # noqa: E402
-from utils import Schedule, guided_eps, p_losses, p_sample, q_sample  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FIXTURES = ROOT / "grading" / "fixtures" / "expected.pt"  # every expected value: the autograder's
 PUBLIC_FIXTURES = ROOT / "grading" / "fixtures" / "expected_public.pt"  # those of the public tests: the handout's

@@ -1,6 +1,6 @@
 """Write the student copy: every solution region replaced by a TODO that raises NotImplementedError.
 
-    python tools/make_handout.py [--out handout]        # or: make handout
+    python -m tools.make_handout [--out handout]        # or: make handout
 
 The reference solution lives in the normal files. A region to hand out as a TODO is written
 
@@ -27,7 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_FILES = ("README.md", "Makefile", "requirements.txt", "gmm.py", "ddpm.py", "utils.py", "metrics.py",
-                 "train.py", "classifier.py", "viz", "mnist_ext", "grading/conftest.py", "grading/support.py", "grading/pytest.ini",
+                 "samplers.py", "devices.py", "checkpoints.py", "training.py", "recipe.py", "noisy_classifier.py", "cli.py",
+                 "train.py", "sample.py", "classifier.py", "viz", "mnist_ext", "grading/conftest.py", "grading/support.py", "grading/pytest.ini",
                  "grading/test_public.py", "grading/fixtures/expected_public.pt")
 """What students get: the code, and the public graded tests with their expected values (never the
 hidden tests, their fixtures, the tools or CI)."""

@@ -10,7 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
-from utils import set_cpu_threads
+from devices import set_cpu_threads
 from viz import (animation, classifier_guidance, forward, ground_truth, guidance, samplers, step_count,
                  training_curve, trajectory)
 from viz.index import write_index

@@ -11,7 +11,7 @@ import torch
 from matplotlib.animation import FuncAnimation, PillowWriter
 
 from gmm import problem_gmm
-from utils import sample
+from samplers import sample
 from viz.density import estimate_density, exact_density
 from viz.index import FigureEntry
 from viz.models import add_density_flag, figure_parser, model_for, run

@@ -12,7 +12,7 @@ import torch
 
 from gmm import problem_gmm
 from metrics import mode_statistics
-from utils import ClassifierGuidance, sample
+from samplers import ClassifierGuidance, sample
 from viz.index import FigureEntry
 from viz.models import classifier_for, figure_parser, model_for, run
 from viz.style import CLASS_COLOURS, pixel_axes, save

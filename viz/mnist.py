@@ -21,11 +21,13 @@ from torch import Tensor
 
 from ddpm import NoisePredictor
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
-from mnist_ext.evaluate import load_or_train_classifier, score
-from mnist_ext.sample import DEFAULT_GUIDANCE, DEFAULT_STEPS, generate
-from mnist_ext.train import DEFAULT_CHECKPOINT, MnistConfig, load_checkpoint, load_model, train
-from train import config_from_checkpoint
-from utils import Schedule, guided_eps, pick_device, predict_x0, sample, set_cpu_threads
+from devices import pick_device, set_cpu_threads
+from mnist_ext.generate import DEFAULT_GUIDANCE, DEFAULT_STEPS, generate
+from mnist_ext.recipe import DEFAULT_CHECKPOINT, RECIPE, load_model
+from mnist_ext.scoring import load_or_train_classifier, score
+from samplers import predict_x0, sample
+from training import ensure_trained
+from utils import Schedule, guided_eps
 from viz.index import FigureEntry, write_index
 from viz.style import FIGURES_DIR, PALETTE, save
 
@@ -39,15 +41,7 @@ DIGIT_CMAP = "gray"
 def trained_model(ckpt: Path = DEFAULT_CHECKPOINT) -> tuple[NoisePredictor, Schedule]:
     """The model at ckpt, on the CPU; trained (on the best device) with the default MnistConfig if
     absent, resumed if unfinished."""
-    ckpt = Path(ckpt)
-    if not ckpt.exists():
-        train(MnistConfig(), ckpt, device=pick_device())
-    else:
-        state = load_checkpoint(ckpt)
-        saved_config = config_from_checkpoint(state, ckpt, MnistConfig)
-        if state["step"] < saved_config.steps:
-            train(saved_config, ckpt, resume=True, device=pick_device())
-    model, config = load_model(ckpt)
+    model, config = load_model(ensure_trained(RECIPE, ckpt, device=pick_device()))
     return model, config.make_schedule()
 
 

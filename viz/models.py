@@ -4,9 +4,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from checkpoints import CHECKPOINT_DIR
 from ddpm import NoisePredictor
-from train import CHECKPOINT_DIR, TrainConfig, cached_model, config_key, load_model
-from utils import Schedule, set_cpu_threads
+from devices import set_cpu_threads
+from noisy_classifier import RECIPE as CLASSIFIER_RECIPE
+from noisy_classifier import ClassifierConfig, NoisyClassifier, load_classifier
+from recipe import RECIPE, TrainConfig, load_model
+from training import cached_checkpoint as cached
+from utils import Schedule
 from viz.density import ESTIMATORS
 from viz.style import FIGURES_DIR
 
@@ -21,13 +26,19 @@ def default_config(T: int, train_steps: int | None = None) -> TrainConfig:
 
 def cached_checkpoint(T: int, train_steps: int | None = None) -> Path:
     """Path of the cached default model with this T, trained first if it is not there yet."""
-    return cached_model(default_config(T, train_steps), cache_dir=CACHE_DIR)[1]
+    return cached(RECIPE, default_config(T, train_steps), CACHE_DIR)
 
 
 def model_for(T: int, ckpt: Path | None = None, train_steps: int | None = None) -> tuple[NoisePredictor, Schedule]:
     """The model at `ckpt` (its own T), or the cached default model with this T."""
     model, config = load_model(ckpt if ckpt is not None else cached_checkpoint(T, train_steps))
     return model, config.make_schedule()
+
+
+def classifier_for(T: int, train_steps: int | None = None) -> NoisyClassifier:
+    """The noisy classifier for T (noisy_classifier's default config), trained on first use and cached."""
+    config = ClassifierConfig(T=T) if train_steps is None else ClassifierConfig(T=T, steps=train_steps)
+    return load_classifier(cached(CLASSIFIER_RECIPE, config, CACHE_DIR))[0]
 
 
 def figure_parser(description: str, default_out: str, n_default: int) -> argparse.ArgumentParser:
@@ -53,14 +64,3 @@ def run(make) -> None:
         print(make().path)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
-
-
-def classifier_for(T: int, train_steps: int | None = None):
-    """The noisy classifier for T (classifier.py's default config), trained on first use and cached."""
-    from classifier import ClassifierConfig, load_classifier, train_classifier
-
-    config = ClassifierConfig(T=T) if train_steps is None else ClassifierConfig(T=T, steps=train_steps)
-    path = CACHE_DIR / f"classifier_T{T}_{config_key(config)}.pt"
-    if not path.exists():
-        train_classifier(config, path)
-    return load_classifier(path)[0]

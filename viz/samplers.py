@@ -11,7 +11,8 @@ import torch
 
 from gmm import problem_gmm
 from metrics import energy_distance
-from utils import SAMPLERS, Schedule, sample
+from samplers import SAMPLERS, sample
+from utils import Schedule
 from viz.index import FigureEntry
 from viz.models import figure_parser, model_for, run
 from viz.style import PALETTE, save

@@ -13,7 +13,7 @@ import torch
 
 from gmm import PROBLEM_STD, problem_gmm
 from metrics import energy_distance, mode_statistics
-from utils import sample
+from samplers import sample
 from viz.density import exact_density
 from viz.index import FigureEntry
 from viz.models import figure_parser, model_for, run

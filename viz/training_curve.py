@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from gmm import NULL_LABEL, problem_gmm
-from train import TrainConfig, load_checkpoint, load_model
+from recipe import RECIPE, TrainConfig, load_model
 from utils import p_losses
 from viz.index import FigureEntry
 from viz.models import cached_checkpoint, figure_parser, run
@@ -34,7 +34,7 @@ def make(out, n: int = 4_000, seed: int = 0, ckpt=None, train_steps=None) -> Fig
     if ckpt is None:
         ckpt = cached_checkpoint(TrainConfig().T, train_steps)
     model, config = load_model(ckpt)
-    step_losses = load_checkpoint(ckpt)["losses"].numpy()
+    step_losses = RECIPE.read(ckpt)["losses"].numpy()
     schedule = config.make_schedule()
     gmm = problem_gmm(n_samples=1)
     x0, _ = gmm.sample(n, generator=torch.Generator().manual_seed(seed))

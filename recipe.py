@@ -1,0 +1,113 @@
+"""The two-pixel model's recipe: its training config, how it is built, what one training batch is,
+and how a checkpoint of it is read. training.py runs the loop; train.py is the command.
+
+Training recipe (the defaults of TrainConfig; the README says what each choice bought):
+v-parametrised noise predictor, Adam with a one-cycle learning rate, an exponential moving
+average (EMA) of the weights used for sampling, per-sample label dropout for classifier-free
+guidance, and a fixed seed for the initial weights and every random draw.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import training
+from checkpoints import CHECKPOINT_DIR
+from ddpm import DEFAULT_FOURIER_SCALE, NoisePredictor, UNet
+from gmm import NULL_LABEL, problem_gmm
+from utils import BETA_SCHEDULES, LOSSES, Schedule, drop_labels, p_losses
+
+
+def diffusion_config_problems(config) -> list[str]:
+    """What is wrong with the fields every diffusion training config has (T, schedule, prediction,
+    steps, batch_size, embed_dim, label_dropout, ema_decay, lr): one readable line each, none if fine."""
+    problems = []
+    if not isinstance(config.T, int) or config.T < 1:
+        problems.append(f"T must be an integer >= 1, got {config.T!r}")
+    if config.schedule not in BETA_SCHEDULES:
+        problems.append(f"schedule must be one of {sorted(BETA_SCHEDULES)}, got {config.schedule!r}")
+    if config.prediction not in NoisePredictor.PREDICTIONS:
+        problems.append(f"prediction must be one of {NoisePredictor.PREDICTIONS}, got {config.prediction!r}")
+    for name in ("steps", "batch_size", "embed_dim"):
+        if getattr(config, name) < 1:
+            problems.append(f"{name} must be at least 1, got {getattr(config, name)}")
+    if not 0 <= config.label_dropout <= 1:
+        problems.append(f"label_dropout must be in [0, 1], got {config.label_dropout}")
+    if not 0 <= config.ema_decay < 1:
+        problems.append(f"ema_decay must be in [0, 1), got {config.ema_decay}")
+    if config.lr <= 0:
+        problems.append(f"lr must be positive, got {config.lr}")
+    return problems
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained two-pixel model; saved in its checkpoint."""
+
+    T: int = 50  # diffusion steps
+    schedule: str = "cosine"  # "cosine" or "linear"
+    prediction: str = "v"  # network output: "v" or "eps" (see ddpm.NoisePredictor)
+    channels: tuple[int, int] = (32, 64)
+    embed_dim: int = 256
+    fourier_scale: float = DEFAULT_FOURIER_SCALE  # smooth in t/T; the starter's 30 is not (see ddpm.py)
+    loss_type: str = "l2"  # "l2", "l1" or "huber"
+    steps: int = 3000  # optimiser steps
+    batch_size: int = 512
+    lr: float = 1e-2  # peak learning rate of the one-cycle schedule
+    ema_decay: float = 0.995
+    label_dropout: float = 0.7  # probability that a sample's label is replaced by the null label
+    n_data: int = 50_000  # size of the training set drawn from the mixture
+    seed: int = 0
+
+    def __post_init__(self):
+        problems = diffusion_config_problems(self)
+        if self.loss_type not in LOSSES:
+            problems.append(f"loss_type must be one of {sorted(LOSSES)}, got {self.loss_type!r}")
+        if self.n_data < 1:
+            problems.append(f"n_data must be at least 1, got {self.n_data}")
+        if problems:
+            raise ValueError("invalid training configuration: " + "; ".join(problems))
+
+    def make_schedule(self) -> Schedule:
+        return Schedule.make(self.schedule, self.T)
+
+
+def default_checkpoint(config: TrainConfig) -> Path:
+    return CHECKPOINT_DIR / f"ddpm_T{config.T}_seed{config.seed}.pt"
+
+
+def build_model(config: TrainConfig) -> NoisePredictor:
+    """A freshly initialised noise predictor; its weights are drawn from the config's seed."""
+    torch.manual_seed(config.seed)
+    unet = UNet(channels=tuple(config.channels), embed_dim=config.embed_dim, fourier_scale=config.fourier_scale)
+    return NoisePredictor(unet, config.make_schedule().alphas_cumprod, prediction=config.prediction)
+
+
+def training_parts(config: TrainConfig, device: torch.device) -> training.TrainingParts:
+    """Adam (fused: one kernel for all parameters) with a one-cycle learning rate, an EMA, and
+    batches of the mixture: data x_0, t, noise and label dropout drawn in that order."""
+    model = build_model(config).to(device)
+    ema = training.exponential_moving_average(model, config.ema_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+    lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.steps)
+    data = problem_gmm(n_samples=config.n_data, seed=config.seed)
+    schedule = config.make_schedule()
+
+    def batch_loss(generator: torch.Generator) -> torch.Tensor:
+        index = torch.randint(len(data), (config.batch_size,), generator=generator)
+        x_start, y = data.samples[index].to(device), data.labels[index]
+        t = torch.randint(config.T, (config.batch_size,), generator=generator).to(device)
+        noise = torch.randn(x_start.shape, generator=generator).to(device)
+        y = drop_labels(y, config.label_dropout, NULL_LABEL, generator=generator).to(device)
+        return p_losses(model, schedule, x_start, t, y, noise=noise, loss_type=config.loss_type)
+
+    return training.TrainingParts(model, optimizer, lr_schedule, batch_loss, ema)
+
+
+RECIPE = training.Recipe(kind="two-pixel-ddpm", version=2, config_class=TrainConfig, train_command="python train.py",
+                         build_model=build_model, training_parts=training_parts)
+
+
+def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[NoisePredictor, TrainConfig]:
+    """The EMA weights of a trained two-pixel model, in eval mode, with the config that rebuilds its schedule."""
+    return RECIPE.load(path, device)
