@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist test bench bench-mnist handout fixtures grade autograder-zip clean
+.PHONY: setup figures figures-mnist test bench bench-mnist mutants handout fixtures grade autograder-zip clean
 
 setup: $(STAMP)
 
@@ -29,8 +29,15 @@ bench: $(STAMP)
 bench-mnist: $(STAMP)
 	$(PY) -m tools.bench_mnist
 
+MODULES ?= gmm utils metrics ddpm training checkpoints recipe
+MINUTES ?= 40
+mutants: $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m tools.mutants --modules $(MODULES) --minutes $(MINUTES)
+
+WITH ?=
 handout: $(STAMP)
-	$(PY) -m tools.make_handout --out handout
+	$(PY) -m tools.make_handout --out handout $(foreach option,$(WITH),--with $(option))
 
 fixtures: $(STAMP)
 	$(PY) -m tools.make_fixtures
@@ -44,4 +51,4 @@ autograder-zip: $(STAMP)
 	$(PY) -m tools.autograder_zip --out autograder.zip
 
 clean:
-	rm -rf checkpoints figures samples handout autograder.zip results.json .pytest_cache
+	rm -rf checkpoints figures samples handout mutants autograder.zip results.json .pytest_cache

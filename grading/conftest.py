@@ -4,7 +4,7 @@
 
 Student modules are imported lazily inside each test through the `student` fixture, so one broken
 file fails only the tests that use it; every import is checked to come from the graded directory.
-Each test carries @pytest.mark.points(N, visibility="visible" | "hidden"); the run writes a
+Each test carries @pytest.mark.points(N, visibility=...) (a Gradescope visibility); the run writes a
 Gradescope-compatible results file (tests[] with name, score, max_score, status, visibility,
 output; top-level score and execution_time).
 """

@@ -1,5 +1,5 @@
 """Public graded tests of the students' TODOs (shipped in the handout: run them with
-`python -m pytest -c grading/pytest.ini grading`). Hidden tests use other shapes, seeds and edges.
+`python -m pytest -c grading/pytest.ini grading`).
 
 Expected values come from fixtures/expected_public.pt, made from the reference by tools/make_fixtures.py;
 randomness is injected (noise=, generator=) so a correct solution that draws numbers in another

