@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from support import AffineDenoiser, close
+from support import AffineDenoiser, close, compare_unet
 
 EXPECTED = torch.load(Path(__file__).parent / "fixtures" / "expected_public.pt", weights_only=True)
 
@@ -105,6 +105,54 @@ def test_unet_forward_shape_and_inputs(student):
     assert out.shape == (5, 1, 2), f"expected output shape (5, 1, 2), got {tuple(out.shape)}"
     assert not torch.allclose(out, unet(x, torch.full((5,), 0.1), y)), "the output must depend on t"
     assert not torch.allclose(out, unet(x, time, torch.full((5,), 2))), "the output must depend on y"
+
+
+@pytest.mark.points(4, visibility="visible")
+def test_unet_computes_the_specified_blocks(student):
+    """The reference weights, loaded by the TODO's parameter names, must give the reference's value
+    at every block (encoder 1, encoder 2, decoder 1, the skip concatenation, the output)."""
+    case = EXPECTED["unet"]["public"]
+    compare_unet(student.ddpm.UNet(channels=case["channels"], embed_dim=case["embed_dim"]), case)
+
+
+@pytest.mark.points(4, visibility="visible")
+def test_end_to_end_training_and_sampling(student):
+    """Your utils.py and ddpm.py train a small model (T = 10, 800 steps) and sample 2,000 images per
+    label: each label's samples must land in its own mode, with about the data's mean and spread,
+    and unlabelled samples must split between the modes about as the data does (35% / 65%)."""
+    utils, ddpm, gmm = student.utils, student.ddpm, student.gmm
+    torch.manual_seed(0)
+    schedule = utils.Schedule.make("cosine", 10)
+    model = ddpm.NoisePredictor(ddpm.UNet(), schedule.alphas_cumprod)
+    data = gmm.problem_gmm(n_samples=20_000, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=5e-3, total_steps=800)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(800):
+        index = torch.randint(len(data), (256,), generator=generator)
+        t = torch.randint(10, (256,), generator=generator)
+        noise = torch.randn(256, 1, 2, generator=generator)
+        y = utils.drop_labels(data.labels[index], 0.5, gmm.NULL_LABEL, generator=generator)
+        loss = utils.p_losses(model, schedule, data.samples[index], t, y, noise=noise)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        lr_schedule.step()
+    model.eval()
+    generator = torch.Generator().manual_seed(1)
+    for label, mean in zip((0, 1), gmm.PROBLEM_MEANS):
+        x_T = torch.randn(2_000, 1, 2, generator=generator)
+        x = utils.p_sample_loop(model, schedule, x_T, torch.full((2_000,), label), generator=generator).reshape(-1, 2)
+        in_mode = float((data.classify(x) == label).double().mean())
+        assert in_mode > 0.97, f"label {label}: only {in_mode:.1%} of its samples land in its mode"
+        assert (x.mean(0) - torch.tensor(mean)).abs().max() < 0.05, \
+            f"label {label}: samples centre on {x.mean(0).tolist()}, the mode is at {mean}"
+        spread = float(x.std(0).mean())
+        assert 0.03 < spread < 0.09, f"label {label}: samples spread {spread:.3f}, the data about 0.06 at T = 10"
+    x_T = torch.randn(2_000, 1, 2, generator=generator)
+    x = utils.p_sample_loop(model, schedule, x_T, torch.full((2_000,), gmm.NULL_LABEL), generator=generator)
+    first_mode = float((data.classify(x.reshape(-1, 2)) == 0).double().mean())
+    assert abs(first_mode - 0.35) < 0.08, f"unlabelled samples: {first_mode:.1%} in mode 0, the data has 35%"
 
 
 @pytest.mark.points(0, visibility="visible")

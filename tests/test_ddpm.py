@@ -65,3 +65,45 @@ def test_noise_predictor_feeds_t_over_T_and_v_form_is_exact_at_pure_noise():
     torch.testing.assert_close(eps[2], x[2], msg="at abar = 0 the v form returns x_t, whatever the network says")
     plain = NoisePredictor(ConstantNet(), alphas_cumprod, prediction="eps")
     torch.testing.assert_close(plain(x, t, y), torch.full_like(x, 7.0))
+
+
+def functional_unet(unet: UNet, x: torch.Tensor, time: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The problem set's U-Net written again from its equations with torch.nn.functional and the
+    module's own parameters: an independent implementation to check the module's forward against."""
+    F = nn.functional
+    p = dict(unet.named_parameters()) | dict(unet.named_buffers())
+    angles = 2 * torch.pi * time[:, None] * p["time_embed.0.W"][None, :]
+    fourier = torch.cat([angles.sin(), angles.cos()], dim=-1)
+    time_embedding = F.silu(F.linear(fourier, p["time_embed.1.weight"], p["time_embed.1.bias"]))
+    one_hot = F.one_hot(y, 3).to(x.dtype)
+    embedding = time_embedding + F.linear(one_hot, p["class_embed.weight"], p["class_embed.bias"])
+
+    def dense(name):
+        return F.linear(embedding, p[f"{name}.dense.weight"], p[f"{name}.dense.bias"])[..., None]
+
+    def norm(h, name, groups):
+        return F.group_norm(h, groups, p[f"{name}.weight"], p[f"{name}.bias"])
+
+    h1 = F.silu(norm(F.conv1d(x, p["conv1.weight"]) + dense("dense1"), "gnorm1", 4))
+    h2 = F.silu(norm(F.conv1d(h1, p["conv2.weight"]) + dense("dense2"), "gnorm2", 32))
+    h3 = F.silu(norm(F.conv_transpose1d(h2, p["tconv2.weight"]) + dense("dense3"), "tgnorm2", 4))
+    return F.conv_transpose1d(torch.cat([h3, h1], dim=1), p["tconv1.weight"], p["tconv1.bias"])
+
+
+def test_unet_forward_matches_an_independent_implementation():
+    torch.manual_seed(3)
+    unet = UNet().double()
+    with torch.no_grad():  # give every bias and norm a visible value, so a dropped or mis-signed term shows
+        for parameter in unet.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    x = torch.randn(6, 1, 2, dtype=torch.float64)
+    time = torch.tensor([0.02, 0.1, 0.1, 0.5, 0.9, 1.0], dtype=torch.float64)
+    for y in (torch.tensor([0, 1, NULL_LABEL, 1, 0, NULL_LABEL]), torch.tensor([0, 1, 1, 0, 0, 1])):
+        torch.testing.assert_close(unet(x, time, y), functional_unet(unet, x, time, y), rtol=1e-10, atol=1e-10)
+
+
+def test_fourier_scale_sets_the_spread_of_the_frequencies():
+    for scale in (2.0, 30.0):
+        frequencies = UNet(embed_dim=512, fourier_scale=scale).time_embed[0].W
+        assert 0.85 * scale < float(frequencies.std()) < 1.15 * scale
+    assert 0.85 * 30 < float(GaussianFourierProjection(512).W.std()) < 1.15 * 30, "the starter's default scale is 30"

@@ -115,3 +115,31 @@ def test_exact_eps_is_the_posterior_mean_of_the_noise(gmm):
     exact = gmm.exact_eps(point.reshape(1, 1, 2).double(), torch.tensor([alpha_bar], dtype=torch.float64))[0, 0]
     assert near.sum() > 2_000
     torch.testing.assert_close(empirical.double(), exact, atol=0.06, rtol=0)
+
+
+def test_defaults_are_the_clean_data_and_any_batch_shape_works(gmm):
+    x = torch.randn(4, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(gmm.log_prob(x), gmm.log_prob(x, 1.0))
+    torch.testing.assert_close(gmm.class_posterior(x), gmm.class_posterior(x, 1.0))
+    posterior = gmm.class_posterior(x, 0.5)
+    assert posterior.shape == (4, 3, 2)
+    torch.testing.assert_close(posterior.sum(-1), torch.ones(4, 3, dtype=torch.float64))
+    assert torch.equal(gmm.classify(x), gmm.class_posterior(x).argmax(-1)) and gmm.classify(x).shape == (4, 3)
+    torch.testing.assert_close(gmm.classify(x).flatten(), gmm.classify(x.reshape(12, 2)))
+
+
+def test_noised_components_are_exact_in_float64(gmm):
+    means, variances = gmm.noised_components(0.3)
+    assert means.dtype == variances.dtype == torch.float64
+    expected = math.sqrt(0.3) * torch.tensor(PROBLEM_MEANS, dtype=torch.float64)
+    torch.testing.assert_close(means, expected, rtol=1e-14, atol=0)
+    torch.testing.assert_close(variances, torch.full((2,), 0.3 * PROBLEM_STD**2 + 0.7, dtype=torch.float64),
+                               rtol=1e-14, atol=0)
+
+
+def test_exact_eps_keeps_the_input_dtype_and_works_on_flat_points(gmm):
+    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(2))
+    alpha_bar = torch.linspace(0.05, 0.95, 8)
+    flat = gmm.exact_eps(x, alpha_bar)
+    assert flat.dtype == torch.float32 and flat.shape == (8, 2)
+    torch.testing.assert_close(flat, gmm.exact_eps(x.reshape(8, 1, 2), alpha_bar).reshape(8, 2))

@@ -1,6 +1,8 @@
 """Self-checks of the autograder: the reference scores full points, the handout zero, mutants lose points."""
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,44 +10,10 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-from tools.grade import GRADED_FILES, grade
+from tools.autograde import GRADED_FILES, grade
 from tools.make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset
+from tools.grading_mutants import END_TO_END, MUTANTS, mutated_submission
 from tools.make_handout import make_handout
-
-# (file, reference text, mutated text, graded tests that must fail): plausible student bugs
-MUTANTS = {
-    "abar off by one": ("utils.py", "alphas_cumprod = torch.cumprod(alphas, dim=0)",
-                        "alphas_cumprod = torch.cumprod(torch.cat([torch.ones(1, dtype=torch.float64), alphas[:-1]]), dim=0)",
-                        ["test_schedule_quantities_T10[alphas_cumprod]"]),
-    "noise stopped one step early": ("utils.py", "    if t == 0:\n        return mean", "    if t <= 1:\n        return mean",
-                                     ["test_p_sample_first_and_last_steps[1]"]),
-    "noise at the last step, sigma^2 = beta": (
-        "utils.py", "    if t == 0:\n        return mean\n    if noise is None:\n"
-                    "        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)\n"
-                    "    return mean + extract(schedule.posterior_variance, t_batch, x).sqrt() * noise",
-        "    if noise is None:\n"
-        "        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)\n"
-        "    return mean + extract(schedule.betas, t_batch, x).sqrt() * noise",
-        ["test_p_sample_first_and_last_steps[0]", "test_p_sample_middle_step"]),
-    "guidance as eps_u + w (eps_c - eps_u)": (
-        "utils.py", "return (1 + guidance_weight) * eps_conditional - guidance_weight * eps_unconditional",
-        "return eps_unconditional + guidance_weight * (eps_conditional - eps_unconditional)", ["test_guidance_mix"]),
-    "guidance sign flipped": (
-        "utils.py", "return (1 + guidance_weight) * eps_conditional - guidance_weight * eps_unconditional",
-        "return (1 - guidance_weight) * eps_conditional + guidance_weight * eps_unconditional", ["test_guidance_mix"]),
-    "label dropout per batch": (
-        "utils.py", "dropped = torch.rand(y.shape, generator=generator, device=y.device) < drop_probability",
-        "dropped = (torch.rand(1, generator=generator, device=y.device) < drop_probability).expand(y.shape)",
-        ["test_label_dropout_is_per_sample_and_edges"]),
-    "posterior variance = beta": (
-        "utils.py", "posterior_variance = (1 - alphas_cumprod_prev) / (1 - alphas_cumprod) * betas",
-        "posterior_variance = betas", ["test_schedule_quantities_T10[posterior_variance]"]),
-    "GroupNorm groups wrong": ("ddpm.py", "nn.GroupNorm(32, num_channels=c1)", "nn.GroupNorm(4, num_channels=c1)",
-                               ["test_unet_blocks"]),
-    "cosine schedule without the clip": ("utils.py", "return betas.clamp(max=MAX_BETA)\n    # END SOLUTION",
-                                         "return betas\n    # END SOLUTION", ["test_cosine_betas_T10"]),
-}
-
 
 def scores(report: dict) -> dict:
     return {test["name"]: (test["score"], test["max_score"], test["output"]) for test in report["tests"]}
@@ -97,43 +65,75 @@ def test_grading_ignores_a_submissions_own_pytest_config(tmp_path):
 
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
 def test_mutant_loses_points(tmp_path, mutant):
-    file, original, mutated, must_fail = MUTANTS[mutant]
-    for name in GRADED_FILES:
-        shutil.copy(ROOT / name, tmp_path / name)
-    text = (tmp_path / file).read_text()
-    assert text.count(original) == 1, f"mutant {mutant!r} no longer applies to the reference"
-    (tmp_path / file).write_text(text.replace(original, mutated))
-    report = grade(tmp_path, tmp_path / "results.json")
+    """Each plausible student bug loses points in the graded tests named for it (the slow end-to-end
+    test is left out here; `python -m tools.grade --mutants` runs everything and prints the table)."""
+    submission = mutated_submission(mutant, tmp_path)
+    report = grade(submission, tmp_path / "results.json", deselect=(END_TO_END,))
     by_name = scores(report)
     assert report["score"] < sum(t["max_score"] for t in report["tests"])
-    for name in must_fail:
+    for name in MUTANTS[mutant][3]:
         score, max_score, output = by_name[name]
         assert score == 0 and max_score > 0 and output, f"{mutant}: {name} should catch it"
 
 
-def test_autograder_zip_grades_a_submission_without_reference_code(tmp_path):
+def _autograder_root(tmp_path: Path) -> Path:
+    """Unpack autograder.zip the way Gradescope does: root/source, root/submission, root/results."""
     import stat
-    import subprocess
     import zipfile
 
     from tools.autograder_zip import build
+    root = tmp_path / "autograder"
     archive = build(tmp_path / "autograder.zip")
     with zipfile.ZipFile(archive) as zipped:
         names = set(zipped.namelist())
         modes = {info.filename: info.external_attr >> 16 for info in zipped.infolist()}
-        zipped.extractall(tmp_path / "source")
+        zipped.extractall(root / "source")
     assert {"setup.sh", "run_autograder", "grading/test_public.py", "grading/test_hidden.py",
             "grading/fixtures/expected.pt"} <= names
-    assert not names & {"utils.py", "ddpm.py", "tools/make_fixtures.py", "tools/make_handout.py"}, "no reference solution"
+    assert not names & {"utils.py", "ddpm.py", "tools/make_fixtures.py", "tools/make_handout.py", "tools/grading_mutants.py"}, \
+        "no reference solution"
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    assert "download.pytorch.org/whl/cpu" in (tmp_path / "source" / "setup.sh").read_text(), "CPU-only torch"
-    # the unpacked autograder grades the reference files as a submission, on its own
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    for name in GRADED_FILES:
-        shutil.copy(ROOT / name, submission / name)
-    result = subprocess.run([sys.executable, "tools/grade.py", str(submission), "--results", str(tmp_path / "r.json")],
-                            cwd=tmp_path / "source", capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "r.json").read_text())
-    assert report["score"] == sum(t["max_score"] for t in report["tests"]) > 0
+    setup = (root / "source" / "setup.sh").read_text()
+    assert "download.pytorch.org/whl/cpu" in setup and "-m venv" in setup and "pip3 install" not in setup, \
+        "CPU-only torch, into a virtual environment of its own (the system Python refuses pip)"
+    for script in ("setup.sh", "run_autograder"):
+        assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0, f"{script} parses"
+    return root
+
+
+def _run_autograder(root: Path, files: dict[str, str | bytes]) -> dict:
+    """Put `files` in root/submission, run root/source/run_autograder, return results.json."""
+    if (root / "submission").exists():
+        shutil.rmtree(root / "submission")
+    (root / "submission").mkdir()
+    for name, content in files.items():
+        path = root / "submission" / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    environment = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=environment,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def test_autograder_zip_runs_as_gradescope_runs_it(tmp_path):
+    """setup.sh needs apt and the network, so the test runs run_autograder with this interpreter
+    (AUTOGRADER_PYTHON) in a root laid out like /autograder (AUTOGRADER_ROOT)."""
+    root = _autograder_root(tmp_path)
+    reference = {name: (ROOT / name).read_text() for name in GRADED_FILES}
+    report = _run_autograder(root, reference)
+    assert report["score"] == sum(t["max_score"] for t in report["tests"]) >= 50, "the reference scores full marks"
+
+    make_handout(tmp_path / "handout")
+    report = _run_autograder(root, {name: (tmp_path / "handout" / name).read_text() for name in GRADED_FILES})
+    assert report["score"] == 0
+    graded = [t for t in report["tests"] if t["max_score"] > 0]
+    assert graded and all(t["output"].startswith("not implemented yet: ") for t in graded), "the handout: zero, every test says why"
+
+    broken = {**reference, "utils.py": reference["utils.py"].replace("def q_sample(", "def q_sample(:", 1)}
+    report = _run_autograder(root, broken)
+    line = reference["utils.py"][:reference["utils.py"].index("def q_sample(")].count("\n") + 1
+    assert report["score"] == 0 and f"utils.py line {line}" in report["output"] and "submit again" in report["output"]
+
+    report = _run_autograder(root, {"ddpm.py": reference["ddpm.py"]})
+    assert report["score"] == 0 and "utils.py is missing" in report["output"]

@@ -51,3 +51,16 @@ def test_mode_statistics_of_an_empty_mode_is_nan(gmm):
     stats = mode_statistics(gmm, torch.tensor([[0.75, -0.45], [0.7, -0.4]]))
     assert stats.weights == [0.0, 1.0]
     assert math.isnan(stats.stds[0]) and math.isnan(stats.means[0][0])
+
+
+def test_mode_statistics_on_small_modes_match_numpy(gmm):
+    """Two points in mode 0 and three in mode 1: the weights, the means and the unbiased std (ddof = 1)."""
+    points = np.array([[-0.3, 0.6], [-0.4, 0.75], [0.7, -0.5], [0.8, -0.4], [0.9, -0.45]])
+    for as_input in (points, torch.from_numpy(points).float().reshape(5, 1, 2)):
+        stats = mode_statistics(gmm, as_input)
+        assert stats.weights == [pytest.approx(0.4), pytest.approx(0.6)]
+        for k, members in enumerate((points[:2], points[2:])):
+            np.testing.assert_allclose(stats.means[k], members.mean(0), atol=1e-6)
+            assert stats.stds[k] == pytest.approx(math.sqrt(members.var(0, ddof=1).mean()), rel=1e-5)
+    empty = mode_statistics(gmm, points[2:])
+    assert len(empty.means[0]) == 2 and all(math.isnan(v) for v in empty.means[0])

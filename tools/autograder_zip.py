@@ -15,6 +15,8 @@ CONTENTS = {  # name in the zip: source file
     "setup.sh": TOOLS / "setup.sh",
     "run_autograder": TOOLS / "run_autograder",
     "requirements-autograder.txt": TOOLS / "requirements-autograder.txt",
+    "tools/__init__.py": ROOT / "tools" / "__init__.py",
+    "tools/autograde.py": ROOT / "tools" / "autograde.py",
     "tools/grade.py": ROOT / "tools" / "grade.py",
     "gmm.py": ROOT / "gmm.py",
     "grading/conftest.py": ROOT / "grading" / "conftest.py",

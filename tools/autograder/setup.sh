@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Gradescope image set-up: Python packages for grading, with the CPU-only build of torch.
+# Gradescope image set-up: a virtual environment of its own (current Ubuntu images refuse `pip install`
+# into the system Python: "externally managed environment"), with the CPU-only build of torch.
+# AUTOGRADER_ROOT (default /autograder) is overridable so the same script runs in a test layout.
 set -euo pipefail
-apt-get update -qq && apt-get install -y -qq python3 python3-pip > /dev/null
-pip3 install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-pip3 install --quiet -r /autograder/source/requirements-autograder.txt
+ROOT=${AUTOGRADER_ROOT:-/autograder}
+apt-get update -qq
+apt-get install -y -qq python3 python3-venv > /dev/null
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
+"$ROOT/venv/bin/python" -m pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+"$ROOT/venv/bin/python" -m pip install --quiet -r "$ROOT/source/requirements-autograder.txt"
