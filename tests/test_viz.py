@@ -10,9 +10,12 @@ from viz import (animation, classifier_guidance, forward, ground_truth, guidance
                  training_curve, trajectory)
 from viz.all import make_all
 from viz.density import RESOLUTION, cell_area, estimate_density, exact_density
-from viz.index import FigureEntry
+from viz.index import FigureEntry, write_index
 
 TINY_STEPS = 20  # training steps of the cached models in these tests
+FIGURE_MODULES = {"ground_truth.png": ground_truth, "trajectory.png": trajectory, "step_count.png": step_count,
+                  "guidance.png": guidance, "forward.png": forward, "training_curve.png": training_curve,
+                  "reverse_process.gif": animation, "samplers.png": samplers, "classifier_guidance.png": classifier_guidance}
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +94,8 @@ def test_same_seed_same_figure(tmp_path):
 
 def test_make_all_writes_every_figure_and_the_index(tmp_path, monkeypatch):
     monkeypatch.setattr("viz.all.QUICK_TRAIN_STEPS", TINY_STEPS)
+    entries = []
+    monkeypatch.setattr("viz.all.write_index", lambda made, *a, **k: entries.extend(made) or write_index(made, *a, **k))
     index = make_all(tmp_path, quick=True)
     text = index.read_text()
     images = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".png", ".gif"))
@@ -99,3 +104,8 @@ def test_make_all_writes_every_figure_and_the_index(tmp_path, monkeypatch):
     for name in images:
         assert f"![{name}]({name})" in text
     assert text.count("**What to observe.**") == len(images)
+    for entry in entries:
+        module = FIGURE_MODULES[entry.path.name]
+        assert entry.numbers, f"{entry.path.name}: the figure hands its numbers to its note"
+        assert entry.observe == module.observations(entry.numbers), f"{entry.path.name}: the note is built from its numbers"
+        assert f"**What to observe.** {entry.observe}" in text

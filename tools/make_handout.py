@@ -54,10 +54,8 @@ class Option:
 
 OPTIONS = {
     "figures": Option(
-        files=("metrics.py", "viz/__init__.py", "viz/all.py", "viz/animation.py", "viz/classifier_guidance.py",
-               "viz/density.py", "viz/forward.py", "viz/ground_truth.py", "viz/guidance.py", "viz/index.py",
-               "viz/models.py", "viz/samplers.py", "viz/step_count.py", "viz/style.py", "viz/training_curve.py",
-               "viz/trajectory.py"),
+        files=("metrics.py",) + tuple(sorted(f"viz/{path.name}" for path in (ROOT / "viz").glob("*.py")
+                                             if path.name != "mnist.py")),
         readme="""
 ## The figures
 

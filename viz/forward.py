@@ -11,10 +11,11 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from gmm import problem_gmm
+from gmm import PROBLEM_STD, problem_gmm
 from utils import Schedule
 from viz.density import exact_density
 from viz.index import FigureEntry
+from viz.observe import exact_mode_count
 from viz.models import figure_parser, run
 from viz.style import CLASS_COLOURS, density_image, pixel_axes, save
 
@@ -41,6 +42,9 @@ def make(out, n: int = 8, seed: int = 0, T: int = 50) -> FigureEntry:
     chain = noising_chain(schedule, x0, generator).numpy()
     shown_t = [t for t in SHOWN_T if t <= T]
     fig, axes = plt.subplots(1, len(shown_t), figsize=(3.1 * len(shown_t), 3.6), constrained_layout=True)
+    alpha_bar_T = float(schedule.alphas_cumprod[-1])
+    numbers = {"t": shown_t, "modes": [exact_mode_count(gmm, float(schedule.trajectory_alphas_cumprod[t])) for t in shown_t],
+               "T": T, "signal_left_at_T": alpha_bar_T**0.5, "variance_at_T": 1 - alpha_bar_T + alpha_bar_T * PROBLEM_STD**2}
     for ax, t in zip(axes, shown_t):
         image = density_image(ax, exact_density(gmm, float(schedule.trajectory_alphas_cumprod[t])))
         fig.colorbar(image, ax=ax, orientation="horizontal", shrink=0.8, pad=0.02, label="density q(x_t)")
@@ -58,9 +62,24 @@ def make(out, n: int = 8, seed: int = 0, T: int = 50) -> FigureEntry:
         out, f"The forward (noising) process: {n} data points pushed through the Markov chain, over the exact "
              f"noised density q(x_t) at t = {', '.join(map(str, shown_t))}.",
         f"python -m viz.forward --n {n} --seed {seed} --T {T}",
-        "The cosine schedule destroys information slowly at first: at t = 10 the two modes are still apart, "
-        "by t = 30 they have merged into one blob, and at t = T the marginal is the standard normal, the "
-        "distribution sampling starts from. Each path is a random walk whose steps grow with beta_t.")
+        observations(numbers), numbers)
+
+
+def observations(numbers: dict) -> str:
+    """The note of this figure: the shown t at which the exact q(x_t) has two modes or one, and how
+    close q(x_T) is to the standard normal that sampling starts from."""
+    pairs = list(zip(numbers["t"], numbers["modes"]))
+    two = [t for t, modes in pairs if modes == 2]
+    one = [t for t, modes in pairs if modes == 1]
+    if two and one and max(two) < min(one):
+        text = (f"The modes stay apart up to t = {max(two)} and have merged into one blob by t = {min(one)}: the cosine "
+                "schedule destroys information slowly at first. ")
+    else:
+        text = "Modes of q(x_t) at the shown t: " + ", ".join(f"t = {t}: {m}" for t, m in pairs) + ". "
+    return text + (f"At t = T = {numbers['T']} the data's share of x_T is sqrt(abar_T) = {numbers['signal_left_at_T']:.3f} "
+                   f"and each component's variance is {numbers['variance_at_T']:.4f}: q(x_T) is the standard normal to "
+                   "within that, the distribution sampling starts from. Each path is a random walk whose steps grow "
+                   "with beta_t.")
 
 
 if __name__ == "__main__":

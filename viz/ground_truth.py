@@ -5,9 +5,10 @@
 import matplotlib.pyplot as plt
 import torch
 
-from gmm import DATA_RANGE, problem_gmm
+from gmm import DATA_RANGE, PROBLEM_WEIGHTS, problem_gmm
 from viz.density import exact_density
 from viz.index import FigureEntry
+from viz.observe import percent
 from viz.models import figure_parser, run
 from viz.style import CLASS_COLOURS, CLASS_NAMES, density_image, pixel_axes, save
 
@@ -29,11 +30,19 @@ def make(out, n: int = 2_000, seed: int = 0) -> FigureEntry:
     pixel_axes(ax_samples, f"{n} samples, coloured by label")
     ax_samples.legend(loc="lower left", markerscale=3, fontsize=8)
     save(fig, out)
+    numbers = {"label_share": [float((y == label).double().mean()) for label in (0, 1)]}
     return FigureEntry(
         out, f"The problem's two-component mixture (std 0.1): exact density, and {n} samples coloured by label.",
-        f"python -m viz.ground_truth --n {n} --seed {seed}",
-        "Label 0 (left pixel darker, above the diagonal) holds about 35% of the images, label 1 (left lighter, "
-        "below it) 65%. Everything a model generates should look like the right panel.")
+        f"python -m viz.ground_truth --n {n} --seed {seed}", observations(numbers), numbers)
+
+
+def observations(numbers: dict) -> str:
+    """The note of this figure, from the share of each label among its samples."""
+    share = numbers["label_share"]
+    return (f"Label 0 (left pixel darker, above the diagonal) holds {percent(share[0])} of these samples, label 1 "
+            f"(left lighter, below it) {percent(share[1])}; the mixture's weights are "
+            f"{percent(PROBLEM_WEIGHTS[0])} and {percent(PROBLEM_WEIGHTS[1])}. Everything a model generates should "
+            "look like the right panel.")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """The figure index: what each image shows, the command that made it, and what to observe."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class FigureEntry:
+    """One figure: where it is, what it shows, the command that made it, and what to observe, which
+    the figure's module builds from `numbers`, the values the figure itself draws (viz/observe.py)."""
+
     path: Path
     shows: str
     command: str
     observe: str
+    numbers: dict = field(default_factory=dict)
 
 
 def write_index(entries: list[FigureEntry], out_dir: Path, title: str = "Figures", command: str = "make figures",
