@@ -18,6 +18,9 @@ def test_unet_blocks_follow_the_specification():
     assert [d.dense.out_features for d in (unet.dense1, unet.dense2, unet.dense3)] == [32, 64, 32]
     assert isinstance(unet.act, nn.SiLU)
     assert unet.class_embed.in_features == 3, "one-hot over labels 0, 1 and the null class"
+    # the Dense layers' biases already offset every channel before the norm: the convolutions carry none
+    assert unet.conv1.bias is None and unet.conv2.bias is None and unet.tconv2.bias is None
+    assert unet.tconv1.bias is not None
 
 
 def test_unet_shapes_and_dependence_on_every_input():

@@ -40,6 +40,9 @@ def test_same_seed_same_data():
     (dict(means=[[0.0, 0.0, 0.0]], std_devs=[0.1], mix_weights=[1.0]), "means must have shape"),
     (dict(means=[[0.0, 0.0]], std_devs=[0.1, 0.2], mix_weights=[1.0]), "one entry per component"),
     (dict(means=[[0.0, 0.0]], std_devs=[-0.1], mix_weights=[1.0]), "std_devs must be positive"),
+    (dict(means=[[0.0, 0.0]], std_devs=[0.0], mix_weights=[1.0]), "std_devs must be positive"),
+    (dict(means=[[0.0, 0.0]] * 2, std_devs=[0.1] * 2, mix_weights=[1.0, 0.0]), "mix_weights must be positive"),
+    (dict(means=[[0.0, 0.0]], std_devs=[0.1], mix_weights=[1.0], n_samples=0), "n_samples must be at least 1"),
     (dict(means=[[0.0, 0.0]] * 2, std_devs=[0.1] * 2, mix_weights=[0.5, 0.6]), "sum to 1"),
 ])
 def test_invalid_mixture_is_rejected(kwargs, message):
@@ -143,3 +146,10 @@ def test_exact_eps_keeps_the_input_dtype_and_works_on_flat_points(gmm):
     flat = gmm.exact_eps(x, alpha_bar)
     assert flat.dtype == torch.float32 and flat.shape == (8, 2)
     torch.testing.assert_close(flat, gmm.exact_eps(x.reshape(8, 1, 2), alpha_bar).reshape(8, 2))
+
+
+def test_the_mixture_is_held_in_float64_and_problem_gmm_defaults_to_seed_0():
+    mixture = GMM([[0.1, 0.2]], [0.3], [1.0], n_samples=5)
+    assert mixture.means.dtype == mixture.std_devs.dtype == mixture.mix_weights.dtype == torch.float64
+    default = problem_gmm()
+    assert len(default) == 10_000 and torch.equal(default.samples, problem_gmm(n_samples=10_000, seed=0).samples)

@@ -59,6 +59,9 @@ def test_classifier_free_guidance_formula():
     # (1 + w) eps(y) - w eps(null) = (1 + w) 10 y - w 10 null
     expected = torch.tensor([(1 + w) * 0 - w * 20, (1 + w) * 10 - w * 20, 20.0]).reshape(3, 1, 1).expand(3, 1, 2)
     torch.testing.assert_close(eps, expected)
+    one = guided_eps(LabelDenoiser(), x, t, y, guidance_weight=1.0)  # w = 1 still mixes: 2 eps(y) - eps(null)
+    torch.testing.assert_close(one, torch.tensor([-20.0, 0.0, 20.0]).reshape(3, 1, 1).expand(3, 1, 2))
+    torch.testing.assert_close(guided_eps(LabelDenoiser(), x, t, y), LabelDenoiser()(x, t, y), msg="w defaults to 0")
 
 
 def test_guidance_weight_zero_is_the_conditional_model_in_one_call():
