@@ -32,6 +32,9 @@ def test_guidance_note_follows_the_measured_spread():
     assert "label 0's samples rises from 0.083 to 0.114 with the network" in text
     assert "stays at about 0.078 with the exact denoiser" in text
     assert "its own error" in text and "concentrate" not in text
+    assert "at least 99.9% of each label's samples" in text
+    all_in = guidance.observations({**guidance_numbers([0.08] * 4), "in_mode": {0: [1.0] * 4, 1: [1.0] * 4}})
+    assert "every labelled sample is in its mode" in all_in
     narrowing = guidance.observations(guidance_numbers([0.114, 0.1, 0.09, 0.083]))
     assert "falls from 0.114 to 0.083" in narrowing
     wrong_modes = guidance.observations({**guidance_numbers([0.08] * 4), "ends_in": {0: 1, 1: 1, None: 1}})

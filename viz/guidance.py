@@ -102,16 +102,16 @@ def observations(numbers: dict) -> str:
                  f" with the network, and {trend(numbers['exact_std'][label], tolerance=STD_TOLERANCE)} with the exact "
                  "denoiser. ")
     exact_moves = max(max(v) - min(v) for v in numbers["exact_std"].values())
+    min_in_mode = min(v[0] for v in numbers["in_mode"].values())
     learned_moves = max(max(v) - min(v) for v in numbers["std"].values())
     if exact_moves <= STD_TOLERANCE:
         text += ("The textbook says guidance trades diversity for fidelity, narrowing each class; here the exact "
                  "denoiser shows why it cannot: the two modes are far apart, so near each mode the conditional and "
                  "the unconditional predictions agree and (1 + w) eps_c - w eps_u is eps_c for every w. "
-                 f"Already at w = 0, at least {percent(min(v[0] for v in numbers['in_mode'].values()))} of each "
-                 "label's samples are in its mode. ")
+                 + ("Already at w = 0 every labelled sample is in its mode. " if min_in_mode == 1 else
+                    f"Already at w = 0, at least {percent(min_in_mode)} of each label's samples are in its mode. "))
         if learned_moves > 2 * exact_moves:
-            text += ("What the network's samples do as w grows is its own error, which guidance multiplies by (1 + w): "
-                     "at large w the modes are distorted.")
+            text += "What the network's samples do as w grows is its own error, which guidance multiplies by (1 + w)."
     else:
         text += "The exact denoiser's spread moves with w as well: guidance reshapes the modes here."
     return text.strip()
