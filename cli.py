@@ -15,13 +15,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-import training
 from checkpoints import config_from_checkpoint
 from devices import pick_device, set_cpu_threads
 from gmm import NULL_LABEL, problem_gmm
 from noisy_classifier import load_classifier
 from recipe import load_model
 from samplers import SAMPLERS, ClassifierGuidance, sample
+from training import Recipe, train
 from utils import BETA_SCHEDULES, Schedule
 
 FLAG_ALIASES = {"loss_type": ["--loss"]}
@@ -79,7 +79,7 @@ def command_parser(description: str, config_class: type | None = None, flags: tu
     return parser
 
 
-def train_from_flags(recipe: training.Recipe, args: argparse.Namespace, default_ckpt: Callable[[object], Path]) -> dict:
+def train_from_flags(recipe: Recipe, args: argparse.Namespace, default_ckpt: Callable[[object], Path]) -> dict:
     """Train (or with --resume continue) the config the flags describe; prints where it was saved."""
     overrides = config_overrides(args, args.config_fields)
     if args.resume:
@@ -91,7 +91,7 @@ def train_from_flags(recipe: training.Recipe, args: argparse.Namespace, default_
     else:
         config = recipe.config_class(**overrides)
     ckpt = args.ckpt or default_ckpt(config)
-    state = training.train(recipe, config, ckpt, resume=args.resume, overwrite=args.overwrite,
+    state = train(recipe, config, ckpt, resume=args.resume, overwrite=args.overwrite,
                            device=pick_device(args.device), time_budget_minutes=args.time_budget,
                            save_every=args.save_every)
     print(f"saved {ckpt} after {state['step']} steps ({state['seconds_trained'] / 60:.1f} min)")

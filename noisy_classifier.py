@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-import training
 from ddpm import GaussianFourierProjection
 from gmm import NUM_CLASSES, problem_gmm
+from training import Recipe, TrainingParts
 from utils import BETA_SCHEDULES, Schedule, q_sample
 
 
@@ -63,7 +63,7 @@ def build_classifier(config: ClassifierConfig) -> NoisyClassifier:
     return NoisyClassifier(config.T, config.hidden, config.embed_dim)
 
 
-def training_parts(config: ClassifierConfig, device: torch.device) -> training.TrainingParts:
+def training_parts(config: ClassifierConfig, device: torch.device) -> TrainingParts:
     """Adam with a one-cycle learning rate; each batch: data, t, then the noise of q_sample."""
     model = build_classifier(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -77,10 +77,10 @@ def training_parts(config: ClassifierConfig, device: torch.device) -> training.T
         x_t = q_sample(schedule, data.samples[index], t, generator=generator)
         return nn.functional.cross_entropy(model(x_t.to(device), t.to(device)), data.labels[index].to(device))
 
-    return training.TrainingParts(model, optimizer, lr_schedule, batch_loss)
+    return TrainingParts(model, optimizer, lr_schedule, batch_loss)
 
 
-RECIPE = training.Recipe(kind="two-pixel-noisy-classifier", version=2, config_class=ClassifierConfig,
+RECIPE = Recipe(kind="two-pixel-noisy-classifier", version=2, config_class=ClassifierConfig,
                          train_command="python classifier.py", build_model=build_classifier,
                          training_parts=training_parts)
 

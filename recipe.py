@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
-import training
 from checkpoints import CHECKPOINT_DIR
 from ddpm import DEFAULT_FOURIER_SCALE, NoisePredictor, UNet
 from gmm import NULL_LABEL, problem_gmm
+from training import Recipe, TrainingParts, exponential_moving_average
 from utils import BETA_SCHEDULES, LOSSES, Schedule, drop_labels, p_losses
 
 
@@ -83,11 +83,11 @@ def build_model(config: TrainConfig) -> NoisePredictor:
     return NoisePredictor(unet, config.make_schedule().alphas_cumprod, prediction=config.prediction)
 
 
-def training_parts(config: TrainConfig, device: torch.device) -> training.TrainingParts:
+def training_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
     """Adam (fused: one kernel for all parameters) with a one-cycle learning rate, an EMA, and
     batches of the mixture: data x_0, t, noise and label dropout drawn in that order."""
     model = build_model(config).to(device)
-    ema = training.exponential_moving_average(model, config.ema_decay)
+    ema = exponential_moving_average(model, config.ema_decay)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.steps)
     data = problem_gmm(n_samples=config.n_data, seed=config.seed)
@@ -101,10 +101,10 @@ def training_parts(config: TrainConfig, device: torch.device) -> training.Traini
         y = drop_labels(y, config.label_dropout, NULL_LABEL, generator=generator).to(device)
         return p_losses(model, schedule, x_start, t, y, noise=noise, loss_type=config.loss_type)
 
-    return training.TrainingParts(model, optimizer, lr_schedule, batch_loss, ema)
+    return TrainingParts(model, optimizer, lr_schedule, batch_loss, ema)
 
 
-RECIPE = training.Recipe(kind="two-pixel-ddpm", version=2, config_class=TrainConfig, train_command="python train.py",
+RECIPE = Recipe(kind="two-pixel-ddpm", version=2, config_class=TrainConfig, train_command="python train.py",
                          build_model=build_model, training_parts=training_parts)
 
 

@@ -6,12 +6,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-import training
 from checkpoints import CHECKPOINT_DIR
 from ddpm import NoisePredictor
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
 from mnist_ext.model import MnistUNet
 from recipe import diffusion_config_problems
+from training import Recipe, TrainingParts, exponential_moving_average, warmup_cosine_factor
 from utils import Schedule, drop_labels, p_losses
 
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "mnist" / "ddpm.pt"
@@ -76,10 +76,10 @@ def build_model(config: MnistConfig) -> NoisePredictor:
     return NoisePredictor(unet, config.make_schedule().alphas_cumprod, prediction=config.prediction)
 
 
-def recipe(data_dir: Path | None = None) -> training.Recipe:
+def recipe(data_dir: Path | None = None) -> Recipe:
     """The recipe that trains on the bundled digits, or on the IDX files in data_dir."""
 
-    def training_parts(config: MnistConfig, device: torch.device) -> training.TrainingParts:
+    def training_parts(config: MnistConfig, device: torch.device) -> TrainingParts:
         """AdamW with warm-up and cosine decay, EMA with warm-up, min-SNR-weighted eps-loss; each
         batch draws digits, t, noise and label dropout from the generator, in that order."""
         (images, labels), _ = model_and_held_out_digits(data_dir)
@@ -87,10 +87,10 @@ def recipe(data_dir: Path | None = None) -> training.Recipe:
         schedule = config.make_schedule()
         loss_weights = min_snr_weights(schedule.alphas_cumprod, config.min_snr_gamma).to(device)  # (T,)
         model = build_model(config).to(device)
-        ema = training.exponential_moving_average(model, config.ema_decay, warmup=True)
+        ema = exponential_moving_average(model, config.ema_decay, warmup=True)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
         lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: training.warmup_cosine_factor(step, config.steps, config.warmup_steps))
+            optimizer, lambda step: warmup_cosine_factor(step, config.steps, config.warmup_steps))
 
         def batch_loss(generator: torch.Generator) -> Tensor:
             index = torch.randint(len(labels), (config.batch_size,), generator=generator)
@@ -101,9 +101,9 @@ def recipe(data_dir: Path | None = None) -> training.Recipe:
             per_sample = p_losses(model, schedule, images[index.to(device)], t, y, noise=noise, reduction="none")
             return (loss_weights[t] * per_sample).mean()
 
-        return training.TrainingParts(model, optimizer, lr_schedule, batch_loss, ema)
+        return TrainingParts(model, optimizer, lr_schedule, batch_loss, ema)
 
-    return training.Recipe(kind="mnist-ddpm", version=1, config_class=MnistConfig,
+    return Recipe(kind="mnist-ddpm", version=1, config_class=MnistConfig,
                            train_command="python -m mnist_ext.train", build_model=build_model,
                            training_parts=training_parts)
 
