@@ -27,5 +27,5 @@ def test_denoising_path_ends_at_the_digit_it_predicts(tiny_mnist):
     model, config = load_model(tiny_mnist)
     x, x0_hat = mnist_figures.denoising_path(model, config.make_schedule(), torch.tensor([2, 7]), 1.0, seed=0)
     assert x.shape == x0_hat.shape == (config.T + 1, 2, 1, 28, 28)
-    assert torch.equal(x0_hat[0], x[0].clamp(-1, 1)) and x0_hat.abs().max() <= 1
+    assert torch.equal(x0_hat[0], x[0].clamp(-1, 1))
     assert not torch.allclose(x0_hat[config.T], x0_hat[0]), "at pure noise the prediction is not yet the digit"

@@ -99,8 +99,11 @@ def test_sample_command_writes_labelled_digits(tmp_path, tiny_mnist):
     with np.load(out) as archive:
         images, labels = archive["images"], archive["labels"]
     assert images.shape == (4, 1, 28, 28) and images.dtype == np.float32
-    assert images.min() >= -1 and images.max() <= 1
     assert labels.tolist() == [3, 3, 1, 1]
+    model, config = load_model(tiny_mnist)
+    direct = generate(model, config.make_schedule(), torch.tensor([3, 3, 1, 1]), guidance_weight=1.5, sampler="ddim",
+                      steps=3, seed=4)
+    np.testing.assert_array_equal(images, direct.numpy(), err_msg="the command passes labels, w, steps and seed on")
     again = tmp_path / "again.npz"
     mnist_sample.main(["--ckpt", str(tiny_mnist), "--per-class", "2", "--labels", "3,1", "--out", str(again),
                        "--steps", "3", "--guidance", "1.5", "--seed", "4"])
@@ -110,8 +113,18 @@ def test_sample_command_writes_labelled_digits(tmp_path, tiny_mnist):
 
 def test_ancestral_sampler_takes_every_step(tiny_mnist):
     model, config = load_model(tiny_mnist)
-    images = generate(model, config.make_schedule(), torch.tensor([0, 9]), sampler="ddpm", steps=None)
-    assert images.shape == (2, 1, 28, 28) and images.abs().max() <= 1
+    steps_seen = []
+
+    class CountingModel:
+        null_label = model.null_label
+
+        def __call__(self, x, t, y):
+            steps_seen.append(int(t[0]))
+            return model(x, t, y)
+
+    images = generate(CountingModel(), config.make_schedule(), torch.tensor([0, 9]), sampler="ddpm", steps=None)
+    assert images.shape == (2, 1, 28, 28)
+    assert steps_seen == list(range(config.T - 1, -1, -1)), "one network call per step, every index from T - 1 to 0"
     with pytest.raises(ValueError, match="takes all T = 200 steps"):
         generate(model, config.make_schedule(), torch.tensor([0]), sampler="ddpm", steps=10)
 
