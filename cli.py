@@ -35,16 +35,13 @@ def _comma_separated_ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 32,64, got {text!r}") from None
 
 
-def add_config_flags(parser: argparse.ArgumentParser, config_class: type, names: tuple[str, ...] | None = None) -> list[str]:
-    """One flag per field of config_class (or per name in `names`), default None = the config's default.
-    Returns the field names that got a flag."""
+def add_config_flags(parser: argparse.ArgumentParser, config_class: type) -> list[str]:
+    """One flag per field of config_class, default None = the config's default. Returns the field names."""
     defaults = config_class()
     hints = typing.get_type_hints(config_class)
     group = parser.add_argument_group(f"configuration ({config_class.__name__}; flags left out keep these defaults)")
     added = []
     for field in fields(config_class):
-        if names is not None and field.name not in names:
-            continue
         default = getattr(defaults, field.name)
         kind = _comma_separated_ints if isinstance(default, tuple) else hints[field.name]
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
@@ -59,15 +56,11 @@ def config_overrides(args: argparse.Namespace, names: list[str]) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def command_parser(description: str, config_class: type | None = None, flags: tuple[str, ...] | None = None,
-                   training_flags: bool = False) -> argparse.ArgumentParser:
+def command_parser(description: str, config_class: type | None = None, training_flags: bool = False) -> argparse.ArgumentParser:
     """A parser with the command's docstring as help, its config flags, and (for training) the
     flags every training command shares."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(config_fields=[])
-    if config_class is not None:
-        parser.set_defaults(config_class=config_class,
-                            config_fields=add_config_flags(parser, config_class, flags))
+    parser.set_defaults(config_fields=add_config_flags(parser, config_class) if config_class is not None else [])
     if training_flags:
         parser.add_argument("--ckpt", type=Path, default=None, help="checkpoint to write (see above for the default)")
         parser.add_argument("--resume", action="store_true", help="continue the run saved at --ckpt, as it was configured")
@@ -85,15 +78,13 @@ def train_from_flags(recipe: Recipe, args: argparse.Namespace, default_ckpt: Cal
     if args.resume:
         if overrides:
             raise ValueError(f"--resume continues the run as it was configured; drop {sorted(overrides)}")
-        if args.ckpt is None:
-            raise ValueError("--resume needs --ckpt PATH, the checkpoint to continue")
-        config = config_from_checkpoint(recipe.read(args.ckpt), args.ckpt, recipe.config_class)
+        ckpt = args.ckpt or default_ckpt(recipe.config_class())
+        config = config_from_checkpoint(recipe.read(ckpt), ckpt, recipe.config_class)
     else:
         config = recipe.config_class(**overrides)
-    ckpt = args.ckpt or default_ckpt(config)
-    state = train(recipe, config, ckpt, resume=args.resume, overwrite=args.overwrite,
-                           device=pick_device(args.device), time_budget_minutes=args.time_budget,
-                           save_every=args.save_every)
+        ckpt = args.ckpt or default_ckpt(config)
+    state = train(recipe, config, ckpt, resume=args.resume, overwrite=args.overwrite, device=pick_device(args.device),
+                  time_budget_minutes=args.time_budget, save_every=args.save_every)
     print(f"saved {ckpt} after {state['step']} steps ({state['seconds_trained'] / 60:.1f} min)")
     return state
 

@@ -154,3 +154,19 @@ def test_invalid_config_names_every_problem():
     with pytest.raises(ValueError, match="T must be an integer >= 1.*attention_levels must be between 1 and 4.*"
                                          "min_snr_gamma must be positive"):
         MnistConfig(T=0, attention_levels=5, min_snr_gamma=0)
+
+
+def test_train_command_flags_come_from_the_config_and_resume_finds_the_default_checkpoint(tmp_path, monkeypatch, tiny_mnist):
+    """Every MnistConfig field is a flag (tuples comma-separated); a run cut by its time budget is
+    continued by --resume alone, at the default path, to the same weights as an uninterrupted run."""
+    monkeypatch.chdir(tmp_path)
+    flags = ["--T", "200", "--channels", "8,16,16,16", "--embed-dim", "32", "--steps", "8", "--batch-size", "8",
+             "--warmup-steps", "2"]
+    mnist_train.main(flags + ["--time-budget", "1e-9"])
+    path = tmp_path / "checkpoints" / "mnist" / "ddpm.pt"
+    assert torch.load(path, weights_only=True)["step"] == 1
+    mnist_train.main(["--resume"])
+    resumed, uninterrupted = torch.load(path, weights_only=True), torch.load(tiny_mnist, weights_only=True)
+    assert resumed["config"] == uninterrupted["config"] and resumed["step"] == TINY.steps
+    for name, value in resumed["ema"].items():
+        assert torch.equal(value, uninterrupted["ema"][name]), name
