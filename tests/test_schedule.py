@@ -133,3 +133,14 @@ def test_p_losses_rejects_unknown_loss():
     with pytest.raises(ValueError, match="unknown loss_type 'l3'"):
         p_losses(RecordingModel(torch.zeros(2)), Schedule.make("cosine", 3), torch.zeros(1, 1, 2),
                  torch.zeros(1, dtype=torch.long), torch.zeros(1, dtype=torch.long), loss_type="l3")
+
+
+def test_q_sample_draws_its_noise_in_the_data_dtype_from_the_generator():
+    schedule = Schedule.make("cosine", 10)
+    x0 = torch.randn(64, 1, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    t = torch.arange(64) % 10
+    drawn = q_sample(schedule, x0, t, generator=torch.Generator().manual_seed(1))
+    given = q_sample(schedule, x0, t, noise=torch.randn(x0.shape, dtype=torch.float64,
+                                                       generator=torch.Generator().manual_seed(1)))
+    assert drawn.dtype == torch.float64
+    torch.testing.assert_close(drawn, given, rtol=0, atol=0)
