@@ -1,5 +1,4 @@
 """The figures' "what to observe" notes state what their numbers show, whichever way the numbers go."""
-import pytest
 
 from gmm import problem_gmm
 from viz import (animation, classifier_guidance, forward, ground_truth, guidance, samplers, step_count,
