@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist test bench bench-mnist mutants handout fixtures grade autograder-zip clean
+.PHONY: setup figures figures-mnist figures-dip test bench bench-mnist bench-dip mutants handout fixtures grade autograder-zip clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,9 @@ figures: $(STAMP)
 figures-mnist: $(STAMP)
 	$(PY) -m viz.mnist
 
+figures-dip: $(STAMP)
+	$(PY) -m viz.dip
+
 test: $(STAMP)
 	$(PY) -m pytest
 
@@ -28,6 +31,10 @@ bench: $(STAMP)
 
 bench-mnist: $(STAMP)
 	$(PY) -m tools.bench_mnist
+
+bench-dip: $(STAMP)
+	$(PY) -m tools.bench_dip_network
+	$(PY) -m dip_ext.run_study
 
 MODULES ?= gmm utils metrics ddpm training checkpoints recipe
 MINUTES ?= 40

@@ -75,7 +75,7 @@ def test_default_handout_holds_no_answer(handout):
     files = shipped_files(out)
     assert {"gmm.py", "ddpm.py", "utils.py", "train.py", "sample.py", "README.md", "Makefile", "requirements.txt",
             "grading/test_public.py", "grading/fixtures/expected_public.pt"} <= files
-    assert not any(name.startswith(("viz/", "mnist_ext/", "tests/", "tools/", ".ci/")) for name in files), \
+    assert not any(name.startswith(("viz/", "mnist_ext/", "dip_ext/", "tests/", "tools/", ".ci/")) for name in files), \
         "no figure code, no MNIST analysis, no tests, tools or CI"
     assert not files & {"grading/test_hidden.py", "grading/fixtures/expected.pt", "metrics.py"}
     for name in files:
@@ -136,7 +136,7 @@ def test_every_readme_command_says_what_to_do_before_the_todos_and_runs_after(tm
     assert (out / "checkpoints" / "ddpm_T50_seed0.pt").is_file() and (out / "samples" / "quick.npy").is_file()
 
 
-@pytest.mark.parametrize("option", ["figures", "mnist"])
+@pytest.mark.parametrize("option", ["figures", "mnist", "dip"])
 def test_each_option_ships_its_part_and_its_commands_run(tmp_path, option):
     out = tmp_path / "handout"
     with_todos = make_handout(out, options=(option,))
@@ -151,6 +151,14 @@ def test_each_option_ships_its_part_and_its_commands_run(tmp_path, option):
         assert figure.returncode == 0, figure.stderr
         assert (out / "gt.png").stat().st_size > 10_000
         assert not any(name.startswith("mnist_ext/") for name in files)
+    elif option == "dip":
+        assert "dip_ext/fit.py" in files and "viz/dip.py" in files and "figures-dip:" in makefile
+        assert not any(name.startswith("mnist_ext/") for name in files) and "viz/trajectory.py" not in files
+        fitted = subprocess.run([sys.executable, "-m", "dip_ext.denoise", "--image", "camera", "--sigma", "25", "--size",
+                                 "32", "--iterations", "110", "--depth", "3", "--out", "dip.png"],
+                                cwd=out, capture_output=True, text=True, timeout=120)
+        assert fitted.returncode == 0, fitted.stderr
+        assert "recorrupted" in fitted.stdout and (out / "dip.png").stat().st_size > 10_000
     else:
         assert sorted(p.name for p in with_todos) == ["ddpm.py", "model.py", "utils.py"]
         assert (out / "mnist_ext" / "model.py").read_text().count("raise NotImplementedError(") == 3

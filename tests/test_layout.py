@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("mnist_ext", "viz", "tools")
+PACKAGES = ("mnist_ext", "dip_ext", "viz", "tools")
 
 
 def project_modules() -> dict[str, Path]:

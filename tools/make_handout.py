@@ -26,6 +26,7 @@ Options (OPTIONS), the instructor's choice:
     --with figures   viz/ without the MNIST figures: for a course that grades only the TODOs
     --with mnist     the MNIST extension for the bonus, its U-Net's forward passes as TODOs
                      (without viz/mnist.py, whose settling analysis answers the bonus question)
+    --with dip       Deep Image Prior (dip_ext/ and its figures) for the second assignment
 """
 import argparse
 import ast
@@ -55,7 +56,7 @@ class Option:
 OPTIONS = {
     "figures": Option(
         files=("metrics.py",) + tuple(sorted(f"viz/{path.name}" for path in (ROOT / "viz").glob("*.py")
-                                             if path.name != "mnist.py")),
+                                             if path.name not in ("mnist.py", "dip.py"))),
         readme="""
 ## The figures
 
@@ -96,6 +97,32 @@ to the question: is the digit's shape formed part by part, or all at once?
         makefile="""
 train-mnist: $(STAMP)
 	$(PY) -m mnist_ext.train
+"""),
+    "dip": Option(
+        files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py")))
+        + ("viz/__init__.py", "viz/index.py", "viz/observe.py", "viz/style.py", "viz/dip.py"),
+        readme="""
+## The second assignment: DDPM meets Deep Image Prior
+
+`dip_ext/` is a Deep Image Prior to build on: the paper's hourglass network (`network.py`, every
+setting a field of `DipConfig`), test images and corruptions (`images.py`), the fitting loop that
+records PSNR, SSIM and every stopping signal per iteration (`fit.py`), stopping rules
+(`stopping.py`), diffusion-style recorrupted targets (`progressive.py`) and scikit-image's
+classical denoisers (`classical.py`). Fit one image and see where each rule stops, draw the
+figures, or run the stopping study (about an hour on 2 cores; a rerun skips finished cases):
+
+```bash
+python -m dip_ext.denoise --image camera --sigma 25
+make figures-dip
+make bench-dip
+```
+""",
+        makefile="""
+figures-dip: $(STAMP)
+	$(PY) -m viz.dip
+
+bench-dip: $(STAMP)
+	$(PY) -m dip_ext.run_study
 """),
 }
 

@@ -1,0 +1,106 @@
+"""Fit Deep Image Prior to one corrupted image and show where each stopping rule stops.
+
+    python -m dip_ext.denoise --image camera --sigma 25
+    python -m dip_ext.denoise --image photo.png --size 128 --sigma 15 --channels-down 128 --channels-up 128
+    python -m dip_ext.denoise --image coins --mask random --iterations 3000      (inpainting, no noise)
+
+--image is a scikit-image name (camera, astronaut, coffee, ...), mnist:K (a held-out digit) or a
+PNG/JPEG path; it is made grey and --size square, then corrupted (--sigma noise on the 0..255 scale,
+--mask pixels removed). The clean image is used only to print PSNR/SSIM; the rules use the noise
+level scikit-image estimates from the noisy image (--known-sigma, or a --mask, gives them the true one).
+Writes a picture of clean, corrupted, each rule's output and the best classical denoiser to --out.
+"""
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from cli import command_parser, config_overrides, run_command
+from devices import pick_device
+from dip_ext.classical import classical_denoisers, estimated_sigma
+from dip_ext.fit import WMV_WINDOW, Stage, fit
+from dip_ext.images import MASKS, add_noise, check_sigma, load_image, make_mask
+from dip_ext.network import DipConfig
+from dip_ext.stopping import discrepancy_stop, estimate_stop, wmv_stop
+from dip_ext.study import StudySettings
+
+
+def main(args) -> None:
+    if args.sigma is None and args.mask is None:
+        raise ValueError("nothing to restore: give --sigma (noise, 0..255 scale) and/or --mask (random or block)")
+    config = DipConfig(**config_overrides(args, args.config_fields))
+    clean = load_image(args.image, args.size)
+    generator = torch.Generator().manual_seed(args.seed)
+    observation = clean if args.sigma is None else add_noise(clean, args.sigma, generator)
+    mask = None if args.mask is None else make_mask(args.mask, clean.shape, generator)
+    corrupted = observation if mask is None else observation * mask
+    sigma = None
+    if args.sigma is not None:
+        given = args.known_sigma or mask is not None  # the estimate needs every pixel observed
+        sigma = check_sigma(args.sigma) if given else estimated_sigma(observation)
+        print(f"noise std: {args.sigma:g} on the 0..255 scale; the rules use {sigma * 255:.1f}"
+              f" ({'given' if given else 'estimated'})")
+    device = pick_device(args.device)
+    plain = fit(corrupted, config, [Stage(0.0, args.iterations)], mask=mask, clean=clean, seed=args.seed,
+                snapshot_every=1, device=device)
+    signals = plain.arrays()
+    stops = {"oracle peak (uses the clean image)": int(np.argmax(signals["psnr"])),
+             f"last iteration ({plain.iterations})": plain.iterations - 1}
+    outputs = {name: plain.snapshots[index + 1] for name, index in stops.items()}
+    if sigma is not None:
+        stops["discrepancy"] = discrepancy_stop(signals["residual"], sigma ** 2)
+        if plain.iterations >= WMV_WINDOW:
+            stops["ES-WMV"] = wmv_stop(signals["wmv"])
+        recorrupted = fit(corrupted, config, [Stage(StudySettings.recorrupted_scale, args.iterations, StudySettings.patience)],
+                          sigma=sigma, mask=mask, clean=clean, seed=args.seed, snapshot_every=1, device=device)
+        stop = estimate_stop(recorrupted.arrays()["estimate"])
+        outputs |= {name: plain.snapshots[stops[name] + 1] for name in ("discrepancy", "ES-WMV") if name in stops}
+        outputs["recorrupted"] = recorrupted.snapshots[stop + 1]
+        stops["recorrupted"] = stop
+    print(f"{plain.iterations} iterations in {plain.seconds:.0f} s ({plain.iterations / plain.seconds:.1f}/s)")
+    print(f"{'corrupted input':<40}            PSNR {peak_signal_noise_ratio(clean, corrupted, data_range=1.0):6.2f}")
+    for name, output in outputs.items():
+        psnr = peak_signal_noise_ratio(clean, output.astype(np.float64), data_range=1.0)
+        ssim = structural_similarity(clean, output.astype(np.float64), data_range=1.0)
+        print(f"{name:<40} iteration {stops[name] + 1:5d}  PSNR {psnr:6.2f}  SSIM {ssim:.3f}")
+    if mask is None:
+        for name, denoised in classical_denoisers(observation).items():
+            outputs[name] = denoised
+            print(f"{name:<40}            PSNR {peak_signal_noise_ratio(clean, denoised, data_range=1.0):6.2f}")
+    out = args.out or Path("figures/dip") / f"denoise_{Path(args.image).stem.replace(':', '')}.png"
+    _picture(clean, corrupted, outputs, out)
+    print(f"wrote {out}")
+
+
+def _picture(clean: np.ndarray, corrupted: np.ndarray, outputs: dict[str, np.ndarray], out: Path) -> None:
+    panels = {"clean": clean, "corrupted": corrupted} | outputs
+    figure, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6))
+    for ax, (name, image) in zip(axes, panels.items()):
+        ax.imshow(np.clip(image, 0, 1), cmap="gray", vmin=0, vmax=1)
+        psnr = "" if name == "clean" else f"\n{peak_signal_noise_ratio(clean, image.astype(np.float64), data_range=1.0):.2f} dB"
+        ax.set_title(name.split(" (")[0] + psnr, fontsize=8)
+        ax.axis("off")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+
+
+def parser():
+    parser = command_parser(__doc__, DipConfig)
+    parser.add_argument("--image", required=True, help="scikit-image name, mnist:K, or a PNG/JPEG path")
+    parser.add_argument("--sigma", type=float, default=None, help="Gaussian noise std on the 0..255 scale")
+    parser.add_argument("--mask", choices=MASKS, default=None, help="remove pixels: random half, or a central block")
+    parser.add_argument("--size", type=int, default=64, help="side of the square image in pixels (default 64)")
+    parser.add_argument("--iterations", type=int, default=2000, help="plain DIP's iterations (default 2000)")
+    parser.add_argument("--known-sigma", action="store_true", help="give the rules the true noise level")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise, mask, network and input")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    parser.add_argument("--out", type=Path, default=None, help="picture to write (default figures/dip/denoise_NAME.png)")
+    return parser
+
+
+if __name__ == "__main__":
+    run_command(parser(), main)

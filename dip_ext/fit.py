@@ -1,0 +1,168 @@
+"""The DIP fitting loop: fit f_theta(z) to one corrupted image, recording what every stopping rule needs.
+
+One stage fits min_theta ||m * (f_theta(z + delta_k) - target)||^2 with Adam, delta_k ~ N(0,
+input_noise_std^2) fresh at each iteration k; the reported output is the exponential average
+a_k = d a_{k-1} + (1 - d) f_k (d = output_average). Plain DIP is one stage whose target is y;
+progressive DIP (progressive.py) runs stages whose targets are y + a sigma z for decreasing a, each
+ended when its quality estimate has not improved for `patience` iterations.
+
+The clean image, when given, is used only to record PSNR/SSIM for evaluation; nothing here
+selects anything with it. The project's training loop (training.py) is not used: it trains on
+batches of a data set and its product is a checkpoint, while a fit lasts seconds and its product is
+this per-iteration record. Ctrl-C ends the fit early and keeps what was recorded.
+"""
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from tqdm.auto import tqdm
+
+from dip_ext.images import check_mask
+from dip_ext.network import DipConfig, SkipHourglass, input_noise
+from dip_ext.progressive import estimated_mse, target_pair
+
+WMV_WINDOW = 100
+"""ES-WMV's window (Wang et al. 2023): the variance of the last 100 raw outputs."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Fit the target y + scale * sigma * z (scale 0: y itself) for at most `iterations` iterations;
+    with patience, end the stage once its quality estimate has not improved for that many."""
+
+    scale: float
+    iterations: int
+    patience: int | None = None
+
+
+@dataclass
+class FitRecord:
+    """Per-iteration signals of one fit (index k = iteration k + 1), and the outputs worth keeping.
+
+    loss: ||f_k - target||^2 / N, raw output, observed pixels; residual: the same against y
+    (the discrepancy principle's signal); wmv: windowed moving variance of the raw outputs, mean
+    over pixels (nan until the window fills); estimate: estimated MSE of the averaged output to
+    the clean image (progressive stages; nan where scale = 0); stage: the stage index. psnr/ssim:
+    of the averaged output, psnr_raw of the raw one, to the clean image (evaluation only; empty
+    without it). snapshots: averaged output every `snapshot_every` iterations (iteration -> float32 image).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    residual: list[float] = field(default_factory=list)
+    wmv: list[float] = field(default_factory=list)
+    estimate: list[float] = field(default_factory=list)
+    stage: list[int] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    psnr_raw: list[float] = field(default_factory=list)
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
+    final: np.ndarray | None = None
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def iterations(self) -> int:
+        return len(self.loss)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The per-iteration signals as float arrays."""
+        names = ("loss", "residual", "wmv", "estimate", "stage", "psnr", "ssim", "psnr_raw")
+        return {name: np.asarray(getattr(self, name), dtype=np.float64) for name in names}
+
+
+def network_side(side: int, config: DipConfig) -> int:
+    """The input side the network runs at for an image side: the next multiple of 2^depth, and at
+    least 2^(depth+1) so the deepest level is 2 pixels wide (reflection padding needs 2)."""
+    multiple = config.side_multiple
+    return max(-(-side // multiple) * multiple, 2 * multiple)
+
+
+def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigma: float | None = None,
+        mask: np.ndarray | None = None, clean: np.ndarray | None = None, seed: int = 0,
+        snapshot_every: int = 0, device: torch.device | str = "cpu", progress: bool = True) -> FitRecord:
+    """Fit DIP to observation (H, W) in [0, 1] (noisy; missing pixels where mask == 0) stage by stage.
+
+    sigma: the observation's noise std on the 0..1 scale (known or estimated), needed by stages
+    with scale > 0. For an image whose sides do not divide by 2^depth the network runs on a larger
+    input (network_side) and its output is cropped back to the image. Same seed, same record (on the same machine).
+    """
+    height, width = observation.shape
+    if mask is not None:
+        check_mask(mask, observation.shape)
+    if any(stage.scale > 0 for stage in stages) and not sigma:
+        raise ValueError("progressive stages need the observation's noise level sigma (known or estimated)")
+    if not stages or any(stage.iterations < 1 for stage in stages):
+        raise ValueError("give at least one stage, each with at least one iteration")
+    device = torch.device(device)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = SkipHourglass(config).to(device)
+    optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+    z = input_noise(config, network_side(height, config), network_side(width, config), generator).to(device)
+    extra_noise = torch.randn(observation.shape, generator=generator, dtype=torch.float64).numpy()
+    observed = torch.ones(1, 1, height, width) if mask is None else torch.as_tensor(mask, dtype=torch.float32)[None, None]
+    observed = observed.to(device)
+    as_tensor = lambda image: torch.as_tensor(image, dtype=torch.float32, device=device)[None, None]  # noqa: E731
+    y = as_tensor(observation)
+
+    record = FitRecord()
+    window: deque[torch.Tensor] = deque(maxlen=WMV_WINDOW)
+    average = None
+    began = time.perf_counter()
+    bar = tqdm(total=sum(stage.iterations for stage in stages), disable=not progress, desc="DIP", leave=False)
+    try:
+        for stage_index, stage in enumerate(stages):
+            if stage.scale > 0:
+                fit_target, check_target = target_pair(observation, extra_noise, stage.scale, sigma)
+            else:
+                fit_target, check_target = observation, None
+            target = as_tensor(fit_target)
+            best, since_best = np.inf, 0
+            for _ in range(stage.iterations):
+                perturbed = z + config.input_noise_std * torch.randn(z.shape, generator=generator).to(device)
+                output = network(perturbed)[..., :height, :width]
+                loss = ((output - target) ** 2 * observed).sum() / observed.sum()
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                with torch.no_grad():
+                    raw = output.detach()
+                    average = raw.clone() if average is None else config.output_average * average + (1 - config.output_average) * raw
+                    window.append(raw)
+                    residual = ((raw - y) ** 2 * observed).sum() / observed.sum()
+                    wmv = torch.stack(tuple(window)).var(dim=0, unbiased=False).mean() if len(window) == WMV_WINDOW else torch.tensor(np.nan)
+                averaged = average[0, 0].cpu().numpy().astype(np.float64)
+                estimate = np.nan if check_target is None else estimated_mse(averaged, check_target, stage.scale, sigma, mask)
+                record.loss.append(loss.item())
+                record.residual.append(residual.item())
+                record.wmv.append(wmv.item())
+                record.estimate.append(estimate)
+                record.stage.append(stage_index)
+                if clean is not None:
+                    record.psnr.append(peak_signal_noise_ratio(clean, averaged, data_range=1.0))
+                    record.ssim.append(structural_similarity(clean, averaged, data_range=1.0))
+                    record.psnr_raw.append(peak_signal_noise_ratio(clean, raw[0, 0].cpu().numpy().astype(np.float64), data_range=1.0))
+                if snapshot_every and record.iterations % snapshot_every == 0:
+                    record.snapshots[record.iterations] = averaged.astype(np.float32)
+                bar.update()
+                if stage.patience is not None and check_target is not None:
+                    if estimate < best:
+                        best, since_best = estimate, 0
+                        best_state = ({name: value.clone() for name, value in network.state_dict().items()}, average.clone())
+                    else:
+                        since_best += 1
+                    if since_best >= stage.patience:
+                        network.load_state_dict(best_state[0])
+                        average = best_state[1]
+                        break
+    except KeyboardInterrupt:
+        record.interrupted = True
+    finally:
+        bar.close()
+    record.seconds = time.perf_counter() - began
+    record.final = None if average is None else average[0, 0].cpu().numpy().astype(np.float64)
+    return record

@@ -1,0 +1,347 @@
+"""dip_ext/: the network against its configuration, the images and corruptions, the fitting loop,
+the stopping rules on curves whose answer is known, the recorrupted targets, and clear errors."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
+from torch import nn
+
+import dip_ext.fit
+from dip_ext import denoise, run_study
+from dip_ext.fit import WMV_WINDOW, Stage, fit, network_side
+from dip_ext.images import BENCHMARK_IMAGES, add_noise, check_mask, check_sigma, load_image, make_mask
+from dip_ext.network import DipConfig, SkipHourglass, input_noise
+from dip_ext.progressive import estimated_mse, stage_scales, target_pair
+from dip_ext.stopping import discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
+from dip_ext.study import _quality, rule_stops, summarise
+
+SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
+
+
+# ----- the network -----------------------------------------------------------------------------
+
+def _layers(module: nn.Module, kind: type) -> list[nn.Module]:
+    return [layer for layer in module.modules() if isinstance(layer, kind)]
+
+
+@pytest.mark.parametrize("config", [DipConfig(), DipConfig(depth=3, channels_down=8, channels_up=12, channels_skip=2,
+                                                             kernel_down=5, upsampling="nearest")])
+def test_network_layers_follow_the_configuration(config):
+    network = SkipHourglass(config)
+    convs = _layers(network, nn.Conv2d)
+    assert len(convs) == 5 * config.depth + 1  # per level: skip, 2 down, up, 1x1 up; then the head
+    assert sum(conv.stride == (2, 2) for conv in convs) == config.depth
+    assert all(conv.kernel_size == (config.kernel_down,) * 2 for conv in convs if conv.stride == (2, 2))
+    assert sum(conv.out_channels == config.channels_skip for conv in convs) == config.depth
+    merges = [conv for conv in convs if conv.kernel_size == (config.kernel_up,) * 2 and conv.stride == (1, 1)
+              and conv.out_channels == config.channels_up and conv.in_channels != config.channels_up]
+    assert sorted(conv.in_channels for conv in merges) == sorted(
+        [config.channels_skip + config.channels_down] + [config.channels_skip + config.channels_up] * (config.depth - 1))
+    assert convs[0].in_channels == config.input_channels
+    assert len(_layers(network, nn.BatchNorm2d)) == 6 * config.depth
+    assert all(relu.negative_slope == 0.2 for relu in _layers(network, nn.LeakyReLU))
+    assert len(_layers(network, nn.ReflectionPad2d)) == 3 * config.depth  # every convolution wider than 1x1
+    assert isinstance(list(network.modules())[-1], nn.Sigmoid)
+
+
+def test_network_maps_its_input_to_an_image_in_0_1():
+    config = DipConfig(depth=3, channels_down=8, channels_up=8)
+    z = input_noise(config, 16, 24, torch.Generator().manual_seed(0))
+    assert z.shape == (1, 32, 16, 24) and 0 <= z.min() and z.max() < config.input_scale
+    output = SkipHourglass(config)(z)
+    assert output.shape == (1, 1, 16, 24)
+    assert 0 < output.min() and output.max() < 1
+
+
+def test_skip_channels_and_upsampling_change_the_network():
+    z = input_noise(SMALL, 32, 32, torch.Generator().manual_seed(0))
+    outputs = {}
+    for name, config in {"default": SMALL, "nearest": DipConfig(depth=3, channels_down=16, channels_up=16, upsampling="nearest"),
+                         "no skip": DipConfig(depth=3, channels_down=16, channels_up=16, channels_skip=0)}.items():
+        torch.manual_seed(0)
+        outputs[name] = SkipHourglass(config).eval()(z)
+    assert len(_layers(SkipHourglass(DipConfig(channels_skip=0)), nn.Conv2d)) == 4 * DipConfig().depth + 1
+    assert not torch.allclose(outputs["default"], outputs["nearest"])
+    assert not torch.allclose(outputs["default"], outputs["no skip"])
+
+
+def test_network_side_pads_to_what_the_depth_needs():
+    assert network_side(64, DipConfig()) == 64
+    assert network_side(28, DipConfig()) == 64  # depth 5: at least 2 pixels at the deepest level
+    assert network_side(100, DipConfig()) == 128
+    assert network_side(28, DipConfig(depth=3)) == 32
+    with pytest.raises(ValueError, match="must divide by 2\\^depth = 8"):
+        SkipHourglass(SMALL)(torch.zeros(1, 32, 20, 20))
+
+
+@pytest.mark.parametrize("overrides, message", [({"depth": 0}, "depth must be a positive"),
+                                                ({"kernel_up": 4}, "kernel_up must be odd"),
+                                                ({"upsampling": "cubic"}, "upsampling must be one of"),
+                                                ({"output_average": 1.0}, "output_average must be in")])
+def test_bad_configuration_is_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        DipConfig(**overrides)
+
+
+# ----- images and corruptions ---------------------------------------------------------------------
+
+def test_benchmark_images_load_grey_square_and_in_range():
+    for name in BENCHMARK_IMAGES:
+        image = load_image(name, 64)
+        assert image.shape == (64, 64) and image.dtype == np.float64
+        assert 0 <= image.min() and image.max() <= 1 and image.std() > 0.02, name
+    assert load_image("mnist:0", None).shape == (28, 28)
+
+
+def test_image_file_is_read_and_resized(tmp_path):
+    path = tmp_path / "gradient.png"
+    Image.fromarray(np.tile(np.arange(0, 256, 2, dtype=np.uint8), (100, 1))).save(path)  # 100 x 128
+    image = load_image(str(path), 32)
+    assert image.shape == (32, 32)
+    assert np.all(np.diff(image, axis=1) > 0)  # the horizontal gradient survives the crop and resize
+
+
+def test_noise_has_the_requested_std_on_the_255_scale():
+    clean = np.full((256, 256), 0.5)
+    noisy = add_noise(clean, 25, torch.Generator().manual_seed(0))
+    assert abs((noisy - clean).std() - 25 / 255) < 0.002
+    assert abs((noisy - clean).mean()) < 0.002
+
+
+def test_masks_observe_what_they_say():
+    random = make_mask("random", (200, 200), torch.Generator().manual_seed(0))
+    assert abs(random.mean() - 0.5) < 0.01 and set(np.unique(random)) == {0.0, 1.0}
+    block = make_mask("block", (64, 64))
+    assert block.mean() == 0.75 and block[32, 32] == 0 and block[0, 0] == 1
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda tmp: load_image("lena"), "unknown image 'lena'"),
+    (lambda tmp: load_image(str(tmp / "missing.png")), "no image file at"),
+    (lambda tmp: load_image(str(_garbage(tmp))), "cannot read .* as an image"),
+    (lambda tmp: load_image(str(_tiny_png(tmp)), None), "only 8 x 8 pixels"),
+    (lambda tmp: load_image("camera", 8), "size 8 is too small"),
+    (lambda tmp: load_image("mnist:x"), "expected mnist:K"),
+    (lambda tmp: check_sigma(0), "sigma must be in"),
+    (lambda tmp: check_sigma(255), "sigma must be in"),
+    (lambda tmp: check_mask(np.ones((10, 10)), (12, 12)), "the mask has shape \\(10, 10\\) but the image has \\(12, 12\\)"),
+    (lambda tmp: check_mask(np.full((4, 4), 0.5), (4, 4)), "only 0 .* and 1"),
+    (lambda tmp: make_mask("stripes", (4, 4)), "unknown mask 'stripes'"),
+])
+def test_bad_input_gets_a_clear_error(tmp_path, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tmp_path)
+
+
+def _garbage(directory):
+    path = directory / "broken.png"
+    path.write_bytes(b"not an image at all")
+    return path
+
+
+def _tiny_png(directory):
+    path = directory / "tiny.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_denoise_command_reports_bad_input_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        denoise.run_command(denoise.parser(), denoise.main, ["--image", "camera", "--sigma", "500"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("error: sigma must be in (0, 100]")
+    with pytest.raises(SystemExit):
+        denoise.run_command(denoise.parser(), denoise.main, ["--image", "camera", "--sigma", "25", "--mask", "x"])
+
+
+# ----- the metrics, against the formula --------------------------------------------------------------
+
+def test_psnr_and_ssim_use_the_unit_data_range():
+    clean = np.full((32, 32), 0.5)
+    clean[:, 16:] = 0.25
+    quality = _quality(clean, clean + 0.1)
+    assert quality["psnr"] == pytest.approx(10 * np.log10(1 / 0.1 ** 2))  # MSE 0.01, peak 1: 20 dB
+    assert _quality(clean, clean + 1e-6)["ssim"] == pytest.approx(1.0)
+    assert 0 < _quality(clean, clean + add_noise(np.zeros((32, 32)), 50, torch.Generator().manual_seed(0)))["ssim"] < 0.9
+
+
+# ----- the fitting loop -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def noisy_camera():
+    clean = load_image("camera", 32)
+    return clean, add_noise(clean, 25, torch.Generator().manual_seed(0))
+
+
+def test_a_short_fit_denoises(noisy_camera):
+    clean, noisy = noisy_camera
+    record = fit(noisy, SMALL, [Stage(0.0, 250)], clean=clean, progress=False)
+    noisy_psnr = peak_signal_noise_ratio(clean, noisy, data_range=1.0)
+    assert record.psnr[-1] == pytest.approx(peak_signal_noise_ratio(clean, record.final, data_range=1.0))
+    assert record.psnr[-1] > noisy_psnr + 3.0  # 20.2 dB in; about 25 dB after 250 iterations
+    assert record.loss[-1] < record.loss[0] / 2
+
+
+def test_fit_is_reproducible_and_seeded(noisy_camera):
+    _, noisy = noisy_camera
+    first, again, other = (fit(noisy, SMALL, [Stage(0.0, 5)], seed=seed, progress=False) for seed in (1, 1, 2))
+    assert first.loss == again.loss and np.array_equal(first.final, again.final)
+    assert first.loss != other.loss
+
+
+def test_fit_ignores_missing_pixels(noisy_camera):
+    _, noisy = noisy_camera
+    mask = make_mask("block", noisy.shape)
+    zeros, garbage = noisy * mask, np.where(mask > 0, noisy, 100.0)
+    records = [fit(observation, SMALL, [Stage(0.0, 5)], mask=mask, progress=False) for observation in (zeros, garbage)]
+    assert records[0].loss == records[1].loss
+    unmasked = fit(garbage, SMALL, [Stage(0.0, 5)], progress=False)
+    assert unmasked.loss[0] > 100 * records[0].loss[0]
+
+
+def test_windowed_variance_and_residual_are_recorded(noisy_camera):
+    _, noisy = noisy_camera
+    record = fit(noisy, SMALL, [Stage(0.0, WMV_WINDOW + 2)], snapshot_every=1, progress=False)
+    signals = record.arrays()
+    assert np.all(np.isnan(signals["wmv"][:WMV_WINDOW - 1])) and not np.isnan(signals["wmv"][WMV_WINDOW - 1])
+    assert np.array_equal(signals["residual"], signals["loss"])  # plain DIP fits y itself
+    assert np.all(np.isnan(signals["estimate"]))
+    assert np.allclose(record.snapshots[WMV_WINDOW + 2], record.final)
+
+
+def test_recorrupted_stage_ends_after_its_patience_at_its_best_output(noisy_camera):
+    clean, noisy = noisy_camera
+    record = fit(noisy, SMALL, [Stage(0.25, 400, patience=15)], sigma=25 / 255, clean=clean, snapshot_every=1, progress=False)
+    best = estimate_stop(record.arrays()["estimate"])
+    assert record.iterations == best + 1 + 15 < 400
+    assert np.allclose(record.final, record.snapshots[best + 1])  # the stage rolled back to its best
+    assert not np.array_equal(record.arrays()["residual"], record.arrays()["loss"])  # it fitted y + a sigma z
+
+
+def test_interrupted_fit_keeps_what_it_recorded(noisy_camera, monkeypatch):
+    clean, noisy = noisy_camera
+    calls = []
+
+    def interrupt_on_the_fourth(*args, **kwargs):  # PSNR is computed twice per iteration: in the 2nd
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return 20.0
+
+    monkeypatch.setattr(dip_ext.fit, "peak_signal_noise_ratio", interrupt_on_the_fourth)
+    record = fit(noisy, SMALL, [Stage(0.0, 50)], clean=clean, progress=False)
+    assert record.interrupted and record.iterations == 2 and record.final is not None
+
+
+def test_fit_refuses_stages_it_cannot_run(noisy_camera):
+    _, noisy = noisy_camera
+    with pytest.raises(ValueError, match="need the observation's noise level"):
+        fit(noisy, SMALL, [Stage(0.5, 10)], progress=False)
+    with pytest.raises(ValueError, match="at least one stage"):
+        fit(noisy, SMALL, [], progress=False)
+    with pytest.raises(ValueError, match="the mask has shape"):
+        fit(noisy, SMALL, [Stage(0.0, 10)], mask=np.ones((4, 4)), progress=False)
+
+
+# ----- stopping rules on curves whose answer is known ---------------------------------------------------
+
+def test_discrepancy_stops_where_the_residual_first_reaches_the_noise_variance():
+    residual = np.array([0.5, 0.3, 0.2, 0.11, 0.1, 0.09, 0.12])
+    assert discrepancy_stop(residual, 0.1) == 4
+    assert discrepancy_stop(residual, 0.01) == 6  # never reached: the last iteration
+
+
+def test_wmv_returns_the_minimum_once_it_has_stood_for_the_patience():
+    variance = np.concatenate([np.full(3, np.nan), (np.arange(100) - 40.0) ** 2 + 1, [0.0]])
+    assert wmv_stop(variance, patience=20) == 43  # min at 3 + 40; the later 0 comes after the stop
+    assert wmv_stop(variance, patience=200) == len(variance) - 1  # never stood: the overall minimum
+    with pytest.raises(ValueError, match="window never filled"):
+        wmv_stop(np.full(5, np.nan))
+
+
+def test_estimate_stop_and_plateau_width():
+    estimate = np.array([np.nan, 0.4, 0.2, 0.25, np.nan])
+    assert estimate_stop(estimate) == 2
+    with pytest.raises(ValueError, match="no quality estimate"):
+        estimate_stop(np.full(3, np.nan))
+    psnr = np.array([20.0, 25.0, 27.9, 28.0, 27.6, 27.4, 26.0])
+    assert plateau_width(psnr, 0.5) == 3
+    assert plateau_width(psnr, 0.65) == 4
+
+
+def test_fixed_count_maximises_the_mean_of_the_other_curves():
+    peak_at = lambda k: -(np.arange(100) - k) ** 2.0  # noqa: E731
+    assert fixed_count_stop([peak_at(30), peak_at(50)]) == 40
+    assert fixed_count_stop([peak_at(30), peak_at(50)[:35]]) == 34  # truncated to the shortest curve, 0..34
+
+
+def test_fixed_count_never_looks_at_the_case_itself():
+    def case(image, peak):
+        curve = (30 - np.abs(np.arange(60) - peak) * 0.1).tolist()
+        return {"image": image, "sigma": 25.0, "classical": {"tv": {"psnr": 25.0}},
+                "plain": {"psnr": curve, "ssim": [0.5] * 60, "discrepancy": 5, "wmv": 6},
+                "recorrupted": {"psnr": curve, "ssim": [0.5] * 60, "stop": peak}}
+    a, b = case("a", 10), case("b", 40)
+    assert rule_stops(a, [b])["fixed count"][0] == pytest.approx(30 - 3.0)  # stopped at b's peak, 30 from its own
+    rows = summarise([a, b])
+    assert rows[0]["rules"]["fixed count"]["gap"] == pytest.approx(3.0)
+    assert rows[0]["rules"]["recorrupted"]["gap"] == pytest.approx(0.0)
+    assert rows[0]["rules"]["discrepancy"]["worst gap"] == pytest.approx(3.5)
+    assert rows[0]["rules"]["fixed count"]["within 1 dB"] == 0.0
+
+
+# ----- the recorrupted targets ----------------------------------------------------------------------------
+
+def test_stage_scales_follow_their_spacing():
+    geometric = stage_scales(3, 2.0, 0.5)
+    assert geometric == pytest.approx((2.0, 1.0, 0.5))
+    assert stage_scales(3, 2.0, 0.5, "linear") == pytest.approx((2.0, 1.25, 0.5))
+    assert stage_scales(1, 2.0, 0.25) == (0.25,)
+    with pytest.raises(ValueError, match="spacing"):
+        stage_scales(2, spacing="cosine")
+
+
+def test_target_noises_are_independent_with_the_stated_variances():
+    generator = torch.Generator().manual_seed(0)
+    clean = np.zeros((400, 400))
+    sigma, scale = 0.1, 0.5
+    noisy = add_noise(clean, sigma * 255, generator)
+    z = torch.randn(clean.shape, generator=generator, dtype=torch.float64).numpy()
+    fit_target, check_target = target_pair(noisy, z, scale, sigma)
+    assert fit_target.var() == pytest.approx(sigma ** 2 * (1 + scale ** 2), rel=0.02)
+    assert check_target.var() == pytest.approx(sigma ** 2 * (1 + 1 / scale ** 2), rel=0.02)
+    correlation = np.corrcoef(fit_target.ravel(), check_target.ravel())[0, 1]
+    assert abs(correlation) < 0.01  # 160,000 pixels: std of the sample correlation 0.0025
+
+
+def test_estimated_mse_is_unbiased_for_an_output_independent_of_the_check_noise():
+    generator = torch.Generator().manual_seed(1)
+    clean = load_image("camera", 64)
+    output = clean + 0.05  # MSE to the clean image: 0.0025
+    estimates = []
+    for _ in range(200):
+        noisy = add_noise(clean, 25, generator)
+        z = torch.randn(clean.shape, generator=generator, dtype=torch.float64).numpy()
+        _, check_target = target_pair(noisy, z, 0.5, 25 / 255)
+        estimates.append(estimated_mse(output, check_target, 0.5, 25 / 255))
+    assert np.mean(estimates) == pytest.approx(0.0025, abs=0.0003)  # the estimates' std / sqrt(200) is 0.0001
+
+
+# ----- the study command --------------------------------------------------------------------------------
+
+def test_study_skips_finished_cases_on_a_rerun(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    argv = ["--images", "camera", "--sigmas", "50", "--seeds", "0", "--size", "32", "--iterations", str(WMV_WINDOW + 10),
+            "--workers", "1", "--runs", str(runs)]
+    run_study.run_command(run_study.parser(), run_study.main, argv)
+    case = json.loads(runs.read_text())
+    assert case["key"] == "camera|50|0" and len(case["plain"]["psnr"]) == WMV_WINDOW + 10
+    assert max(case["plain"]["psnr"]) > case["noisy"]["psnr"]
+    run_study.run_command(run_study.parser(), run_study.main, argv)
+    assert "1 of 1 cases already" in capsys.readouterr().out
+    assert len(runs.read_text().splitlines()) == 1
+    assert (tmp_path / "table.md").read_text().startswith("| sigma | rule |")
