@@ -124,9 +124,9 @@ def _predict(denoiser, schedule: Schedule, x: Tensor, t: int, y: Tensor, clip_x0
 
 
 @torch.no_grad()
-def _ancestral(denoiser, schedule: Schedule, x: Tensor, y: Tensor, generator) -> Iterator[tuple[int, Tensor]]:
-    """utils.p_sample at every index t = T-1..0; after index t, x is at the paper's level t."""
-    for t in reversed(range(schedule.T)):
+def _ancestral(denoiser, schedule: Schedule, x: Tensor, y: Tensor, generator, start_level: int) -> Iterator[tuple[int, Tensor]]:
+    """utils.p_sample at every index t = start_level-1..0; after index t, x is at the paper's level t."""
+    for t in reversed(range(start_level)):
         x = p_sample(denoiser, schedule, x, t, y, generator=generator)
         yield t, x
 
@@ -188,26 +188,32 @@ def _dpm_solver_2m(denoiser, schedule: Schedule, x: Tensor, y: Tensor, timesteps
 
 def reverse_process(denoiser, schedule: Schedule, x_T: Tensor, y: Tensor, sampler: str = "ddpm",
                     steps: int | None = None, eta: float = 0.0, clip_x0: float | None = None,
-                    generator: torch.Generator | None = None, progress: bool = False) -> Iterator[tuple[int, Tensor]]:
+                    generator: torch.Generator | None = None, progress: bool = False,
+                    start_level: int | None = None) -> Iterator[tuple[int, Tensor]]:
     """Run `sampler` from x_T (B, ...) with labels y (B,), yielding (t, x_t) at each level it visits,
     the paper's t descending to (0, x_0); the levels are trajectory_levels(T, steps)[-2::-1].
 
     steps: how many of the T trained steps to take (default all); eta: DDIM's noise scale (ddim
     only); clip_x0: clip predicted images to [-clip_x0, clip_x0] (ddim and dpmpp2m only).
+    start_level: begin at this level t0 < T instead (x_T is then x_t0; steps count from t0, and
+    the levels are trajectory_levels(t0, steps)[-2::-1]), as SDEdit and truncated diffusion do.
     Every random draw comes from `generator`. Bad arguments raise ValueError here, before any step.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
-    steps = schedule.T if steps is None else steps
-    timesteps = step_sequence(schedule.T, steps)
+    start = schedule.T if start_level is None else start_level
+    if not isinstance(start, int) or not 1 <= start <= schedule.T:
+        raise ValueError(f"start_level must be an integer level between 1 and T = {schedule.T}, got {start_level!r}")
+    steps = start if steps is None else steps
+    timesteps = step_sequence(start, steps)
     if eta < 0:
         raise ValueError(f"eta must be >= 0 (0: deterministic DDIM, 1: DDPM), got {eta}")
     if eta != 0 and sampler != "ddim":
         raise ValueError(f"eta is DDIM's parameter; sampler {sampler!r} does not take it")
     if clip_x0 is not None and sampler == "ddpm":
         raise ValueError("clip_x0 applies to the ddim and dpmpp2m samplers")
-    if sampler == "ddpm" and steps == schedule.T:
-        levels = _ancestral(denoiser, schedule, x_T, y, generator)
+    if sampler == "ddpm" and steps == start:
+        levels = _ancestral(denoiser, schedule, x_T, y, generator, start)
     elif sampler == "dpmpp2m":
         levels = _dpm_solver_2m(denoiser, schedule, x_T, y, timesteps, clip_x0)
     else:

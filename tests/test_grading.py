@@ -29,7 +29,8 @@ def test_fixtures_match_the_reference():
             for key in a:
                 same(a[key], b[key], f"{where}.{key}")
         else:
-            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{where} drifted: run make fixtures")
+            # float rounding differs with the thread count and the CPU; a changed reference moves far more
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=f"{where} drifted: run make fixtures")
 
     same(fresh, stored, "expected")
     same(public_subset(fresh), torch.load(PUBLIC_FIXTURES, weights_only=True), "expected_public")

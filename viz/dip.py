@@ -55,7 +55,7 @@ def noisy_image(name: str) -> tuple[np.ndarray, np.ndarray]:
 def cached_fit(cache: Path, label: str, noisy: np.ndarray, clean: np.ndarray, config: DipConfig, stages: list[Stage],
                sigma: float | None = None, keep: tuple[int, ...] = ()) -> dict:
     """The fit's signals (FitRecord.arrays()) and its averaged outputs at the iterations in `keep`
-    and at its rules' stops (as "output_K" for iteration K), from cache/ when there."""
+    that it reached and at its rules' stops (as "output_K" for iteration K), from cache/ when there."""
     key = hashlib.sha256(repr((config, stages, sigma, keep, noisy.tobytes())).encode()).hexdigest()[:10]
     path = cache / f"{label}_{key}.npz"
     if path.exists():
@@ -65,7 +65,8 @@ def cached_fit(cache: Path, label: str, noisy: np.ndarray, clean: np.ndarray, co
     result = record.arrays()
     if keep:
         stops = _stops(result, sigma)
-        result |= {f"output_{k}": record.snapshots[k] for k in set(keep) | {index + 1 for index in stops.values()}}
+        wanted = {k for k in keep if k <= record.iterations} | {index + 1 for index in stops.values()}
+        result |= {f"output_{k}": record.snapshots[k] for k in wanted}
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path.with_suffix(".tmp.npz"), **result)
     path.with_suffix(".tmp.npz").replace(path)
@@ -107,7 +108,7 @@ def curves_observations(numbers: dict) -> str:
 
 
 def curves_figure(cache: Path, out: Path, name: str = "camera") -> FigureEntry:
-    plain, recorrupted, sigma = _plain_and_recorrupted(cache, name)
+    plain, recorrupted, sigma = _plain_and_recorrupted(cache, name, keep=GRID_ITERATIONS)  # the grid's fits
     stops = _stops(plain, sigma) | _stops(recorrupted, sigma)
     iterations = np.arange(1, len(plain["psnr"]) + 1)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
@@ -158,8 +159,8 @@ def grid_observations(numbers: dict) -> str:
     parts = []
     for name, row in numbers.items():
         fixed = [row[f"iteration {k}"] for k in GRID_ITERATIONS]
-        parts.append(f"{name}: at iterations {', '.join(map(str, GRID_ITERATIONS))} DIP's PSNR is "
-                     f"{trend(fixed, '{:.2f}')} dB; the best classical denoiser ({row['best classical name']}) gives "
+        parts.append(f"{name}: over iterations {', '.join(map(str, GRID_ITERATIONS))} DIP's PSNR (dB) "
+                     f"{trend(fixed, '{:.2f}')}; the best classical denoiser ({row['best classical name']}) gives "
                      f"{row['best classical']:.2f} dB, and DIP's best stop here ({row['best rule']}) "
                      f"{row[row['best rule']]:.2f} dB.")
     return " ".join(parts)
@@ -200,7 +201,7 @@ def targets_observations(numbers: dict) -> str:
     stds = numbers["fit target std"]
     checks = numbers["check target std"]
     return (f"Going from the first stage to the last (a = {', '.join(f'{a:.2f}' for a in numbers['scales'])}), the fit "
-            f"targets' measured noise std is {trend(stds, '{:.1f}')} (0..255 scale) and the check targets' is "
+            f"targets' measured noise std (0..255 scale) {trend(stds, '{:.1f}')} and the check targets' "
             f"{trend(checks, '{:.1f}')}: a target closer to y leaves a noisier, less precise check.")
 
 

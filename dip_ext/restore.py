@@ -1,0 +1,100 @@
+"""DIP as the starting point of the reverse process (the assignment's Example 1), on MNIST digits.
+
+The forward process and the training loss stay as they are; the DIP output enters where the
+mathematics allows it. A trained model reverses q(x_t) from any level, and for an estimate x_hat
+close to the clean digit, q(x_t0 | x_hat) is close to the true marginal q(x_t0) once the added
+noise swamps the estimate's error, so the reverse process can start at t0 < T from
+
+    x_t0 = sqrt(abar_t0) x_hat + sqrt(1 - abar_t0) eps,    eps ~ N(0, I)        (SDEdit; CCDF)
+
+and take only the steps below t0. For missing pixels (mask m, 1 = observed), each level s the
+sampler reaches keeps the observed pixels consistent with the observation y (RePaint):
+
+    x_s <- m * (sqrt(abar_s) y + sqrt(1 - abar_s) eps_s) + (1 - m) * x_s,       and x_0 <- m * y + (1 - m) * x_0.
+
+Images here are in the model's range [-1, 1], shape (N, 1, 28, 28).
+"""
+import math
+from typing import Iterator
+
+import torch
+from torch import Tensor
+
+from samplers import ClassifierFreeGuidance, final, predict_x0, reverse_process
+from utils import Schedule, q_sample
+
+PIXEL_RANGE = 1.0
+
+
+def check_start_level(t0: int, schedule: Schedule) -> int:
+    if not isinstance(t0, int) or not 0 <= t0 <= schedule.T:
+        raise ValueError(f"t0 must be an integer level between 0 (no diffusion) and T = {schedule.T}, got {t0!r}")
+    return t0
+
+
+def noised_start(estimate: Tensor, t0: int, schedule: Schedule, generator: torch.Generator | None = None) -> Tensor:
+    """x_t0 = sqrt(abar_t0) x_hat + sqrt(1 - abar_t0) eps: a draw from q(x_t0 | x_hat); t0 = 0 returns x_hat."""
+    if check_start_level(t0, schedule) == 0:
+        return estimate.clone()
+    t = torch.full((len(estimate),), t0 - 1, dtype=torch.long)  # level t0 is schedule index t0 - 1
+    return q_sample(schedule, estimate, t, generator=generator)
+
+
+def _keep_observed(levels: Iterator[tuple[int, Tensor]], observation: Tensor, mask: Tensor, schedule: Schedule,
+                   generator: torch.Generator | None) -> Iterator[tuple[int, Tensor]]:
+    """RePaint's replacement at every level the sampler yields. The sampler continues from the x it
+    yielded, so the replacement is written into that tensor in place."""
+    for level, x in levels:
+        if level == 0:
+            known = observation
+        else:
+            alpha_bar = float(schedule.alphas_cumprod[level - 1])
+            eps = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+            known = math.sqrt(alpha_bar) * observation + math.sqrt(1 - alpha_bar) * eps
+        x.copy_(mask * known + (1 - mask) * x)
+        yield level, x
+
+
+@torch.no_grad()
+def restore(model, schedule: Schedule, start: Tensor, t0: int, labels: Tensor, *, steps: int | None = None,
+            sampler: str = "ddim", guidance_weight: float = 0.0, observation: Tensor | None = None,
+            mask: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    """Noise `start` (N, 1, 28, 28) to level t0 and run the reverse process from there to x_0.
+
+    labels: (N,) digits, or the model's null label for unconditional steps; steps: reverse steps
+    from t0 (default all t0); with observation and mask (both (N, 1, 28, 28), mask 1 = observed),
+    observed pixels are kept consistent at every level (module docstring). t0 = 0 returns `start`.
+    """
+    if (observation is None) != (mask is None):
+        raise ValueError("give both observation and mask (for inpainting) or neither")
+    if mask is not None and (mask.shape != start.shape or observation.shape != start.shape):
+        raise ValueError(f"the mask {tuple(mask.shape)} and observation {tuple(observation.shape)} must have the "
+                         f"start's shape {tuple(start.shape)}")
+    x_t0 = noised_start(start, t0, schedule, generator)
+    if t0 == 0:
+        return x_t0
+    denoiser = ClassifierFreeGuidance(model, guidance_weight) if guidance_weight else model
+    levels = reverse_process(denoiser, schedule, x_t0, labels, sampler, steps, generator=generator, start_level=t0,
+                             clip_x0=PIXEL_RANGE if sampler == "ddim" else None)
+    if mask is not None:
+        levels = _keep_observed(levels, observation, mask, schedule, generator)
+    return final(levels).clamp(-PIXEL_RANGE, PIXEL_RANGE)
+
+
+@torch.no_grad()
+def distortion_by_level(model, schedule: Schedule, digits: Tensor, labels: Tensor,
+                        generator: torch.Generator | None = None) -> tuple[list[int], list[float]]:
+    """The DDPM paper's Fig. 5 (left): the RMSE, on the 0..255 scale, between the clean digits
+    (N, 1, 28, 28) and the model's prediction x0_hat = (x_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t)
+    (clipped to the pixel range) from x_t ~ q(x_t | x_0), at every level.
+
+    Returns (levels, rmse) in the order the reverse process visits them: t = T, T-1, ..., 1.
+    """
+    levels, rmse = [], []
+    for level in range(schedule.T, 0, -1):
+        t = torch.full((len(digits),), level - 1, dtype=torch.long)
+        x_t = q_sample(schedule, digits, t, generator=generator)
+        x0_hat = predict_x0(x_t, model(x_t, t, labels), float(schedule.alphas_cumprod[level - 1]))
+        levels.append(level)
+        rmse.append(float(((x0_hat.clamp(-1, 1) - digits) * 127.5).pow(2).mean().sqrt()))
+    return levels, rmse

@@ -1,0 +1,116 @@
+"""dip_ext/restore.py: starting the reverse process at t0 from a noised estimate, RePaint's masked
+steps, the distortion-by-level curve, and clear errors."""
+import math
+
+import numpy as np
+
+import pytest
+import torch
+
+from dip_ext.restore import distortion_by_level, noised_start, restore
+from mnist_ext.recipe import load_model
+from samplers import reverse_process, trajectory_levels
+from utils import Schedule
+
+SCHEDULE = Schedule.make("cosine", 200)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_mnist):
+    model, _ = load_model(tiny_mnist)
+    return model
+
+
+def test_noised_start_draws_from_q_xt0_given_the_estimate():
+    estimate = torch.linspace(-1, 1, 28 * 28).reshape(1, 1, 28, 28).expand(4000, 1, 28, 28)
+    t0 = 60
+    x = noised_start(estimate, t0, SCHEDULE, torch.Generator().manual_seed(0))
+    alpha_bar = float(SCHEDULE.alphas_cumprod[t0 - 1])
+    mean, variance = x.mean(dim=0), x.var(dim=0)
+    assert torch.allclose(mean, math.sqrt(alpha_bar) * estimate[0], atol=0.07)  # std of a mean of 4000: < 0.016
+    assert variance.mean() == pytest.approx(1 - alpha_bar, rel=0.01)
+    assert torch.allclose(variance, torch.full_like(variance, 1 - alpha_bar), rtol=0.1)
+
+
+def test_starting_at_level_zero_returns_the_start(tiny_model):
+    start = torch.rand(3, 1, 28, 28) * 2 - 1
+    assert torch.equal(noised_start(start, 0, SCHEDULE), start)
+    assert torch.equal(restore(tiny_model, SCHEDULE, start, 0, torch.tensor([1, 2, 3])), start)
+
+
+def test_reverse_process_from_t0_visits_only_the_levels_below_it(tiny_model):
+    x = torch.randn(2, 1, 28, 28)
+    labels = torch.tensor([0, 1])
+    visited = [level for level, _ in reverse_process(tiny_model, SCHEDULE, x, labels, "ddim", 5, start_level=40)]
+    assert visited == trajectory_levels(40, 5)[-2::-1] and visited[0] < 40 and visited[-1] == 0
+    ancestral = [level for level, _ in reverse_process(tiny_model, SCHEDULE, x, labels, "ddpm", start_level=7)]
+    assert ancestral == [6, 5, 4, 3, 2, 1, 0]
+    with pytest.raises(ValueError, match="start_level must be an integer level between 1 and T = 200"):
+        reverse_process(tiny_model, SCHEDULE, x, labels, start_level=201)
+
+
+def test_restore_calls_the_model_only_below_t0(tiny_model):
+    seen = []
+
+    def recording(x, t, y):
+        seen.append(int(t[0]))
+        return tiny_model(x, t, y)
+
+    recording.null_label = tiny_model.null_label
+    restore(recording, SCHEDULE, torch.zeros(2, 1, 28, 28), 30, torch.tensor([3, 4]), steps=6)
+    assert len(seen) == 6 and max(seen) == 29 and min(seen) == 0
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_masked_reverse_process_ends_on_the_observed_pixels(tiny_model, sampler):
+    generator = torch.Generator().manual_seed(0)
+    observation = torch.rand(2, 1, 28, 28, generator=generator) * 2 - 1
+    mask = (torch.rand(2, 1, 28, 28, generator=generator) < 0.5).float()
+    out = restore(tiny_model, SCHEDULE, torch.zeros_like(observation), 20, torch.tensor([5, 6]), sampler=sampler,
+                  steps=20 if sampler == "ddpm" else 5, observation=observation, mask=mask, generator=generator)
+    assert torch.equal(out[mask == 1], observation[mask == 1])
+    unmasked = restore(tiny_model, SCHEDULE, torch.zeros_like(observation), 20, torch.tensor([5, 6]), sampler=sampler,
+                       steps=20 if sampler == "ddpm" else 5, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(unmasked[mask == 1], observation[mask == 1], atol=0.1)
+
+
+def test_distortion_curve_runs_from_high_noise_to_low(tiny_model):
+    digits = torch.rand(8, 1, 28, 28) * 2 - 1
+    levels, rmse = distortion_by_level(tiny_model, SCHEDULE, digits, torch.arange(8), torch.Generator().manual_seed(0))
+    assert levels == list(range(200, 0, -1))
+    assert rmse[0] > 3 * rmse[-1]  # pure noise predicts little; one step of noise leaves the digit visible
+    assert all(0 <= value <= 255 for value in rmse)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"t0": -1}, "t0 must be an integer level between 0"),
+    ({"t0": 201}, "and T = 200"),
+    ({"mask": torch.ones(1, 1, 28, 28)}, "give both observation and mask"),
+    ({"mask": torch.ones(1, 1, 14, 14), "observation": torch.zeros(1, 1, 14, 14)}, "must have the start's shape"),
+])
+def test_bad_restoration_input_gets_a_clear_error(tiny_model, kwargs, message):
+    arguments = {"t0": 10} | kwargs
+    with pytest.raises(ValueError, match=message):
+        restore(tiny_model, SCHEDULE, torch.zeros(2, 1, 28, 28), arguments.pop("t0"), torch.tensor([0, 1]), **arguments)
+
+
+def test_start_study_rows_cover_every_start_and_score_the_start_alone(tiny_model):
+    from dip_ext.start_study import Corruption, best_tradeoffs, quality, run
+    from mnist_ext.scoring import DigitClassifier
+
+    torch.manual_seed(0)
+    clean = (torch.rand(2, 28, 28, dtype=torch.float64) > 0.7).double().numpy()
+    real = torch.rand(20, 1, 28, 28) * 2 - 1
+    rows = run(tiny_model, SCHEDULE, DigitClassifier().eval(), real, clean, torch.tensor([3, 7]),
+               [Corruption("noise 50", sigma=50.0)], dip_iterations=(4,), t0_fractions=(0.1, 0.5), step_counts=(2, 30))
+    starts = {(row["start"], row["t0"]) for row in rows}
+    assert starts == {("DIP 4", 0), ("observation", 0), ("noise", 200), ("DIP 4", 20), ("observation", 20),
+                      ("DIP 4", 100), ("observation", 100)}
+    assert not any(row["start"] == "noise" and row["t0"] != 200 for row in rows)
+    assert all(row["steps"] <= row["t0"] for row in rows)
+    observation_alone = next(row for row in rows if row["start"] == "observation" and row["t0"] == 0)
+    generator = torch.Generator().manual_seed(0)
+    noisy = np.stack([digit + torch.randn(digit.shape, generator=generator, dtype=torch.float64).numpy() * 50 / 255
+                      for digit in clean])
+    assert observation_alone["psnr"] == pytest.approx(quality(clean, noisy.clip(0, 1))[0], abs=0.05)
+    assert any("DIP alone at best" in line for line in best_tradeoffs(rows))
