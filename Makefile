@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist figures-dip test bench bench-mnist bench-dip mutants handout fixtures grade autograder-zip clean
+.PHONY: setup figures figures-mnist figures-dip figures-dip-start test bench bench-mnist bench-dip mutants handout fixtures grade autograder-zip clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,9 @@ figures-mnist: $(STAMP)
 
 figures-dip: $(STAMP)
 	$(PY) -m viz.dip
+
+figures-dip-start: $(STAMP)
+	$(PY) -m dip_ext.start_study
 
 test: $(STAMP)
 	$(PY) -m pytest

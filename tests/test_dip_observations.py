@@ -2,8 +2,9 @@
 from viz import dip
 
 
-def curves_numbers(discrepancy_iteration, estimate_error=0.3):
-    return {"peak": 28.0, "peak iteration": 450, "last": 22.5, "iterations": 2000, "estimate error": estimate_error,
+def curves_numbers(discrepancy_iteration, offset=-3.5):
+    return {"peak": 28.0, "peak iteration": 450, "last": 22.5, "iterations": 2000, "estimate offset": offset,
+            "estimate spread": 0.4, "recorrupted below its best": 0.05,
             "stops": {"discrepancy": (discrepancy_iteration, 25.0), "recorrupted": (450, 27.8)}}
 
 
@@ -12,7 +13,8 @@ def test_curves_note_places_each_stop_against_the_peak():
     assert "rises to 28.00 dB at iteration 450, then falls to 22.50 dB at iteration 2000" in text
     assert "discrepancy stops at iteration 240, before the peak, at 25.00 dB (+3.00 dB from" in text
     assert "recorrupted stops at iteration 450, at the peak, at 27.80 dB (+0.20 dB" in text
-    assert "within 0.30 dB" in text
+    assert "lies 3.50 dB below its true PSNR" in text and "by 0.40 dB (std)" in text and "0.05 dB below its own best" in text
+    assert "lies 1.00 dB above" in dip.curves_observations(curves_numbers(240, offset=1.0))
     assert "discrepancy stops at iteration 900, after the peak" in dip.curves_observations(curves_numbers(900))
 
 

@@ -116,6 +116,9 @@ python -m dip_ext.denoise --image camera --sigma 25
 make figures-dip
 make bench-dip
 ```
+
+With the MNIST option as well, `restore.py` starts the reverse process of the trained digit model
+from a noised DIP output at t0 < T, and `python -m dip_ext.start_study` measures what that saves.
 """,
         makefile="""
 figures-dip: $(STAMP)
