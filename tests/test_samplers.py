@@ -192,3 +192,26 @@ def test_every_sampler_records_its_trajectory_from_x_T_to_x_0(gmm, sampler):
     # the spread shrinks from pure noise (std 1) to the data (std about 0.55 over both modes)
     stds = trajectory.flatten(1).std(dim=1)
     assert stds[-1] > 0.8 and stds[0] < 0.7
+
+
+def test_clipped_ddim_step_recomputes_eps_from_the_clipped_prediction():
+    """One DDIM step (eta 0) from index t to s, by hand: x0 = clip((x - sqrt(1 - a_t) eps) / sqrt(a_t)),
+    eps' = (x - sqrt(a_t) x0) / sqrt(1 - a_t), x_s = sqrt(a_s) x0 + sqrt(1 - a_s) eps'."""
+    schedule = Schedule.make("linear", 1000)
+    t, s = step_sequence(300, 2)  # started at level 300: one step from index 299, where abar is far from 0 and 1
+    a_t, a_s = float(schedule.alphas_cumprod[t]), float(schedule.alphas_cumprod[s])
+    constant_eps = torch.tensor([[[-2.0, 0.1]]])
+    x = math.sqrt(a_t) * torch.tensor([[[3.0, 0.5]]]) + math.sqrt(1 - a_t) * constant_eps  # predicts x0 = (3, 0.5)
+
+    def denoiser(x_t, t, y):
+        return constant_eps.expand_as(x_t)
+
+    x0 = ((x - math.sqrt(1 - a_t) * constant_eps) / math.sqrt(a_t)).clamp(-1, 1)
+    assert x0[0, 0, 0] == 1.0 and -1 < x0[0, 0, 1] < 1  # one pixel clipped, one not
+    eps = (x - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
+    expected = math.sqrt(a_s) * x0 + math.sqrt(1 - a_s) * eps
+    level, x_s = next(reverse_process(denoiser, schedule, x, torch.zeros(1, dtype=torch.long), "ddim", 2, clip_x0=1.0,
+                                      start_level=300))
+    assert 0.2 < a_t < 0.8
+    assert level == s + 1
+    torch.testing.assert_close(x_s, expected, rtol=1e-6, atol=1e-6)

@@ -2,9 +2,8 @@
 
     python -m viz.dip [--out-dir figures/dip]        (make figures-dip; seconds once figures/dip/cache/ holds the fits)
 
-From an empty cache it fits about 31,000 iterations: 10 minutes at the 52 iterations/s that
-tools.bench_dip_network measures on 2 idle threads (the run behind the README took 28 minutes on
-one core shared with other jobs).
+From an empty cache it fits about 31,000 iterations: 15 minutes measured on one idle core with one
+thread; about 10 at the 52 iterations/s tools.bench_dip_network measures on 2 idle threads.
 
   dip_curves.png    PSNR against iteration, each stopping rule's signal, where each rule stops
   dip_grid.png      clean / noisy / DIP at several iterations / each rule's stop / best classical
