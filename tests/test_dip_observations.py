@@ -27,9 +27,10 @@ def grid_numbers(psnr_at_iterations, best_rule="recorrupted"):
 def test_grid_note_follows_the_psnr_over_iterations():
     text = dip.grid_observations(grid_numbers([20.0, 26.0, 27.0, 22.0]))
     assert "does not move one way (20.00, 26.00, 27.00, 22.00)" in text
-    assert "nl_means) gives 27.90 dB, and DIP's best stop here (recorrupted) 27.50 dB" in text
+    assert "nl_means) gives 27.90 dB, and the best of DIP's rules here (recorrupted; both picked" in text
+    assert "oracle choice) 27.50 dB" in text
     assert "rises from 20.00 to 27.00" in dip.grid_observations(grid_numbers([20.0, 26.0, 26.5, 27.0]))
-    assert "(discrepancy) 25.00 dB" in dip.grid_observations(grid_numbers([20.0] * 4, "discrepancy"))
+    assert "oracle choice) 25.00 dB" in dip.grid_observations(grid_numbers([20.0] * 4, "discrepancy"))
 
 
 def test_targets_note_follows_the_measured_noise():
