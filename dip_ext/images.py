@@ -50,13 +50,23 @@ def _read_file(path: Path) -> np.ndarray:
         raise ValueError(f"cannot read {path} as an image ({error}); give a PNG or JPEG file") from None
 
 
+def digit_to_unit(digits: Tensor) -> np.ndarray:
+    """MNIST digits in the model's range [-1, 1] -> float64 in [0, 1], the range DIP and PSNR use here."""
+    return ((digits.double() + 1) / 2).clamp(0, 1).numpy()
+
+
+def unit_to_digit(images: np.ndarray) -> Tensor:
+    """The inverse of digit_to_unit, float32, values clipped to [0, 1] first."""
+    return torch.as_tensor(np.clip(images, 0, 1) * 2 - 1, dtype=torch.float32)
+
+
 def _held_out_digit(index: int) -> np.ndarray:
     from mnist_ext.data import model_and_held_out_digits
 
     _, (digits, _) = model_and_held_out_digits()
     if not 0 <= index < len(digits):
         raise ValueError(f"mnist:{index} is out of range; there are {len(digits)} held-out digits (0..{len(digits) - 1})")
-    return ((digits[index, 0] + 1) / 2).numpy().astype(np.float64)  # model range [-1, 1] -> [0, 1]
+    return digit_to_unit(digits[index, 0])
 
 
 def load_image(source: str, size: int | None = 64) -> np.ndarray:

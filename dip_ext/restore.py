@@ -14,16 +14,14 @@ sampler reaches keeps the observed pixels consistent with the observation y (ReP
 
 Images here are in the model's range [-1, 1], shape (N, 1, 28, 28).
 """
-import math
 from typing import Iterator
 
 import torch
 from torch import Tensor
 
+from mnist_ext.generate import PIXEL_RANGE
 from samplers import ClassifierFreeGuidance, final, predict_x0, reverse_process
 from utils import Schedule, q_sample
-
-PIXEL_RANGE = 1.0
 
 
 def check_start_level(t0: int, schedule: Schedule) -> int:
@@ -45,12 +43,7 @@ def _keep_observed(levels: Iterator[tuple[int, Tensor]], observation: Tensor, ma
     """RePaint's replacement at every level the sampler yields. The sampler continues from the x it
     yielded, so the replacement is written into that tensor in place."""
     for level, x in levels:
-        if level == 0:
-            known = observation
-        else:
-            alpha_bar = float(schedule.alphas_cumprod[level - 1])
-            eps = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-            known = math.sqrt(alpha_bar) * observation + math.sqrt(1 - alpha_bar) * eps
+        known = observation if level == 0 else noised_start(observation, level, schedule, generator)
         x.copy_(mask * known + (1 - mask) * x)
         yield level, x
 

@@ -28,6 +28,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from cli import command_parser, run_command
 from devices import pick_device
 from dip_ext.fit import Stage, fit
+from dip_ext.images import digit_to_unit, unit_to_digit
 from dip_ext.network import DipConfig
 from dip_ext.restore import distortion_by_level, restore
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
@@ -63,11 +64,12 @@ def corrupt(clean: np.ndarray, corruption: Corruption, generator: torch.Generato
 
 def _to_model(images: np.ndarray) -> torch.Tensor:
     """(N, 28, 28) in [0, 1] -> (N, 1, 28, 28) in the model's [-1, 1]."""
-    return torch.as_tensor(np.clip(images, 0, 1) * 2 - 1, dtype=torch.float32)[:, None]
+    return unit_to_digit(images)[:, None]
 
 
 def _to_unit(images: torch.Tensor) -> np.ndarray:
-    return ((images[:, 0].double().numpy() + 1) / 2).clip(0, 1)
+    """(N, 1, 28, 28) in [-1, 1] -> (N, 28, 28) in [0, 1]."""
+    return digit_to_unit(images[:, 0])
 
 
 def quality(clean: np.ndarray, restored: np.ndarray) -> tuple[float, float]:
