@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist figures-dip figures-dip-start test bench bench-mnist bench-dip mutants handout fixtures grade autograder-zip clean
+.PHONY: setup figures figures-mnist figures-dip test bench bench-mnist bench-dip bench-dip-start mutants handout fixtures grade autograder-zip clean
 
 setup: $(STAMP)
 
@@ -22,8 +22,6 @@ figures-mnist: $(STAMP)
 figures-dip: $(STAMP)
 	$(PY) -m viz.dip
 
-figures-dip-start: $(STAMP)
-	$(PY) -m dip_ext.start_study
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -38,6 +36,9 @@ bench-mnist: $(STAMP)
 bench-dip: $(STAMP)
 	$(PY) -m tools.bench_dip_network
 	$(PY) -m dip_ext.run_study
+
+bench-dip-start: $(STAMP)
+	$(PY) -m viz.dip_start --seeds 0 1 2 --per-class 3
 
 MODULES ?= gmm utils metrics ddpm training checkpoints recipe
 MINUTES ?= 40

@@ -8,22 +8,18 @@ cases in flight and a rerun skips what is there (change the settings: use anothe
 Cases run in --workers one-thread processes.
 """
 import json
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
 from cli import command_parser, run_command
+from devices import one_thread_workers
 from dip_ext.images import BENCHMARK_IMAGES, IMAGE_NAMES, SIGMAS, check_sigma
 from dip_ext.study import StudySettings, case_key, format_table, run_case, summarise
 
 DEFAULT_RUNS = Path("figures/dip/study/runs.jsonl")
-
-
-def _one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 def main(args) -> None:
@@ -44,7 +40,7 @@ def main(args) -> None:
     todo = [case for case in wanted if case_key(*case) not in done]
     print(f"{len(wanted) - len(todo)} of {len(wanted)} cases already in {args.runs}; running {len(todo)} "
           f"in {args.workers} processes")
-    with ProcessPoolExecutor(args.workers, initializer=_one_thread) as pool, args.runs.open("a") as runs:
+    with one_thread_workers(args.workers) as pool, args.runs.open("a") as runs:
         futures = [pool.submit(run_case, *case, settings) for case in todo]
         try:
             for future in tqdm(as_completed(futures), total=len(futures), desc="cases"):

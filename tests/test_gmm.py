@@ -153,3 +153,24 @@ def test_the_mixture_is_held_in_float64_and_problem_gmm_defaults_to_seed_0():
     assert mixture.means.dtype == mixture.std_devs.dtype == mixture.mix_weights.dtype == torch.float64
     default = problem_gmm()
     assert len(default) == 10_000 and torch.equal(default.samples, problem_gmm(n_samples=10_000, seed=0).samples)
+
+
+def test_sample_is_the_truncated_mixture_draw_from_the_generator():
+    """One batch: labels y ~ Categorical(w), x = mu_y + sigma_y eps with eps ~ N(0, I) in float64,
+    all inside the square here, so x is that batch and the generator has moved past exactly one batch."""
+    gmm = GMM([[0.5, 0.5], [-0.5, 0.0]], [0.05, 0.1], [0.3, 0.7], n_samples=1)
+    x, y = gmm.sample(64, generator=torch.Generator().manual_seed(3))
+    by_hand = torch.Generator().manual_seed(3)
+    expected_y = torch.multinomial(gmm.mix_weights, 64, replacement=True, generator=by_hand)
+    noise = torch.randn(64, 2, generator=by_hand, dtype=torch.float64)
+    expected_x = gmm.means[expected_y] + gmm.std_devs[expected_y, None] * noise
+    assert torch.equal(y, expected_y)
+    assert torch.equal(x, expected_x.float().unsqueeze(1))
+    generator = torch.Generator().manual_seed(3)
+    gmm.sample(64, generator=generator)
+    assert torch.equal(generator.get_state(), by_hand.get_state()), "no batch drawn beyond the one needed"
+
+
+def test_the_stored_data_set_defaults_to_seed_zero():
+    default, seeded = GMM([[0.5, 0.5]], [0.1], [1.0], n_samples=50), GMM([[0.5, 0.5]], [0.1], [1.0], n_samples=50, seed=0)
+    assert torch.equal(default.samples, seeded.samples)

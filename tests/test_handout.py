@@ -153,7 +153,11 @@ def test_each_option_ships_its_part_and_its_commands_run(tmp_path, option):
         assert not any(name.startswith("mnist_ext/") for name in files)
     elif option == "dip":
         assert "dip_ext/fit.py" in files and "viz/dip.py" in files and "figures-dip:" in makefile
-        assert not any(name.startswith("mnist_ext/") for name in files) and "viz/trajectory.py" not in files
+        assert "bench-dip-start:" in makefile and "viz/trajectory.py" not in files
+        assert "mnist_ext/model.py" in files and "train-mnist:" in makefile, "the DIP start needs the MNIST part"
+        imported = subprocess.run([sys.executable, "-c", "import viz.dip, viz.dip_start"], cwd=out, capture_output=True,
+                                  text=True, timeout=120)
+        assert imported.returncode == 0, imported.stderr
         fitted = subprocess.run([sys.executable, "-m", "dip_ext.denoise", "--image", "camera", "--sigma", "25", "--size",
                                  "32", "--iterations", "110", "--depth", "3", "--out", "dip.png"],
                                 cwd=out, capture_output=True, text=True, timeout=120)

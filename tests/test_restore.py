@@ -92,25 +92,3 @@ def test_bad_restoration_input_gets_a_clear_error(tiny_model, kwargs, message):
     arguments = {"t0": 10} | kwargs
     with pytest.raises(ValueError, match=message):
         restore(tiny_model, SCHEDULE, torch.zeros(2, 1, 28, 28), arguments.pop("t0"), torch.tensor([0, 1]), **arguments)
-
-
-def test_start_study_rows_cover_every_start_and_score_the_start_alone(tiny_model):
-    from dip_ext.start_study import Corruption, best_tradeoffs, quality, run
-    from mnist_ext.scoring import DigitClassifier
-
-    torch.manual_seed(0)
-    clean = (torch.rand(2, 28, 28, dtype=torch.float64) > 0.7).double().numpy()
-    real = torch.rand(20, 1, 28, 28) * 2 - 1
-    rows = run(tiny_model, SCHEDULE, DigitClassifier().eval(), real, clean, torch.tensor([3, 7]),
-               [Corruption("noise 50", sigma=50.0)], dip_iterations=(4,), t0_fractions=(0.1, 0.5), step_counts=(2, 30))
-    starts = {(row["start"], row["t0"]) for row in rows}
-    assert starts == {("DIP 4", 0), ("observation", 0), ("noise", 200), ("DIP 4", 20), ("observation", 20),
-                      ("DIP 4", 100), ("observation", 100)}
-    assert not any(row["start"] == "noise" and row["t0"] != 200 for row in rows)
-    assert all(row["steps"] <= row["t0"] for row in rows)
-    observation_alone = next(row for row in rows if row["start"] == "observation" and row["t0"] == 0)
-    generator = torch.Generator().manual_seed(0)
-    noisy = np.stack([digit + torch.randn(digit.shape, generator=generator, dtype=torch.float64).numpy() * 50 / 255
-                      for digit in clean])
-    assert observation_alone["psnr"] == pytest.approx(quality(clean, noisy.clip(0, 1))[0], abs=0.05)
-    assert any("DIP alone at best" in line for line in best_tradeoffs(rows))

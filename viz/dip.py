@@ -21,16 +21,21 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from skimage.metrics import peak_signal_noise_ratio
+from tqdm.auto import tqdm
 
-from devices import set_cpu_threads
+from devices import one_thread_workers, set_cpu_threads
 from dip_ext.classical import classical_denoisers, estimated_sigma
 from dip_ext.fit import Stage, fit
 from dip_ext.images import add_noise, load_image
 from dip_ext.network import DipConfig
 from dip_ext.progressive import stage_scales, target_pair
 from dip_ext.stopping import discrepancy_stop, estimate_stop, wmv_stop
+from dip_ext.starts import StartSettings
 from dip_ext.study import StudySettings
-from skimage.metrics import peak_signal_noise_ratio
+from mnist_ext.recipe import DEFAULT_CHECKPOINT, RECIPE
+from training import ensure_trained
+from viz.dip_start import FIGURE_PER_CLASS, figure_entries, load_results, rmse_curve, run_job, start_jobs
 from viz.index import FigureEntry, write_index
 from viz.observe import trend
 from viz.style import FIGURES_DIR, PALETTE, save
@@ -275,30 +280,32 @@ def ablation_observations(numbers: dict) -> str:
             f"network is {network['default']['peak']:.2f} dB.")
 
 
-def ablation_figure(cache: Path, out: Path) -> FigureEntry:
+def ablation_fits(cache: Path, name: str) -> tuple[dict, dict]:
+    """({network variant: (plain peak, recorrupted rule's PSNR)}, {target variant: (peak, rule's PSNR)}) on one image."""
     network, targets = {}, {}
     for label, config in NETWORK_VARIANTS.items():
-        peaks, stops = [], []
-        for name in GRID_IMAGES:
-            if config == SETTINGS.network:  # the grid's fits: their first ABLATION_ITERATIONS are this run
-                plain, recorrupted, _ = _plain_and_recorrupted(cache, name, keep=GRID_ITERATIONS)
-            else:
-                plain, recorrupted, _ = _plain_and_recorrupted(cache, name, config, ABLATION_ITERATIONS)
-            peaks.append(float(np.max(plain["psnr"][:ABLATION_ITERATIONS])))
-            stops.append(float(recorrupted["psnr"][estimate_stop(recorrupted["estimate"])]))
-        network[label] = {"peak": float(np.mean(peaks)), "stop": float(np.mean(stops))}
+        if config == SETTINGS.network:  # the grid's fits: their first ABLATION_ITERATIONS are this run
+            plain, recorrupted, _ = _plain_and_recorrupted(cache, name, keep=GRID_ITERATIONS)
+        else:
+            plain, recorrupted, _ = _plain_and_recorrupted(cache, name, config, ABLATION_ITERATIONS)
+        network[label] = (float(np.max(plain["psnr"][:ABLATION_ITERATIONS])),
+                          float(recorrupted["psnr"][estimate_stop(recorrupted["estimate"])]))
     for label, scales in TARGET_VARIANTS.items():
-        peaks, stops = [], []
-        for name in GRID_IMAGES:
-            if scales == (SETTINGS.recorrupted_scale,):
-                _, record, _ = _plain_and_recorrupted(cache, name, keep=GRID_ITERATIONS)
-            else:
-                clean, noisy = noisy_image(name)
-                stages = [Stage(scale, ABLATION_ITERATIONS, SETTINGS.patience) for scale in scales]
-                record = cached_fit(cache, f"{name}_stages", noisy, clean, SETTINGS.network, stages, estimated_sigma(noisy))
-            peaks.append(float(np.max(record["psnr"])))
-            stops.append(float(record["psnr"][estimate_stop(record["estimate"])]))
-        targets[label] = {"peak": float(np.mean(peaks)), "stop": float(np.mean(stops))}
+        if scales == (SETTINGS.recorrupted_scale,):
+            _, record, _ = _plain_and_recorrupted(cache, name, keep=GRID_ITERATIONS)
+        else:
+            clean, noisy = noisy_image(name)
+            stages = [Stage(scale, ABLATION_ITERATIONS, SETTINGS.patience) for scale in scales]
+            record = cached_fit(cache, f"{name}_stages", noisy, clean, SETTINGS.network, stages, estimated_sigma(noisy))
+        targets[label] = (float(np.max(record["psnr"])), float(record["psnr"][estimate_stop(record["estimate"])]))
+    return network, targets
+
+
+def ablation_figure(cache: Path, out: Path) -> FigureEntry:
+    per_image = [ablation_fits(cache, name) for name in GRID_IMAGES]
+    network, targets = ({label: {"peak": float(np.mean([fits[part][label][0] for fits in per_image])),
+                                 "stop": float(np.mean([fits[part][label][1] for fits in per_image]))}
+                         for label in per_image[0][part]} for part in (0, 1))
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), constrained_layout=True)
     for ax, results, title in ((axes[0], network, "network (plain DIP peak; recorrupted rule's output)"),
                                (axes[1], targets, "recorrupted targets (peak and rule's output of that fit)")):
@@ -320,14 +327,26 @@ def ablation_figure(cache: Path, out: Path) -> FigureEntry:
                        "make figures-dip", ablation_observations(numbers), numbers)
 
 
-def make_all(out_dir: Path = OUT_DIR) -> Path:
+def make_all(out_dir: Path = OUT_DIR, workers: int = 2) -> Path:
+    """Every DIP figure and figures/dip/index.md. The fits not yet cached run first, in `workers`
+    one-thread processes: each photograph's fits, and each corruption of the MNIST start study."""
     cache = out_dir / "cache"
     out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = ensure_trained(RECIPE, DEFAULT_CHECKPOINT)
+    start_seeds = (0,)
+    jobs = start_jobs(model_path, cache / "start", start_seeds, FIGURE_PER_CLASS)
+    with one_thread_workers(workers) as pool:
+        futures = [pool.submit(ablation_fits, cache, name) for name in GRID_IMAGES]
+        futures += [pool.submit(run_job, *job) for job in jobs if not job[0].exists()]
+        for future in tqdm(futures, desc="DIP fits (photographs, then MNIST starts)"):
+            future.result()
+    levels, rmse, T = rmse_curve(model_path, FIGURE_PER_CLASS)
     entries = [curves_figure(cache, out_dir / "dip_curves.png"), grid_figure(cache, out_dir / "dip_grid.png"),
                targets_figure(out_dir / "dip_targets.png"), ablation_figure(cache, out_dir / "dip_ablation.png")]
+    entries += figure_entries(load_results(jobs), levels, rmse, StartSettings(), T, out_dir)
     return write_index(entries, out_dir, title="Deep Image Prior figures", command="make figures-dip",
                        extra=["The stopping study's table (8 images x 3 sigmas x 3 seeds) is made by `make bench-dip`; "
-                              "see the README's DIP section."])
+                              "the start study over several seeds by `make bench-dip-start`; see the README's DIP section."])
 
 
 def main() -> None:

@@ -1,0 +1,144 @@
+"""dip_ext/starts.py and viz/dip_start.py: the corruptions, the rows of the start study, the
+summary over seeds, the steps each start needs, the classifier that never saw the restored digits,
+and the figures' notes."""
+import numpy as np
+import pytest
+import torch
+
+from dip_ext.starts import (CORRUPTIONS, RULE_START, Corruption, StartSettings, best_tradeoffs, corrupt, quality,
+                            run_corruption, study_digits, summarise)
+from mnist_ext.recipe import load_model
+from mnist_ext.scoring import DigitClassifier, first_of_each_class
+from utils import Schedule
+from viz.dip_start import figure_entries, grid_observations, rmse_observations, t0_observations
+
+SCHEDULE = Schedule.make("cosine", 200)
+TINY = StartSettings(dip_iterations=(3, 6), t0_fractions=(0.1, 0.5), steps=(2, 30), grid_t0_fraction=0.1, grid_steps=2)
+
+
+def test_corruptions_remove_and_noise_what_they_say():
+    clean = np.full((28, 28), 0.5)
+    noisy, mask = corrupt(clean, Corruption("n", sigma=51.0), torch.Generator().manual_seed(0))
+    assert mask is None and np.std(noisy - clean) * 255 == pytest.approx(51.0, rel=0.08)
+    observed, mask = corrupt(clean, Corruption("lower", lower_half=True), torch.Generator().manual_seed(0))
+    assert np.all(mask[:14] == 1) and np.all(mask[14:] == 0)
+    assert np.array_equal(observed, clean * mask)
+    observed, mask = corrupt(clean, Corruption("random", missing=0.5), torch.Generator().manual_seed(0))
+    assert 0.42 < mask.mean() < 0.58 and np.all(observed[mask == 0] == 0) and np.all(observed[mask == 1] == 0.5)
+
+
+def test_study_digits_are_the_first_of_each_class_and_bounded():
+    images, labels = study_digits(2)
+    assert images.shape == (20, 1, 28, 28) and torch.equal(torch.bincount(labels), torch.full((10,), 2))
+    with pytest.raises(ValueError, match="per_class must be between 1 and 5"):
+        study_digits(6)
+
+
+def test_first_of_each_class_marks_the_first_k_in_order():
+    labels = torch.tensor([3, 1, 3, 3, 1, 0])
+    assert first_of_each_class(labels, 2).tolist() == [True, True, True, False, True, True]
+
+
+def test_the_study_classifier_never_trains_on_the_restored_digits(tmp_path, monkeypatch):
+    import mnist_ext.scoring as scoring
+
+    seen = {}
+
+    def recording(images, labels, **kwargs):
+        seen["images"] = images
+        return DigitClassifier().eval()
+
+    monkeypatch.setattr(scoring, "train_classifier", recording)
+    scoring.load_or_train_classifier(tmp_path / "c.pt", set_aside_per_class=3, progress=False)
+    restored, _ = study_digits(3)
+    trained_on = seen["images"].flatten(1)
+    assert len(trained_on) == 1000 - 30
+    assert not any(torch.equal(digit, other) for digit in restored.flatten(1) for other in trained_on)
+
+
+@pytest.fixture(scope="module")
+def noise_run(tiny_mnist):
+    model, _ = load_model(tiny_mnist)
+    digits, labels = study_digits(1)
+    real = digits.repeat(4, 1, 1, 1)
+    return run_corruption(model, SCHEDULE, DigitClassifier().eval(), real, digits, labels,
+                          Corruption("noise 50", sigma=50.0), TINY, seed=0)
+
+
+def test_rows_cover_every_start_sampler_and_level(noise_run):
+    rows = noise_run["rows"]
+    alone = {row["start"] for row in rows if row["t0"] == 0}
+    assert alone == {"DIP 3", "DIP 6", RULE_START, "observation"}
+    assert {row["t0"] for row in rows if row["start"] == "noise"} == {200}
+    assert {row["t0"] for row in rows if row["start"] == "observation"} == {0, 20, 100}
+    assert all(row["steps"] <= row["t0"] for row in rows)
+    assert all(row["label"] for row in rows if row["sampler"] == "ddpm")
+    assert {row["label"] for row in rows if row["sampler"] == "ddim"} == {False, True}
+    assert list(noise_run["grid"]) == ["clean", "corrupted", f"{RULE_START} alone", f"{RULE_START}, t0 = 20, 2 steps",
+                                       "observation, t0 = 20, 2 steps", "noise, t0 = 200, 30 steps"]
+
+
+def test_the_observation_row_scores_the_noisy_digits_themselves(noise_run):
+    digits, _ = study_digits(1)
+    clean = (digits[:, 0].double().numpy() + 1) / 2
+    generator = torch.Generator().manual_seed(0)
+    noisy = np.stack([corrupt(digit, CORRUPTIONS[0], generator)[0] for digit in clean])
+    row = next(row for row in noise_run["rows"] if row["start"] == "observation" and row["t0"] == 0)
+    # the rows score images in the model's float32 range, clipped to [-1, 1] on the way back
+    assert row["psnr"] == pytest.approx(quality(clean, noisy.clip(0, 1))[0], abs=0.05)
+    assert np.allclose(noise_run["grid"]["corrupted"], noisy[np.linspace(0, 9, 4).round().astype(int)])
+
+
+def _row(start, t0, steps, psnr, accuracy=1.0, seed=0, sampler="ddim", label=True, corruption="c"):
+    return {"corruption": corruption, "seed": seed, "start": start, "t0": t0, "sampler": sampler, "steps": steps,
+            "label": label, "psnr": psnr, "ssim": 0.5, "accuracy": accuracy, "frechet": 1.0, "frechet_floor": 1.0,
+            "seconds per digit": 0.1}
+
+
+def test_summary_averages_each_setting_over_seeds():
+    summary = summarise([_row("DIP 3", 0, 0, 10.0, seed=0), _row("DIP 3", 0, 0, 14.0, seed=1), _row("noise", 50, 5, 7.0)])
+    assert len(summary) == 2
+    assert summary[0]["psnr"] == 12.0 and summary[0]["psnr std"] == 2.0 and summary[0]["seeds"] == 2
+    assert summary[1]["psnr"] == 7.0 and summary[1]["seeds"] == 1
+
+
+def test_tradeoff_is_the_fewest_steps_beating_dip_alone_by_one_db_at_generation_accuracy():
+    rows = [_row("DIP 3", 0, 0, 20.0, label=False, sampler="-"), _row("DIP 6", 0, 0, 18.0, label=False, sampler="-"),
+            _row("noise", 200, 30, 9.0, accuracy=0.9), _row("noise", 200, 2, 5.0, accuracy=0.5),
+            _row("DIP 3", 20, 2, 20.9), _row("DIP 3", 20, 5, 21.5, accuracy=0.8), _row("DIP 3", 100, 10, 21.2),
+            _row("DIP 3", 20, 30, 22.0), _row("observation", 20, 2, 20.5)]
+    lines = best_tradeoffs(summarise(rows))
+    assert lines[0].startswith("c: DIP alone at best 20.00 dB (DIP 3)") and "30 DDIM steps: accuracy 90%" in lines[0]
+    assert lines[1].startswith("  DIP 3: 10 ddim steps from t0 = 100 (with label): 21.20 dB, ")  # 2 steps miss 1 dB, 5 steps miss the accuracy
+    assert lines[2:] == [f"  {start}: no setting reaches DIP alone + 1 dB with that accuracy"
+                         for start in ("DIP 6", "noise", "observation")]
+
+
+def test_figures_are_drawn_and_their_notes_follow_their_numbers(noise_run, tmp_path):
+    entries = figure_entries([noise_run], list(range(200, 0, -1)), list(np.linspace(60, 1, 200)), TINY, 200, tmp_path)
+    assert [entry.path.name for entry in entries] == ["dip_start_grid.png", "dip_start_steps.png", "dip_start_t0.png",
+                                                      "dip_start_rmse.png"]
+    assert all(entry.path.stat().st_size > 1000 for entry in entries)
+    grid = entries[0].numbers["noise 50"]
+    assert set(grid) == {f"{RULE_START} alone", f"{RULE_START}, t0 = 20, 2 steps", "observation, t0 = 20, 2 steps",
+                         "noise, t0 = 200, 30 steps"}
+
+
+def test_grid_note_names_the_best_column():
+    note = grid_observations({"noise": {"DIP alone": 20.0, "DIP, t0 = 50": 22.5, "noise": 9.0},
+                              "mask": {"DIP alone": 24.0, "DIP, t0 = 50": 23.0}})
+    assert "noise: the highest mean PSNR over the study's digits among the columns is DIP, t0 = 50 (22.50 dB), " \
+           "against 20.00 dB for DIP alone." in note
+    assert "mask: the highest mean PSNR over the study's digits among the columns is DIP alone (24.00 dB)." in note
+
+
+def test_t0_note_gives_each_starts_best_level():
+    note = t0_observations({"noise": {"DIP 3": {0: 20.0, 25: 22.0, 50: 21.0}, "observation": {0: 13.0, 50: 18.0}}})
+    assert note == "noise: the mean PSNR is highest at t0 = 25 for DIP 3 (22.00 dB), 50 for observation (18.00 dB)."
+
+
+def test_rmse_note_measures_where_the_distortion_halves():
+    levels = [4, 3, 2, 1]
+    note = rmse_observations({"levels": levels, "rmse": [80.0, 50.0, 38.0, 40.0]})
+    assert "falls to half its value at t = 4 by t = 2, after 2 of the 4 steps" in note
+    assert "falls at 67% of the single steps" in note
