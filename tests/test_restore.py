@@ -2,7 +2,6 @@
 steps, the distortion-by-level curve, and clear errors."""
 import math
 
-
 import pytest
 import torch
 
