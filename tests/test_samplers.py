@@ -1,12 +1,14 @@
 """Few-step samplers (DDIM, DPM-Solver++(2M)) against identities and a closed-form ODE solution."""
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from gmm import GMM, NULL_LABEL, problem_gmm
-from samplers import ClassifierGuidance, ddim_invert, final, reverse_process, sample, step_sequence, trajectory_levels
+from samplers import (ClassifierFreeGuidance, ClassifierGuidance, ddim_invert, final, labels_for, reverse_process, sample,
+                      step_sequence, trajectory_levels)
 from utils import Schedule, p_sample_loop
 
 
@@ -215,3 +217,127 @@ def test_clipped_ddim_step_recomputes_eps_from_the_clipped_prediction():
     assert 0.2 < a_t < 0.8
     assert level == s + 1
     torch.testing.assert_close(x_s, expected, rtol=1e-6, atol=1e-6)
+
+
+def _exact(gmm, T=20):
+    schedule = Schedule.make("cosine", T)
+    return gmm.exact_denoiser(schedule.alphas_cumprod), schedule
+
+
+def _exact_indices(T: int, steps: int) -> list[int]:
+    """step_sequence's indices in exact rational arithmetic: round((1 - i/(K-1))^2 (T-1)), half to even."""
+    from fractions import Fraction
+    indices = [round(Fraction((steps - 1 - i) ** 2 * (T - 1), (steps - 1) ** 2)) if steps > 1 else T - 1
+               for i in range(steps)]
+    for i in range(steps - 2, -1, -1):
+        indices[i] = max(indices[i], indices[i + 1] + 1)
+    return indices
+
+
+@pytest.mark.parametrize("T, steps", [(1000, 10), (1000, 537), (4000, 352), (250, 25)])
+def test_step_sequence_is_the_quadratic_spacing_computed_exactly(T, steps):
+    """(1000, 537) and (4000, 352) round differently in float32: the spacing needs float64."""
+    assert step_sequence(T, steps) == _exact_indices(T, steps)
+    assert step_sequence(1000, 10) == [999, 789, 604, 444, 308, 197, 111, 49, 12, 0]  # the docstring's example
+
+
+def test_deterministic_ddim_on_all_steps_draws_nothing(gmm):
+    denoiser, schedule = _exact(gmm)
+    x_T = torch.randn(50, 1, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.full((50,), NULL_LABEL)
+    runs = [ddim_sample_loop(denoiser, schedule, x_T, y, steps=20, generator=torch.Generator().manual_seed(seed))
+            for seed in (1, 2)]
+    assert torch.equal(*runs)
+
+
+def test_strided_ancestral_sampling_is_ddim_with_eta_one(gmm):
+    denoiser, schedule = _exact(gmm)
+    x_T = torch.randn(50, 1, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.full((50,), NULL_LABEL)
+    ancestral = final(reverse_process(denoiser, schedule, x_T, y, "ddpm", 7, generator=torch.Generator().manual_seed(1)))
+    ddim = ddim_sample_loop(denoiser, schedule, x_T, y, steps=7, eta=1.0, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(ancestral, ddim)
+
+
+def test_the_reverse_process_can_start_at_level_one(gmm):
+    denoiser, schedule = _exact(gmm)
+    x = torch.zeros(3, 1, 2, dtype=torch.float64)
+    for sampler in ("ddpm", "ddim"):
+        levels = list(reverse_process(denoiser, schedule, x, torch.full((3,), NULL_LABEL), sampler, 1, start_level=1))
+        assert [level for level, _ in levels] == [0]
+
+
+def test_dpm_solver_clips_its_predictions_when_asked():
+    schedule = Schedule.make("cosine", 20)
+
+    def no_noise(x_t, t, y):  # predicts x0 = x_t / sqrt(abar): far outside [-1, 1] from x_T of std 3
+        return torch.zeros_like(x_t)
+
+    x_T = 3 * torch.randn(20, 1, 2, generator=torch.Generator().manual_seed(0))
+    y = torch.zeros(20, dtype=torch.long)
+    clipped = final(reverse_process(no_noise, schedule, x_T, y, "dpmpp2m", 5, clip_x0=1.0))
+    free = final(reverse_process(no_noise, schedule, x_T, y, "dpmpp2m", 5))
+    assert clipped.abs().max() <= 1.0 + 1e-6 < free.abs().max()
+
+
+def test_sample_is_the_reverse_process_from_seeded_noise_with_the_weight_given(gmm):
+    """sample(..., w) = the reverse process of ClassifierFreeGuidance(w) from x_T drawn first from the
+    generator; w = 0 (the default) is the plain conditional model. One sample is allowed."""
+    denoiser, schedule = _exact(gmm)
+    for w in (0.0, 1.0, 2.5):
+        drawn = sample(denoiser, schedule, 6, label=1, generator=torch.Generator().manual_seed(4), sampler="ddim",
+                       steps=5, **({"guidance_weight": w} if w else {}))
+        generator = torch.Generator().manual_seed(4)
+        x_T = torch.randn((6, 1, 2), generator=generator)
+        guided = ClassifierFreeGuidance(denoiser, w) if w else denoiser
+        expected = final(reverse_process(guided, schedule, x_T, torch.ones(6, dtype=torch.long), "ddim", 5,
+                                         generator=generator))
+        assert torch.equal(drawn, expected), w
+    assert sample(denoiser, schedule, 1, label=0).shape == (1, 1, 2)
+
+
+def test_classifier_free_guidance_mixes_the_two_predictions_by_hand():
+    def denoiser(x_t, t, y):
+        return torch.where(y[:, None, None] == NULL_LABEL, -1.0, 2.0) * torch.ones_like(x_t)
+
+    denoiser.null_label = NULL_LABEL
+    guided = ClassifierFreeGuidance(denoiser, 3.0)
+    x = torch.zeros(2, 1, 2)
+    eps = guided(x, torch.zeros(2, dtype=torch.long), torch.tensor([0, NULL_LABEL]))
+    assert eps[0].eq((1 + 3.0) * 2.0 - 3.0 * -1.0).all() and eps[1].eq(-1.0).all()
+    assert torch.equal(labels_for(guided, 3, None), torch.full((3,), NULL_LABEL))
+
+
+def test_classifier_guidance_asks_the_denoiser_for_the_unconditional_prediction(gmm):
+    schedule = Schedule.make("cosine", 50)
+    exact = gmm.exact_denoiser(schedule.alphas_cumprod)
+    asked = []
+
+    def recording(x_t, t, y):
+        asked.append(y)
+        return exact(x_t, t, y)
+
+    recording.null_label = NULL_LABEL
+    guided = ClassifierGuidance(recording, gmm.exact_classifier(schedule.alphas_cumprod), schedule.alphas_cumprod, 2.0)
+    guided(torch.zeros(4, 1, 2, dtype=torch.float64), torch.full((4,), 10), torch.tensor([0, 1, 0, 1]))
+    assert len(asked) == 1 and torch.equal(asked[0], torch.full((4,), NULL_LABEL))
+
+
+def test_labels_are_int64_one_per_sample_or_a_clear_error(gmm):
+    denoiser, _ = _exact(gmm)
+    labels = labels_for(denoiser, 3, torch.tensor([1.0, 0.0, 1.0]))
+    assert labels.dtype == torch.int64 and labels.tolist() == [1, 0, 1]
+    for bad in (torch.tensor([1, 0]), torch.tensor([[1, 0, 1]])):
+        with pytest.raises(ValueError, match=re.escape(f"one per sample, shape (3,); got shape {tuple(bad.shape)}")):
+            labels_for(denoiser, 3, bad)
+
+
+def test_progress_bar_only_when_asked(gmm, capsys):
+    denoiser, schedule = _exact(gmm)
+    sample(denoiser, schedule, 4, sampler="ddim", steps=5)
+    final(reverse_process(denoiser, schedule, torch.zeros(4, 1, 2), torch.full((4,), NULL_LABEL), "ddim", 5))
+    assert capsys.readouterr().err == ""
+    sample(denoiser, schedule, 4, sampler="ddim", steps=5, progress=True)
+    shown = capsys.readouterr().err
+    assert "sampling (ddim)" in shown and "0/5" in shown  # the total is the number of steps
+    assert not shown.endswith("\n"), "the bar is cleared when sampling ends (leave=False)"

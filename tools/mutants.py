@@ -27,6 +27,10 @@ SURVIVED = {0}
 
 _CPU_PATH = "the array-or-tensor conversion takes another path to the same CPU tensor"
 _NAN = 'float("NAN") is the same nan'
+_ON_CPU = "device None (or the default) is the CPU, where the tensors already are: differs only on a GPU"
+_INT_FULL = "torch.full with an integer fill value is int64 without the dtype"
+_DDIM_ETA_ONE = ("ancestral sampling on all T steps through DDIM with eta = 1 is the same chain draw for draw "
+                 "(test_ddim_with_eta_one_on_all_steps_is_ancestral_ddpm, to 1e-9)")
 _EMPTY_NAN = "the statistic of an empty (or one-point, unbiased) mode is nan either way"
 EQUIVALENT: dict[str, str] = {
     "metrics.x__points__mutmut_6": _CPU_PATH,
@@ -60,6 +64,19 @@ EQUIVALENT: dict[str, str] = {
     "training.xǁRecipeǁload__mutmut_15": "device None leaves the model on the CPU, where it was built: differs only on a GPU",
     "gmm.xǁExactClassifierǁ__call____mutmut_12": "moving the schedule to device None keeps it where it is: "
                                                  "differs only when t is on a GPU",
+    "samplers.x__predict__mutmut_4": _ON_CPU,
+    "samplers.x__predict__mutmut_8": _ON_CPU,
+    "samplers.x__predict__mutmut_5": _INT_FULL,
+    "samplers.x__predict__mutmut_9": _INT_FULL,
+    "samplers.x_sample__mutmut_13": _ON_CPU,
+    "samplers.x_sample__mutmut_30": _ON_CPU,
+    "samplers.x_sample__mutmut_33": _ON_CPU,
+    "samplers.x_reverse_process__mutmut_47": _DDIM_ETA_ONE,
+    "samplers.x_reverse_process__mutmut_48": _DDIM_ETA_ONE,
+    "samplers.xǁClassifierGuidanceǁ__call____mutmut_14": "the early return only saves work: with w = 0 or no labelled "
+                                                          "sample the guidance term is 0 x grad or the grad of 0",
+    "samplers.xǁClassifierGuidanceǁ__call____mutmut_30": "dim=+1 and dim=-1 are the same axis of the (B, C) logits",
+    "samplers.xǁClassifierGuidanceǁ__call____mutmut_61": "the gradient has x_t's dtype, which is eps's for every denoiser here",
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 
