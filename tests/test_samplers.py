@@ -97,7 +97,7 @@ def test_few_step_samplers_reproduce_the_mixture(gmm):
     (dict(sampler="euler"), "unknown sampler 'euler'"),
     (dict(sampler="ddim", steps=10, eta=-1.0), "eta must be >= 0"),
     (dict(sampler="dpmpp2m", eta=0.5), "eta is DDIM's parameter"),
-    (dict(sampler="ddpm", clip_x0=1.0), "clip_x0 applies to the ddim and dpmpp2m"),
+    (dict(sampler="ddpm", clip_x0=1.0), "^clip_x0 applies to the ddim and dpmpp2m samplers$"),
 ])
 def test_bad_sampler_arguments_are_rejected(gmm, kwargs, message):
     schedule = Schedule.make("cosine", 50)

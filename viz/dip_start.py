@@ -110,24 +110,26 @@ def run_all(jobs: list[tuple[Path, tuple]], workers: int) -> None:
 # ----- the figures -----------------------------------------------------------------------------------
 
 def grid_observations(numbers: dict) -> str:
+    """numbers: {corruption: {column: mean PSNR}}, DIP alone first."""
     parts = []
     for corruption, psnr in numbers.items():
-        best = max(psnr, key=psnr.get)
+        alone, best = next(iter(psnr)), max(psnr, key=psnr.get)
+        against = "" if best == alone else f", against {psnr[alone]:.2f} dB for {alone}"
         parts.append(f"{corruption}: the highest mean PSNR over the study's digits among the columns is {best} "
-                     f"({psnr[best]:.2f} dB)" + (f", against {psnr[next(iter(psnr))]:.2f} dB for {next(iter(psnr))}."
-                                                   if best != next(iter(psnr)) else "."))
+                     f"({psnr[best]:.2f} dB){against}.")
     return " ".join(parts)
 
 
 def grid_figure(results: list[dict], summary: list[dict], settings: StartSettings, T: int, out: Path) -> FigureEntry:
-    seed0 = [result for result in results if result["rows"][0]["seed"] == min(r["rows"][0]["seed"] for r in results)]
-    columns = max(len(result["grid"]) for result in seed0)
-    rows = sum(len(result["grid"]["clean"]) for result in seed0)
+    first_seed = min(result["rows"][0]["seed"] for result in results)
+    shown = [result for result in results if result["rows"][0]["seed"] == first_seed]
+    columns = max(len(result["grid"]) for result in shown)
+    rows = sum(len(result["grid"]["clean"]) for result in shown)
     fig, axes = plt.subplots(rows, columns, figsize=(1.25 * columns, 1.35 * rows), constrained_layout=True, squeeze=False)
     numbers, row = {}, 0
-    for result in seed0:
+    for result in shown:
         corruption = result["rows"][0]["corruption"]
-        numbers[corruption] = {name: _psnr_of_column(summary, corruption, name, settings, T)
+        numbers[corruption] = {name: _psnr_of_column(summary, corruption, name)
                                for name in result["grid"] if name not in ("clean", "corrupted")}
         for digit in range(len(result["grid"]["clean"])):
             for column, (name, images) in enumerate(result["grid"].items()):
@@ -140,14 +142,14 @@ def grid_figure(results: list[dict], summary: list[dict], settings: StartSetting
                 ax.axis("off")
             row += 1
     save(fig, out)
-    return FigureEntry(out, f"Each block: one corruption, {len(seed0[0]['grid']['clean'])} held-out digits. Columns: the clean "
+    return FigureEntry(out, f"Each block: one corruption, {len(shown[0]['grid']['clean'])} held-out digits. Columns: the clean "
                             "digit, the corrupted one, DIP alone (the recorrupted rule's output for noise, the longest "
                             f"fit for masks), then each start noised to t0 = {round(settings.grid_t0_fraction * T)} and taken "
                             f"down by {settings.grid_steps} DDIM steps with the label, and generation from pure noise.",
                        COMMAND, grid_observations(numbers), numbers)
 
 
-def _psnr_of_column(summary: list[dict], corruption: str, name: str, settings: StartSettings, T: int) -> float:
+def _psnr_of_column(summary: list[dict], corruption: str, name: str) -> float:
     """The mean PSNR of the setting a grid column shows ("<start> alone" or "<start>, t0 = .., n steps")."""
     if name.endswith(" alone"):
         match = dict(start=name[:-len(" alone")], t0=0)
