@@ -252,3 +252,22 @@ def test_training_never_overwrites_unless_asked(tmp_path, tiny_config, tiny_chec
     changed = dataclasses.replace(tiny_config, seed=1)
     state = train(changed, path, overwrite=True, progress=False)
     assert torch.load(path, weights_only=True)["config"]["seed"] == 1 and state["step"] == changed.steps
+
+
+@pytest.mark.parametrize("warmup", [False, True])
+def test_ema_averages_weights_and_buffers_by_hand(warmup):
+    """averaged <- r averaged + (1 - r) current after a first copy; r = decay, or with warmup
+    min(decay, (1 + n) / (10 + n)) with n updates averaged so far. Buffers (BatchNorm's running mean) too."""
+    model = torch.nn.BatchNorm1d(2)
+    ema = training.exponential_moving_average(model, 0.9, warmup=warmup) if warmup else \
+        training.exponential_moving_average(model, 0.9)
+    expected = None
+    for n, value in enumerate([1.0, 5.0, -3.0, 2.0]):
+        with torch.no_grad():
+            model.weight.fill_(value)
+            model.running_mean.fill_(10 * value)
+        ema.update_parameters(model)
+        rate = min(0.9, (1 + n) / (10 + n)) if warmup else 0.9  # n: the updates averaged before this one
+        expected = value if expected is None else rate * expected + (1 - rate) * value
+        torch.testing.assert_close(ema.module.weight, torch.full((2,), expected), rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(ema.module.running_mean, torch.full((2,), 10 * expected), rtol=1e-6, atol=1e-5)
