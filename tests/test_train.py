@@ -243,7 +243,8 @@ def test_ensure_trained_resumes_a_short_run_and_refuses_another_config(tmp_path,
 def test_training_never_overwrites_unless_asked(tmp_path, tiny_config, tiny_checkpoint, capsys):
     path = tmp_path / "kept.pt"
     path.write_bytes(tiny_checkpoint.read_bytes())
-    with pytest.raises(ValueError, match="already exists; continue it with --resume"):
+    with pytest.raises(ValueError, match=r"already exists; continue it with --resume, or pass another --ckpt "
+                                         r"\(or --overwrite\) to train from scratch$"):
         train(tiny_config, path, progress=False)
     with pytest.raises(SystemExit) as exit_info:
         main(["--ckpt", str(path), "--T", "10"])
@@ -271,3 +272,86 @@ def test_ema_averages_weights_and_buffers_by_hand(warmup):
         expected = value if expected is None else rate * expected + (1 - rate) * value
         torch.testing.assert_close(ema.module.weight, torch.full((2,), expected), rtol=1e-6, atol=1e-6)
         torch.testing.assert_close(ema.module.running_mean, torch.full((2,), 10 * expected), rtol=1e-6, atol=1e-5)
+
+
+class _Clock:
+    """Stands in for training's `time` module: monotonic() advances one second a call."""
+
+    def __init__(self):
+        self.now = -1.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+@pytest.mark.parametrize("budget_seconds, steps_done, message", [
+    (60.0, 61, "time budget of 1 min reached at step 61/100"),  # elapsed = steps done (s): the first over 60 s is 61
+    (3.5, 4, "time budget of 0.0583333 min reached at step 4/5"),
+    (4.5, 5, None),  # over budget only at the last step: the run simply ends
+])
+def test_time_budget_counts_minutes_and_never_cuts_the_last_step(tmp_path, monkeypatch, capsys, tiny_config,
+                                                                 budget_seconds, steps_done, message):
+    monkeypatch.setattr(training, "time", _Clock())
+    config = dataclasses.replace(tiny_config, steps=100 if steps_done == 61 else 5)
+    state = training.train(RECIPE, config, tmp_path / "budget.pt", time_budget_minutes=budget_seconds / 60, progress=False)
+    assert state["step"] == steps_done
+    shown = capsys.readouterr().err
+    assert (message in shown) if message else ("time budget" not in shown)
+
+
+def test_training_time_is_the_clock_time_of_the_steps(tmp_path, monkeypatch, tiny_config):
+    monkeypatch.setattr(training, "time", _Clock())  # read at the start (0), at each of 5 steps (1..5), at the end (6)
+    state = training.train(RECIPE, dataclasses.replace(tiny_config, steps=5), tmp_path / "clock.pt", progress=False)
+    assert state["seconds_trained"] == 6.0
+    assert state["losses"].dtype == torch.float32 and len(state["losses"]) == 5
+
+
+@pytest.mark.parametrize("save_every, steps, saved_at", [(3, 10, [3, 6, 9, 10]), (1, 3, [1, 2, 3, 3]),
+                                                         (None, 501, [500, 501])])
+def test_checkpoints_are_written_every_save_every_steps_and_at_the_end(tmp_path, monkeypatch, tiny_config,
+                                                                     save_every, steps, saved_at):
+    saved = []
+    monkeypatch.setattr(training, "save_checkpoint", lambda path, state: saved.append(state["step"]))
+    config = dataclasses.replace(tiny_config, steps=steps, batch_size=8)
+    kwargs = {} if save_every is None else {"save_every": save_every}  # None: the default, every 500 steps
+    training.train(RECIPE, config, tmp_path / "saves.pt", progress=False, **kwargs)
+    assert saved == saved_at
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"time_budget_minutes": 0}, "the time budget must be a positive number of minutes, got 0"),
+    ({"save_every": 0}, "save_every must be at least 1, got 0"),
+])
+def test_bad_training_arguments_get_a_clear_error(tmp_path, tiny_config, kwargs, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        training.train(RECIPE, tiny_config, tmp_path / "bad.pt", progress=False, **kwargs)
+
+
+def test_progress_bar_counts_steps_from_where_a_run_resumes_and_shows_the_recent_loss(tmp_path, capsys, tiny_config):
+    path = tmp_path / "shown.pt"
+    training.train(RECIPE, tiny_config, path, time_budget_minutes=1e-9, progress=False)  # stops after step 1
+    assert capsys.readouterr().err.count("time budget") == 1
+    training.train(RECIPE, dataclasses.replace(tiny_config), path, resume=True, progress=False)
+    assert capsys.readouterr().err == "", "no bar when progress=False"
+    state = training.train(RECIPE, tiny_config, path, overwrite=True)  # the default shows the bar
+    shown = capsys.readouterr().err
+    losses = state["losses"].tolist()
+    assert f"training {RECIPE.kind}" in shown and f"{tiny_config.steps}/{tiny_config.steps}" in shown
+    assert "step/s" in shown or "s/step" in shown
+    assert f"loss={np.mean(losses[1:51]):.4f}" in shown.splitlines()[-1] or \
+        f"loss={np.mean(losses[1:51]):.4f}" in shown.split("\r")[-1], "the mean of the 50 losses up to step 50"
+    resumed_path = tmp_path / "resumed.pt"
+    training.train(RECIPE, tiny_config, resumed_path, time_budget_minutes=1e-9, progress=False)
+    capsys.readouterr()
+    training.train(RECIPE, tiny_config, resumed_path, resume=True)
+    assert f"1/{tiny_config.steps}" in capsys.readouterr().err.split("\r")[1], "the bar starts at the resumed step"
+
+
+def test_resuming_a_checkpoint_of_another_format_names_it(tmp_path, tiny_checkpoint, tiny_config):
+    state = torch.load(tiny_checkpoint, weights_only=True)
+    del state["config"]["lr"]
+    path = tmp_path / "old.pt"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=f"{path} was written with a different configuration format"):
+        training.train(RECIPE, tiny_config, path, resume=True, progress=False)

@@ -28,6 +28,8 @@ SURVIVED = {0}
 _CPU_PATH = "the array-or-tensor conversion takes another path to the same CPU tensor"
 _NAN = 'float("NAN") is the same nan'
 _ON_CPU = "device None (or the default) is the CPU, where the tensors already are: differs only on a GPU"
+_EVERY_GRAD = ("every parameter gets a gradient at every step, so zeroed and absent gradients give Adam the "
+               "same update")
 _INT_FULL = "torch.full with an integer fill value is int64 without the dtype"
 _DDIM_ETA_ONE = ("ancestral sampling on all T steps through DDIM with eta = 1 is the same chain draw for draw "
                  "(test_ddim_with_eta_one_on_all_steps_is_ancestral_ddpm, to 1e-9)")
@@ -64,6 +66,10 @@ EQUIVALENT: dict[str, str] = {
     "training.xǁRecipeǁload__mutmut_15": "device None leaves the model on the CPU, where it was built: differs only on a GPU",
     "gmm.xǁExactClassifierǁ__call____mutmut_12": "moving the schedule to device None keeps it where it is: "
                                                  "differs only when t is on a GPU",
+    "training.x_train__mutmut_26": _ON_CPU,
+    "training.x_train__mutmut_125": "an empty stop reason is falsy, as None is",
+    "training.x_train__mutmut_128": _EVERY_GRAD,
+    "training.x_train__mutmut_129": _EVERY_GRAD,
     "samplers.x__predict__mutmut_4": _ON_CPU,
     "samplers.x__predict__mutmut_8": _ON_CPU,
     "samplers.x__predict__mutmut_5": _INT_FULL,
