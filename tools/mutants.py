@@ -66,6 +66,7 @@ EQUIVALENT: dict[str, str] = {
     "training.xǁRecipeǁload__mutmut_15": "device None leaves the model on the CPU, where it was built: differs only on a GPU",
     "gmm.xǁExactClassifierǁ__call____mutmut_12": "moving the schedule to device None keeps it where it is: "
                                                  "differs only when t is on a GPU",
+    "training.xǁInterruptAtStepEndǁ__enter____mutmut_1": "None is falsy, as False is: no stop is requested",
     "training.x_train__mutmut_26": _ON_CPU,
     "training.x_train__mutmut_125": "an empty stop reason is falsy, as None is",
     "training.x_train__mutmut_128": _EVERY_GRAD,
