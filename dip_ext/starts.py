@@ -231,3 +231,26 @@ def best_tradeoffs(summary: list[dict]) -> list[str]:
             else:
                 lines.append(f"  {start}: no setting reaches DIP alone + 1 dB with that accuracy")
     return lines
+
+
+def best_by_steps(summary: list[dict]) -> str:
+    """Per corruption, a Markdown table: for each start, the best mean PSNR with the label over t0
+    and sampler (chosen with the clean digits: an oracle choice) at each number of reverse steps,
+    beside the start alone and its label accuracy at the best setting."""
+    steps = sorted({row["steps"] for row in summary if row["steps"] > 0})
+    lines = []
+    for corruption in dict.fromkeys(row["corruption"] for row in summary):
+        lines += [f"{corruption}:", "", "| start | alone | " + " | ".join(f"{s} steps" for s in steps) + " |",
+                  "|---|---|" + "---|" * len(steps)]
+        chosen = [row for row in summary if row["corruption"] == corruption]
+        for start in dict.fromkeys(row["start"] for row in chosen):
+            alone = [row for row in chosen if row["start"] == start and row["t0"] == 0]
+            cells = [f"{alone[0]['psnr']:.2f}" if alone else "-"]
+            for count in steps:
+                candidates = [row for row in chosen if row["start"] == start and row["steps"] == count and row["label"]]
+                best = max(candidates, key=lambda r: r["psnr"], default=None)
+                cells.append("-" if best is None else f"{best['psnr']:.2f} (t0 {best['t0']}, {best['sampler']}, "
+                                                      f"{100 * best['accuracy']:.0f}%)")
+            lines.append(f"| {start} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

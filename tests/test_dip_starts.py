@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from dip_ext.starts import (CORRUPTIONS, RULE_START, Corruption, StartSettings, best_tradeoffs, corrupt, quality,
-                            run_corruption, study_digits, summarise)
+from dip_ext.starts import (CORRUPTIONS, RULE_START, Corruption, StartSettings, best_by_steps, best_tradeoffs, corrupt,
+                            quality, run_corruption, study_digits, summarise)
 from mnist_ext.recipe import load_model
 from mnist_ext.scoring import DigitClassifier, first_of_each_class
 from utils import Schedule
@@ -142,3 +142,13 @@ def test_rmse_note_measures_where_the_distortion_halves():
     note = rmse_observations({"levels": levels, "rmse": [80.0, 50.0, 38.0, 40.0]})
     assert "falls to half its value at t = 4 by t = 2, after 2 of the 4 steps" in note
     assert "falls at 67% of the single steps" in note
+
+
+def test_best_by_steps_takes_each_starts_best_labelled_setting_per_step_count():
+    rows = [_row("DIP 3", 0, 0, 20.0, label=False, sampler="-"), _row("DIP 3", 20, 2, 21.0), _row("DIP 3", 100, 2, 22.5),
+            _row("DIP 3", 20, 2, 30.0, label=False), _row("DIP 3", 20, 5, 23.0, sampler="ddpm", accuracy=0.9),
+            _row("noise", 200, 5, 9.0)]
+    table = best_by_steps(summarise(rows)).splitlines()
+    assert table[2] == "| start | alone | 2 steps | 5 steps |"
+    assert table[4] == "| DIP 3 | 20.00 | 22.50 (t0 100, ddim, 100%) | 23.00 (t0 20, ddpm, 90%) |"
+    assert table[5] == "| noise | - | - | 9.00 (t0 200, ddim, 100%) |"
