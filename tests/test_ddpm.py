@@ -1,4 +1,5 @@
 """The conditional U-Net against the problem set's specification, and the noise predictor on top."""
+import pytest
 import torch
 from torch import nn
 
@@ -110,3 +111,12 @@ def test_fourier_scale_sets_the_spread_of_the_frequencies():
         frequencies = UNet(embed_dim=512, fourier_scale=scale).time_embed[0].W
         assert 0.85 * scale < float(frequencies.std()) < 1.15 * scale
     assert 0.85 * 30 < float(GaussianFourierProjection(512).W.std()) < 1.15 * 30, "the starter's default scale is 30"
+
+
+def test_the_noise_predictor_keeps_its_schedule_out_of_its_weights_and_names_bad_predictions():
+    """The schedule is rebuilt from the config when a checkpoint loads, so it is not saved with the weights."""
+    schedule = Schedule.make("cosine", 10)
+    model = NoisePredictor(UNet(), schedule.alphas_cumprod)
+    assert "alphas_cumprod" not in model.state_dict() and torch.equal(model.alphas_cumprod, schedule.alphas_cumprod.float())
+    with pytest.raises(ValueError, match=r"^unknown prediction 'x0'; choose one of \('v', 'eps'\)$"):
+        NoisePredictor(UNet(), schedule.alphas_cumprod, prediction="x0")

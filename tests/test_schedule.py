@@ -144,3 +144,15 @@ def test_q_sample_draws_its_noise_in_the_data_dtype_from_the_generator():
                                                        generator=torch.Generator().manual_seed(1)))
     assert drawn.dtype == torch.float64
     torch.testing.assert_close(drawn, given, rtol=0, atol=0)
+
+
+def test_p_losses_draws_its_noise_from_the_generator_in_the_data_dtype():
+    s = Schedule.make("cosine", 10)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(8, 1, 2, generator=g, dtype=torch.float64)
+    t, y = torch.randint(10, (8,), generator=g), torch.randint(3, (8,), generator=g)
+    model = RecordingModel(torch.tensor([0.3, -0.1], dtype=torch.float64))
+    drawn = p_losses(model, s, x0, t, y, generator=torch.Generator().manual_seed(5))
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    assert torch.equal(drawn, p_losses(model, s, x0, t, y, noise=noise))
+    assert torch.equal(model.seen[0], q_sample(s, x0, t, noise=noise))
