@@ -300,10 +300,15 @@ def test_time_budget_counts_minutes_and_never_cuts_the_last_step(tmp_path, monke
     assert (message in shown) if message else ("time budget" not in shown)
 
 
-def test_training_time_is_the_clock_time_of_the_steps(tmp_path, monkeypatch, tiny_config):
-    monkeypatch.setattr(training, "time", _Clock())  # read at the start (0), at each of 5 steps (1..5), at the end (6)
-    state = training.train(RECIPE, dataclasses.replace(tiny_config, steps=5), tmp_path / "clock.pt", progress=False)
-    assert state["seconds_trained"] == 6.0
+@pytest.mark.parametrize("save_every, seconds", [
+    (500, 6.0),  # the clock is read at the start (0), at each of 5 steps (1..5) and at the end (6)
+    (2, 8.0),  # and twice at each save: 0 .. 3 (saved after step 2), 4 .. 7 (after step 4), 8 .. 10: 3 + 3 + 2
+])
+def test_training_time_is_the_clock_time_of_the_steps(tmp_path, monkeypatch, tiny_config, save_every, seconds):
+    monkeypatch.setattr(training, "time", _Clock())
+    state = training.train(RECIPE, dataclasses.replace(tiny_config, steps=5), tmp_path / "clock.pt", progress=False,
+                           save_every=save_every)
+    assert state["seconds_trained"] == seconds
     assert state["losses"].dtype == torch.float32 and len(state["losses"]) == 5
 
 
