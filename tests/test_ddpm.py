@@ -120,3 +120,12 @@ def test_the_noise_predictor_keeps_its_schedule_out_of_its_weights_and_names_bad
     assert "alphas_cumprod" not in model.state_dict() and torch.equal(model.alphas_cumprod, schedule.alphas_cumprod.float())
     with pytest.raises(ValueError, match=r"^unknown prediction 'x0'; choose one of \('v', 'eps'\)$"):
         NoisePredictor(UNet(), schedule.alphas_cumprod, prediction="x0")
+
+
+def test_fourier_frequencies_default_to_scale_30_and_need_an_even_width():
+    torch.manual_seed(0)
+    frequencies = GaussianFourierProjection(8).W
+    torch.manual_seed(0)
+    assert torch.equal(frequencies, torch.randn(4) * 30.0)
+    with pytest.raises(ValueError, match=r"^embed_dim must be even \(sin and cos per frequency\), got 7$"):
+        GaussianFourierProjection(7)

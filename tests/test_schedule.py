@@ -156,3 +156,10 @@ def test_p_losses_draws_its_noise_from_the_generator_in_the_data_dtype():
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     assert torch.equal(drawn, p_losses(model, s, x0, t, y, noise=noise))
     assert torch.equal(model.seen[0], q_sample(s, x0, t, noise=noise))
+
+
+@pytest.mark.parametrize("betas", [torch.full((2, 3), 0.1), torch.tensor([0.1, 0.0]), torch.tensor([0.1, 1.0]),
+                                   torch.tensor([0.1, 1.5]), torch.tensor([0.1, -0.2])])
+def test_schedule_refuses_betas_outside_the_open_interval(betas):
+    with pytest.raises(ValueError, match=r"^betas must be a 1-D tensor with every entry in \(0, 1\)$"):
+        Schedule.from_betas(betas)

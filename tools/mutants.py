@@ -28,6 +28,8 @@ SURVIVED = {0}
 _CPU_PATH = "the array-or-tensor conversion takes another path to the same CPU tensor"
 _NAN = 'float("NAN") is the same nan'
 _ON_CPU = "device None (or the default) is the CPU, where the tensors already are: differs only on a GPU"
+_RATIO = "the betas are ratios abar_t / abar_(t-1): a constant factor on every abar cancels"
+_PROMOTED = "torch.cat promotes the float32 one to float64: the same exact 1.0"
 _EVERY_GRAD = ("every parameter gets a gradient at every step, so zeroed and absent gradients give Adam the "
                "same update")
 _INT_FULL = "torch.full with an integer fill value is int64 without the dtype"
@@ -66,6 +68,12 @@ EQUIVALENT: dict[str, str] = {
     "training.xǁRecipeǁload__mutmut_15": "device None leaves the model on the CPU, where it was built: differs only on a GPU",
     "gmm.xǁExactClassifierǁ__call____mutmut_12": "moving the schedule to device None keeps it where it is: "
                                                  "differs only when t is on a GPU",
+    "utils.x_cosine_beta_schedule__mutmut_23": _RATIO,
+    "utils.x_cosine_beta_schedule__mutmut_24": _RATIO,
+    "utils.x_extract__mutmut_5": _ON_CPU,
+    "utils.xǁScheduleǁfrom_betas__mutmut_27": _PROMOTED,
+    "utils.xǁScheduleǁfrom_betas__mutmut_29": _PROMOTED,
+    "ddpm.xǁGaussianFourierProjectionǁforward__mutmut_12": "dim=+1 and dim=-1 are the same axis of the (B, E/2) angles",
     "utils.x_drop_labels__mutmut_4": _ON_CPU,
     "utils.x_drop_labels__mutmut_8": "< p and <= p differ only when a uniform draw equals p exactly (about 6e-8 a label)",
     "utils.x_p_losses__mutmut_12": _ON_CPU,
