@@ -108,21 +108,21 @@ def dip_starts(observations: np.ndarray, masks: list, corruption: Corruption, se
     """{start name: (outputs (N, 28, 28), seconds per digit of its fit)}: "DIP k" for each k, and
     for noise corruptions the recorrupted rule's output (RULE_START)."""
     longest = max(settings.dip_iterations)
-    outputs = {f"DIP {k}": [] for k in settings.dip_iterations}
+    outputs = {k: [] for k in settings.dip_iterations}
     rule_outputs, seconds, rule_seconds = [], 0.0, 0.0
     for index, (observation, mask) in enumerate(zip(observations, masks)):
         record = fit(observation, DIGIT_DIP, [Stage(0.0, longest)], mask=mask, seed=seed + index, snapshot_every=1,
                      progress=False)
         seconds += record.seconds
         for k in settings.dip_iterations:
-            outputs[f"DIP {k}"].append(record.snapshots[k].astype(np.float64))
+            outputs[k].append(record.snapshots[k].astype(np.float64))
         if corruption.sigma:
             stage = Stage(settings.rule.recorrupted_scale, longest, settings.rule.patience)
             rule = fit(observation, DIGIT_DIP, [stage], sigma=estimated_sigma(observation), seed=seed + index, progress=False)
             rule_outputs.append(rule.final)
             rule_seconds += rule.seconds
     n = len(observations)
-    starts = {name: (np.stack(images), seconds / n * int(name.split()[1]) / longest) for name, images in outputs.items()}
+    starts = {f"DIP {k}": (np.stack(images), seconds / n * k / longest) for k, images in outputs.items()}
     if rule_outputs:
         starts[RULE_START] = (np.stack(rule_outputs), rule_seconds / n)
     return starts

@@ -2,13 +2,16 @@
 
     python -m viz.dip [--out-dir figures/dip]        (make figures-dip; seconds once figures/dip/cache/ holds the fits)
 
-From an empty cache it fits about 31,000 iterations: 15 minutes measured on one idle core with one
-thread; about 10 at the 52 iterations/s tools.bench_dip_network measures on 2 idle threads.
+From an empty cache it fits about 31,000 iterations on the photographs and runs the MNIST start
+study on one digit per class (viz/dip_start.py), in two one-thread worker processes: 11 min 10 s
+measured on 2 idle cores, with the MNIST model already trained (`make figures-mnist` trains it; this
+command trains it first if it is absent).
 
   dip_curves.png    PSNR against iteration, each stopping rule's signal, where each rule stops
   dip_grid.png      clean / noisy / DIP at several iterations / each rule's stop / best classical
   dip_targets.png   the recorrupted targets y + a sigma z and their check targets y - sigma z / a
   dip_ablation.png  depth, width, upsampling, input perturbation, number of stages, noise scale
+  dip_start_*.png   DIP as the start of the MNIST reverse process (viz/dip_start.py)
 
 Every fit is at 64x64 with sigma 25 on the 0..255 scale and seed 0; the study over 8 images, 3
 sigmas and 3 seeds is make bench-dip (dip_ext/run_study.py).
