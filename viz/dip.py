@@ -13,7 +13,7 @@ command trains it first if it is absent).
   dip_ablation.png  depth, width, upsampling, input perturbation, number of stages, noise scale
   dip_start_*.png   DIP as the start of the MNIST reverse process (viz/dip_start.py)
 
-Every fit is at 64x64 with sigma 25 on the 0..255 scale and seed 0; the study over 8 images, 3
+Every photograph is fitted at 64x64 with sigma 25 on the 0..255 scale and seed 0; the study over 8 images, 3
 sigmas and 3 seeds is make bench-dip (dip_ext/run_study.py).
 """
 import argparse
