@@ -4,6 +4,7 @@ cover the changed function, and count the bugs no test notices.
     make mutants                                  # the modules below, at most 40 minutes
     make mutants MODULES="utils metrics" MINUTES=10
     python -m tools.mutants --report              # the per-module table of the last runs, and the survivors
+    python -m tools.mutants --recheck             # judge survivors and mutants stopped at mutmut's limit again
 
 Configuration: [tool.mutmut] in pyproject.toml (what is copied, what is mutated, the pytest flags).
 mutmut keeps each verdict in mutants/, so a run cut short by its time budget continues where it
@@ -13,9 +14,12 @@ Equivalent mutants (no behaviour changes) are listed in EQUIVALENT with the reas
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tomllib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,15 +143,54 @@ def report(modules: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0) -> None:
+    """Judge again, one mutant at a time per child, every survivor (not listed as equivalent) and
+    every mutant mutmut stopped at its limit: run the tests that cover its function (mutmut's
+    stats) with the mutant switched on (MUTANT_UNDER_TEST, as mutmut does), without mutmut's
+    CPU-time limit, and write the verdict into mutants/<module>.py.meta (1 killed, 0 survived,
+    36 stopped after `minutes_each`: an endless loop)."""
+    tests_by_function = json.loads((ROOT / "mutants" / "mutmut-stats.json").read_text())["tests_by_mangled_function_name"]
+    pytest_arguments = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args"]
+    ignored = tuple(argument.split("=", 1)[1] for argument in pytest_arguments if argument.startswith("--ignore="))
+    chosen = [(module, name) for module in modules for name, code in verdicts(module).items()
+              if (code in SURVIVED and name not in EQUIVALENT) or code in TIMED_OUT]
+
+    def judge(module_and_name: tuple[str, str]) -> tuple[str, str, int]:
+        module, name = module_and_name
+        tests = sorted(t for t in tests_by_function.get(name.rsplit("__mutmut_", 1)[0], []) if not t.startswith(ignored))
+        if not tests:
+            return module, name, 33
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+        environment = dict(os.environ, MUTANT_UNDER_TEST=name, OMP_NUM_THREADS="1")
+        try:
+            finished = subprocess.run(command, cwd=ROOT / "mutants", env=environment, capture_output=True,
+                                      timeout=60 * minutes_each)
+            return module, name, 1 if finished.returncode == 1 else finished.returncode
+        except subprocess.TimeoutExpired:
+            return module, name, 36
+
+    with ThreadPoolExecutor(children) as pool:
+        for module, name, code in pool.map(judge, chosen):
+            meta_path = ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
+            meta = json.loads(meta_path.read_text())
+            meta["exit_code_by_key"][name] = code
+            meta_path.write_text(json.dumps(meta))
+            print(f"{name}: {'killed' if code in FAILED_TEST else 'survived' if code in SURVIVED else code}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modules", nargs="+", default=list(DEFAULT_MODULES), help="dotted module names")
     parser.add_argument("--minutes", type=float, default=40.0, help="time budget of the run")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--report", action="store_true", help="only print the table of the runs so far")
+    parser.add_argument("--recheck", action="store_true",
+                        help="judge the survivors and the mutants stopped at mutmut's limit again, one by one (recheck)")
     args = parser.parse_args()
     modules = tuple(args.modules)
-    if not args.report:
+    if args.recheck:
+        recheck(modules, args.children)
+    elif not args.report:
         mutmut = Path(sys.executable).parent / "mutmut"
         command = [str(mutmut), "run", "--max-children", str(args.children)] + [f"{m}.x*" for m in modules]
         try:
