@@ -152,3 +152,14 @@ def test_best_by_steps_takes_each_starts_best_labelled_setting_per_step_count():
     assert table[2] == "| start | alone | 2 steps | 5 steps |"
     assert table[4] == "| DIP 3 | 20.00 | 22.50 (t0 100, ddim, 100%) | 23.00 (t0 20, ddpm, 90%) |"
     assert table[5] == "| noise | - | - | 9.00 (t0 200, ddim, 100%) |"
+
+
+def test_a_missing_model_checkpoint_gets_a_clear_error(tmp_path, capsys):
+    from cli import run_command
+    from viz.dip_start import main, parser
+
+    with pytest.raises(SystemExit) as stopped:
+        run_command(parser(), main, ["--ckpt", str(tmp_path / "absent.pt")])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --ckpt {tmp_path / 'absent.pt'} does not exist; train it with") and "Traceback" not in error

@@ -149,7 +149,8 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0) 
     stats) with the mutant switched on (MUTANT_UNDER_TEST, as mutmut does), without mutmut's
     CPU-time limit, and write the verdict into mutants/<module>.py.meta (1 killed, 0 survived,
     36 stopped after `minutes_each`: an endless loop)."""
-    tests_by_function = json.loads((ROOT / "mutants" / "mutmut-stats.json").read_text())["tests_by_mangled_function_name"]
+    stats = json.loads((ROOT / "mutants" / "mutmut-stats.json").read_text())
+    tests_by_function, seconds = stats["tests_by_mangled_function_name"], stats["duration_by_test"]
     pytest_arguments = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args"]
     ignored = tuple(argument.split("=", 1)[1] for argument in pytest_arguments if argument.startswith("--ignore="))
     chosen = [(module, name) for module in modules for name, code in verdicts(module).items()
@@ -157,7 +158,8 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0) 
 
     def judge(module_and_name: tuple[str, str]) -> tuple[str, str, int]:
         module, name = module_and_name
-        tests = sorted(t for t in tests_by_function.get(name.rsplit("__mutmut_", 1)[0], []) if not t.startswith(ignored))
+        tests = sorted((t for t in tests_by_function.get(name.rsplit("__mutmut_", 1)[0], []) if not t.startswith(ignored)),
+                       key=lambda test: seconds.get(test, 0.0))  # fastest first, as mutmut runs them
         if not tests:
             return module, name, 33
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]

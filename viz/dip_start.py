@@ -275,7 +275,10 @@ def table(summary: list[dict]) -> str:
 
 
 def main(args) -> None:
-    model_path = ensure_trained(RECIPE, args.ckpt)
+    if args.ckpt is not None and not args.ckpt.is_file():
+        raise FileNotFoundError(f"--ckpt {args.ckpt} does not exist; train it with python -m mnist_ext.train --ckpt "
+                                f"{args.ckpt}, or leave --ckpt out to use (and if absent train) {DEFAULT_CHECKPOINT}")
+    model_path = ensure_trained(RECIPE, args.ckpt or DEFAULT_CHECKPOINT)
     jobs = start_jobs(model_path, CACHE, tuple(args.seeds), args.per_class)
     run_all(jobs, args.workers)
     levels, rmse, T = rmse_curve(model_path, args.per_class)
@@ -294,7 +297,8 @@ def main(args) -> None:
 
 def parser():
     parser = command_parser(__doc__)
-    parser.add_argument("--ckpt", type=Path, default=DEFAULT_CHECKPOINT, help="the trained MNIST model")
+    parser.add_argument("--ckpt", type=Path, default=None,
+                        help=f"a trained MNIST model (default {DEFAULT_CHECKPOINT}, trained first if absent)")
     parser.add_argument("--per-class", type=int, default=FIGURE_PER_CLASS,
                         help=f"held-out digits per class, 1 to {STUDY_DIGITS_SET_ASIDE}")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
