@@ -336,8 +336,7 @@ def make_all(out_dir: Path = OUT_DIR, workers: int = 2) -> Path:
     cache = out_dir / "cache"
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = ensure_trained(RECIPE, DEFAULT_CHECKPOINT)
-    start_seeds = (0,)
-    jobs = start_jobs(model_path, cache / "start", start_seeds, FIGURE_PER_CLASS)
+    jobs = start_jobs(model_path, cache / "start", (0,), FIGURE_PER_CLASS)  # seed 0; make bench-dip-start runs three
     with one_thread_workers(workers) as pool:
         futures = [pool.submit(ablation_fits, cache, name) for name in GRID_IMAGES]
         futures += [pool.submit(run_job, *job) for job in jobs if not job[0].exists()]
