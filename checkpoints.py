@@ -58,14 +58,14 @@ def read_checkpoint(path: Path, kind: str, version: int, make_command: str) -> d
 
 
 def config_from_checkpoint(state: dict, path: Path, config_class: type):
-    """The config dataclass saved in a checkpoint (lists, as saved, back to tuples); a clear error
+    """The config dataclass saved in a checkpoint (torch keeps its tuples tuples); a clear error
     when its fields are not the ones this code knows."""
     known = {field.name for field in fields(config_class)}
     saved = state.get("config", {})
     if not isinstance(saved, dict) or set(saved) != known:
         raise ValueError(f"{path} was written with a different configuration format "
                          f"(fields {sorted(saved) if isinstance(saved, dict) else saved}); retrain it")
-    return config_class(**{name: tuple(value) if isinstance(value, list) else value for name, value in saved.items()})
+    return config_class(**saved)
 
 
 def weights_into(model: torch.nn.Module, state: dict, path: Path, device: torch.device | str) -> torch.nn.Module:

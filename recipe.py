@@ -4,7 +4,8 @@ and how a checkpoint of it is read. training.py runs the loop; train.py is the c
 Training recipe (the defaults of TrainConfig; the README says what each choice bought):
 v-parametrised noise predictor, Adam with a one-cycle learning rate, an exponential moving
 average (EMA) of the weights used for sampling, per-sample label dropout for classifier-free
-guidance, and a fixed seed for the initial weights and every random draw.
+guidance, steps t drawn more often where the unconditional model must split the modes, and a
+fixed seed for the initial weights and every random draw.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from gmm import NULL_LABEL, problem_gmm
 from training import Recipe, TrainingParts, exponential_moving_average
 from utils import BETA_SCHEDULES, LOSSES, Schedule, drop_labels, p_losses
 
+FOCUS_WINDOW = (0.08, 0.5)
+"""The steps FOCUS_WINDOW[0] <= t/T < FOCUS_WINDOW[1] (t = 4..24 of T = 50): where the learned model
+moves mass between the modes (python -m tools.bench_mode_weight), drawn t_focus_weight times as often."""
 
 def diffusion_config_problems(config) -> list[str]:
     """What is wrong with the fields every diffusion training config has (T, schedule, prediction,
@@ -28,9 +32,11 @@ def diffusion_config_problems(config) -> list[str]:
         problems.append(f"schedule must be one of {sorted(BETA_SCHEDULES)}, got {config.schedule!r}")
     if config.prediction not in NoisePredictor.PREDICTIONS:
         problems.append(f"prediction must be one of {NoisePredictor.PREDICTIONS}, got {config.prediction!r}")
-    for name in ("steps", "batch_size", "embed_dim"):
+    for name in ("steps", "batch_size"):
         if getattr(config, name) < 1:
             problems.append(f"{name} must be at least 1, got {getattr(config, name)}")
+    if config.embed_dim < 2 or config.embed_dim % 2:
+        problems.append(f"embed_dim must be a positive even number (sin and cos per frequency), got {config.embed_dim}")
     if not 0 <= config.label_dropout <= 1:
         problems.append(f"label_dropout must be in [0, 1], got {config.label_dropout}")
     if not 0 <= config.ema_decay < 1:
@@ -55,8 +61,9 @@ class TrainConfig:
     batch_size: int = 512
     lr: float = 1e-2  # peak learning rate of the one-cycle schedule
     ema_decay: float = 0.995
-    label_dropout: float = 0.85  # probability that a sample's label is replaced by the null label
-    n_data: int = 50_000  # size of the training set drawn from the mixture
+    label_dropout: float = 0.95  # probability that a sample's label is replaced by the null label
+    t_focus_weight: float = 3.0  # steps in FOCUS_WINDOW are drawn this many times as often (1: uniform t)
+    n_data: int = 1_000_000  # size of the training set drawn from the mixture
     seed: int = 0
 
     def __post_init__(self):
@@ -65,6 +72,8 @@ class TrainConfig:
             problems.append(f"loss_type must be one of {sorted(LOSSES)}, got {self.loss_type!r}")
         if self.n_data < 1:
             problems.append(f"n_data must be at least 1, got {self.n_data}")
+        if self.t_focus_weight <= 0:
+            problems.append(f"t_focus_weight must be positive, got {self.t_focus_weight}")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
 
@@ -83,20 +92,30 @@ def build_model(config: TrainConfig) -> NoisePredictor:
     return NoisePredictor(unet, config.make_schedule().alphas_cumprod, prediction=config.prediction)
 
 
+def timestep_probabilities(T: int, focus_weight: float) -> torch.Tensor:
+    """p(t), (T,): proportional to focus_weight for t/T in FOCUS_WINDOW, to 1 elsewhere."""
+    fraction = torch.arange(T) / T
+    in_window = (fraction >= FOCUS_WINDOW[0]) & (fraction < FOCUS_WINDOW[1])
+    weights = torch.where(in_window, focus_weight, 1.0)
+    return weights / weights.sum()
+
+
 def training_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
     """Adam (fused: one kernel for all parameters) with a one-cycle learning rate, an EMA, and
-    batches of the mixture: data x_0, t, noise and label dropout drawn in that order."""
+    batches of the mixture: data x_0, t ~ timestep_probabilities, noise and label dropout drawn in
+    that order."""
     model = build_model(config).to(device)
     ema = exponential_moving_average(model, config.ema_decay)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.steps)
     data = problem_gmm(n_samples=config.n_data, seed=config.seed)
     schedule = config.make_schedule()
+    t_probabilities = timestep_probabilities(config.T, config.t_focus_weight)
 
     def batch_loss(generator: torch.Generator) -> torch.Tensor:
         index = torch.randint(len(data), (config.batch_size,), generator=generator)
         x_start, y = data.samples[index].to(device), data.labels[index]
-        t = torch.randint(config.T, (config.batch_size,), generator=generator).to(device)
+        t = torch.multinomial(t_probabilities, config.batch_size, replacement=True, generator=generator).to(device)
         noise = torch.randn(x_start.shape, generator=generator).to(device)
         y = drop_labels(y, config.label_dropout, NULL_LABEL, generator=generator).to(device)
         return p_losses(model, schedule, x_start, t, y, noise=noise, loss_type=config.loss_type)
@@ -104,7 +123,7 @@ def training_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
     return TrainingParts(model, optimizer, lr_schedule, batch_loss, ema)
 
 
-RECIPE = Recipe(kind="two-pixel-ddpm", version=2, config_class=TrainConfig, train_command="python train.py",
+RECIPE = Recipe(kind="two-pixel-ddpm", version=3, config_class=TrainConfig, train_command="python train.py",
                          build_model=build_model, training_parts=training_parts)
 
 

@@ -40,6 +40,12 @@ _INT_FULL = "torch.full with an integer fill value is int64 without the dtype"
 _DDIM_ETA_ONE = ("ancestral sampling on all T steps through DDIM with eta = 1 is the same chain draw for draw "
                  "(test_ddim_with_eta_one_on_all_steps_is_ancestral_ddpm, to 1e-9)")
 _EMPTY_NAN = "the statistic of an empty (or one-point, unbiased) mode is nan either way"
+_ONE_CYCLE_LR = "OneCycleLR sets every parameter group's learning rate from max_lr when it is built"
+_FUSED = "fused only changes how the same Adam update is computed (one kernel): speed, not behaviour"
+_MAP_LOCATION = ("map_location matters only for a checkpoint saved from a GPU, which a CPU-only machine cannot write: "
+                 "differs only on a GPU")
+_WEIGHTS_ONLY_DEFAULT = ("torch >= 2.6 (2.13 is pinned) loads with weights_only=True by default "
+                         "(test_untrusted_pickles_are_not_executed)")
 EQUIVALENT: dict[str, str] = {
     "metrics.x__points__mutmut_6": _CPU_PATH,
     "metrics.x__points__mutmut_7": _CPU_PATH,
@@ -68,6 +74,32 @@ EQUIVALENT: dict[str, str] = {
     "training.x_cached_checkpoint__mutmut_12": "progress=None hides the bar: nothing computed changes",
     "checkpoints.x_config_key__mutmut_7": "asdict keeps the dataclass's field order, so the text is as stable unsorted",
     "checkpoints.x_config_key__mutmut_9": "a key one hex digit longer names the same configs apart just as well",
+    "checkpoints.x_config_key__mutmut_3": "asdict keeps the dataclass's field order, so the text is as stable unsorted",
+    "checkpoints.x_config_key__mutmut_5": "asdict keeps the dataclass's field order, so the text is as stable unsorted",
+    "checkpoints.x_read_checkpoint__mutmut_7": _MAP_LOCATION,
+    "checkpoints.x_read_checkpoint__mutmut_10": _MAP_LOCATION,
+    "checkpoints.x_read_checkpoint__mutmut_8": _WEIGHTS_ONLY_DEFAULT,
+    "checkpoints.x_read_checkpoint__mutmut_11": _WEIGHTS_ONLY_DEFAULT,
+    "checkpoints.x_weights_into__mutmut_5": _ON_CPU,
+    "recipe.x_load_model__mutmut_6": _ON_CPU,
+    "recipe.x_training_parts__mutmut_2": _ON_CPU,
+    "recipe.x_training_parts__mutmut_38": _ON_CPU,
+    "recipe.x_training_parts__mutmut_40": _ON_CPU,
+    "recipe.x_training_parts__mutmut_48": _ON_CPU,
+    "recipe.x_training_parts__mutmut_54": _ON_CPU,
+    "recipe.x_training_parts__mutmut_12": _FUSED,
+    "recipe.x_training_parts__mutmut_15": _FUSED,
+    "recipe.x_training_parts__mutmut_16": _FUSED,
+    "recipe.x_training_parts__mutmut_14": _ONE_CYCLE_LR,
+    "noisy_classifier.x_training_parts__mutmut_2": _ON_CPU,
+    "noisy_classifier.x_training_parts__mutmut_53": _ON_CPU,
+    "noisy_classifier.x_training_parts__mutmut_54": _ON_CPU,
+    "noisy_classifier.x_training_parts__mutmut_55": _ON_CPU,
+    "noisy_classifier.x_training_parts__mutmut_8": _ONE_CYCLE_LR,
+    "noisy_classifier.xǁNoisyClassifierǁforward__mutmut_19": "dim=+1 and dim=-1 are the same axis of the (B, 2 + E) input",
+    "noisy_classifier.xǁNoisyClassifierǁforward__mutmut_2": "the features are already in x_t's dtype: .to(None) keeps them",
+    "noisy_classifier.xǁNoisyClassifierǁforward__mutmut_5": ("t + 1 (int64) divided by T is already float32, x_t's dtype "
+                                                             "for a float32 model"),
     "recipe.x_load_model__mutmut_4": "device None leaves the model on the CPU, where it was built: differs only on a GPU",
     "training.xǁRecipeǁload__mutmut_15": "device None leaves the model on the CPU, where it was built: differs only on a GPU",
     "gmm.xǁExactClassifierǁ__call____mutmut_12": "moving the schedule to device None keeps it where it is: "
