@@ -57,7 +57,7 @@ class TrainConfig:
     embed_dim: int = 256
     fourier_scale: float = DEFAULT_FOURIER_SCALE  # smooth in t/T; the starter's 30 is not (see ddpm.py)
     loss_type: str = "l2"  # "l2", "l1" or "huber"
-    steps: int = 6000  # optimiser steps: about 22 s on a 2-core CPU (make bench prints the time)
+    steps: int = 6000  # optimiser steps: about 24 s on a 2-core CPU (make bench prints the time)
     batch_size: int = 512
     lr: float = 1e-2  # peak learning rate of the one-cycle schedule
     ema_decay: float = 0.995

@@ -80,7 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", type=Path, nargs="+",
                         default=sorted((CHECKPOINT_DIR / "bench").glob("seed*.pt")))
-    parser.add_argument("--n", type=int, default=100_000, help="samples per handover step")
+    parser.add_argument("--n", type=int, default=50_000, help="samples per handover step")
     args = parser.parse_args()
     if not args.ckpt:
         parser.error(f"no checkpoint given and none in {CHECKPOINT_DIR / 'bench'}; run `make bench` first or pass --ckpt")
