@@ -28,6 +28,7 @@ FAILED_TEST = {1, 3}
 TIMED_OUT = {36, 24, -24, 152, 255}  # stopped at timeout_multiplier x the tests' usual time
 KILLED = FAILED_TEST | TIMED_OUT
 SURVIVED = {0}
+UNUSABLE = 4  # pytest could not start: a bad command line, or a conftest that fails to import
 
 _CPU_PATH = "the array-or-tensor conversion takes another path to the same CPU tensor"
 _NAN = 'float("NAN") is the same nan'
@@ -180,13 +181,15 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0) 
     every mutant mutmut stopped at its limit: run the tests that cover its function (mutmut's
     stats) with the mutant switched on (MUTANT_UNDER_TEST, as mutmut does), without mutmut's
     CPU-time limit, and write the verdict into mutants/<module>.py.meta (1 killed, 0 survived,
-    36 stopped after `minutes_each`: an endless loop)."""
+    36 stopped after `minutes_each`: an endless loop). A mutant that makes tests/conftest.py fail
+    to import (it builds the shared configs) errors every test: killed. Other verdicts are kept as
+    pytest's exit code and judged again on the next recheck."""
     stats = json.loads((ROOT / "mutants" / "mutmut-stats.json").read_text())
     tests_by_function, seconds = stats["tests_by_mangled_function_name"], stats["duration_by_test"]
     pytest_arguments = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args"]
     ignored = tuple(argument.split("=", 1)[1] for argument in pytest_arguments if argument.startswith("--ignore="))
     chosen = [(module, name) for module in modules for name, code in verdicts(module).items()
-              if (code in SURVIVED and name not in EQUIVALENT) or code in TIMED_OUT]
+              if (code in SURVIVED and name not in EQUIVALENT) or code in TIMED_OUT or code == UNUSABLE]
 
     def judge(module_and_name: tuple[str, str]) -> tuple[str, str, int]:
         module, name = module_and_name
@@ -199,7 +202,8 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0) 
         try:
             finished = subprocess.run(command, cwd=ROOT / "mutants", env=environment, capture_output=True,
                                       timeout=60 * minutes_each)
-            return module, name, 1 if finished.returncode == 1 else finished.returncode
+            conftest_broken = finished.returncode == UNUSABLE and b"while loading conftest" in finished.stdout + finished.stderr
+            return module, name, 1 if finished.returncode == 1 or conftest_broken else finished.returncode
         except subprocess.TimeoutExpired:
             return module, name, 36
 
