@@ -40,7 +40,7 @@ bench-dip: $(STAMP)
 bench-dip-start: $(STAMP)
 	$(PY) -m viz.dip_start --seeds 0 1 2 --per-class 3
 
-MODULES ?= gmm utils metrics ddpm training checkpoints recipe
+MODULES ?= gmm utils metrics ddpm samplers training checkpoints recipe noisy_classifier
 MINUTES ?= 40
 mutants: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -22,6 +22,7 @@ FOCUS_WINDOW = (0.08, 0.5)
 """The steps FOCUS_WINDOW[0] <= t/T < FOCUS_WINDOW[1] (t = 4..24 of T = 50): where the learned model
 moves mass between the modes (python -m tools.bench_mode_weight), drawn t_focus_weight times as often."""
 
+
 def diffusion_config_problems(config) -> list[str]:
     """What is wrong with the fields every diffusion training config has (T, schedule, prediction,
     steps, batch_size, embed_dim, label_dropout, ema_decay, lr): one readable line each, none if fine."""

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODULES = ("gmm", "utils", "metrics", "ddpm", "training", "checkpoints", "recipe")
+DEFAULT_MODULES = ("gmm", "utils", "metrics", "ddpm", "samplers", "training", "checkpoints", "recipe", "noisy_classifier")
 FAILED_TEST = {1, 3}
 TIMED_OUT = {36, 24, -24, 152, 255}  # stopped at timeout_multiplier x the tests' usual time
 KILLED = FAILED_TEST | TIMED_OUT
