@@ -19,8 +19,9 @@ from training import Recipe, TrainingParts, exponential_moving_average
 from utils import BETA_SCHEDULES, LOSSES, Schedule, drop_labels, p_losses
 
 FOCUS_WINDOW = (0.08, 0.5)
-"""The steps FOCUS_WINDOW[0] <= t/T < FOCUS_WINDOW[1] (t = 4..24 of T = 50): where the learned model
-moves mass between the modes (python -m tools.bench_mode_weight), drawn t_focus_weight times as often."""
+"""The steps FOCUS_WINDOW[0] <= t/T < FOCUS_WINDOW[1] (t = 4..24 of T = 50), drawn t_focus_weight times
+as often: where the unconditional model decides between the modes, so where its error moves mass
+from one mode to the other."""
 
 
 def diffusion_config_problems(config) -> list[str]:

@@ -41,6 +41,7 @@ _INT_FULL = "torch.full with an integer fill value is int64 without the dtype"
 _DDIM_ETA_ONE = ("ancestral sampling on all T steps through DDIM with eta = 1 is the same chain draw for draw "
                  "(test_ddim_with_eta_one_on_all_steps_is_ancestral_ddpm, to 1e-9)")
 _EMPTY_NAN = "the statistic of an empty (or one-point, unbiased) mode is nan either way"
+_FIELD_ORDER = "asdict keeps the dataclass's field order, so the text is as stable unsorted"
 _ONE_CYCLE_LR = "OneCycleLR sets every parameter group's learning rate from max_lr when it is built"
 _FUSED = "fused only changes how the same Adam update is computed (one kernel): speed, not behaviour"
 _MAP_LOCATION = ("map_location matters only for a checkpoint saved from a GPU, which a CPU-only machine cannot write: "
@@ -73,10 +74,10 @@ EQUIVALENT: dict[str, str] = {
     "gmm.xǁGMMǁsample__mutmut_30": "all(+1) and all(-1) are the same axis of (n, 2) points",
     "training.x_cached_checkpoint__mutmut_3": "the progress bar's default: nothing computed changes",
     "training.x_cached_checkpoint__mutmut_12": "progress=None hides the bar: nothing computed changes",
-    "checkpoints.x_config_key__mutmut_7": "asdict keeps the dataclass's field order, so the text is as stable unsorted",
+    "checkpoints.x_config_key__mutmut_7": _FIELD_ORDER,
     "checkpoints.x_config_key__mutmut_9": "a key one hex digit longer names the same configs apart just as well",
-    "checkpoints.x_config_key__mutmut_3": "asdict keeps the dataclass's field order, so the text is as stable unsorted",
-    "checkpoints.x_config_key__mutmut_5": "asdict keeps the dataclass's field order, so the text is as stable unsorted",
+    "checkpoints.x_config_key__mutmut_3": _FIELD_ORDER,
+    "checkpoints.x_config_key__mutmut_5": _FIELD_ORDER,
     "checkpoints.x_read_checkpoint__mutmut_7": _MAP_LOCATION,
     "checkpoints.x_read_checkpoint__mutmut_10": _MAP_LOCATION,
     "checkpoints.x_read_checkpoint__mutmut_8": _WEIGHTS_ONLY_DEFAULT,
