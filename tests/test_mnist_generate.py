@@ -1,5 +1,7 @@
 """mnist_ext/generate.py: the labels, steps, seed and pixel range of generated digits, checked with
 stand-in models whose calls are recorded (no training needed)."""
+import re
+
 import pytest
 import torch
 
@@ -21,6 +23,7 @@ class Recording:
         self.scale, self.labels, self.steps = scale, [], []
 
     def __call__(self, x_t, t, y):
+        assert y.dtype == torch.long, "labels reach the model as int64 class indices"
         self.labels.append(y.tolist())
         self.steps.append(int(t[0]))
         return self.scale * x_t
@@ -96,10 +99,15 @@ def test_sampling_steps_defaults_and_refusals():
 
 
 def test_a_progress_bar_counts_chunks_only_when_asked_and_there_is_more_than_one(monkeypatch, capsys):
+    """progress=True: a bar over the chunks (when there are several) and the sampler's bar over its
+    steps; the default shows neither."""
+    def bars() -> tuple[bool, bool]:
+        err = capsys.readouterr().err
+        return bool(re.search(r"(^|\r)sampling digits: ", err)), "sampling (ddim)" in err
     monkeypatch.setattr(generate_module, "CHUNK", 2)
     images = generate(Recording(), SCHEDULE, [0, 1, 2, 3, 4], steps=2, progress=True)
-    assert images.shape == (5, 1, 28, 28)
-    assert "sampling digits" in capsys.readouterr().err
-    generate(Recording(), SCHEDULE, [0, 1, 2, 3, 4], steps=2, progress=False)
-    generate(Recording(), SCHEDULE, [0, 1], steps=2, guidance_weight=0.0)
-    assert "sampling digits" not in capsys.readouterr().err
+    assert images.shape == (5, 1, 28, 28) and bars() == (True, True)
+    generate(Recording(), SCHEDULE, [0, 1], steps=2, progress=True)  # one chunk: no chunk bar
+    assert bars() == (False, True)
+    generate(Recording(), SCHEDULE, [0, 1, 2, 3, 4], steps=2)
+    assert bars() == (False, False)

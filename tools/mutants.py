@@ -41,6 +41,8 @@ _INT_FULL = "torch.full with an integer fill value is int64 without the dtype"
 _DDIM_ETA_ONE = ("ancestral sampling on all T steps through DDIM with eta = 1 is the same chain draw for draw "
                  "(test_ddim_with_eta_one_on_all_steps_is_ancestral_ddpm, to 1e-9)")
 _EMPTY_NAN = "the statistic of an empty (or one-point, unbiased) mode is nan either way"
+_LABELS_TO_INT64 = ("samplers.labels_for turns the labels into int64 itself; whole-number labels give the same "
+                    "digits either way (test_float_labels_are_digits_too)")
 _FIELD_ORDER = "asdict keeps the dataclass's field order, so the text is as stable unsorted"
 _ONE_CYCLE_LR = "OneCycleLR sets every parameter group's learning rate from max_lr when it is built"
 _FUSED = "fused only changes how the same Adam update is computed (one kernel): speed, not behaviour"
@@ -98,6 +100,11 @@ EQUIVALENT: dict[str, str] = {
     "noisy_classifier.x_training_parts__mutmut_54": _ON_CPU,
     "noisy_classifier.x_training_parts__mutmut_55": _ON_CPU,
     "noisy_classifier.x_training_parts__mutmut_8": _ONE_CYCLE_LR,
+    "mnist_ext.generate.x_generate__mutmut_33": _ON_CPU,
+    "mnist_ext.generate.x_generate__mutmut_8": _LABELS_TO_INT64,
+    "mnist_ext.generate.x_generate__mutmut_10": _LABELS_TO_INT64,
+    "mnist_ext.generate.x_generate__mutmut_63": _ON_CPU,
+    "mnist_ext.generate.x_generate__mutmut_75": _ON_CPU,
     "noisy_classifier.xǁNoisyClassifierǁforward__mutmut_19": "dim=+1 and dim=-1 are the same axis of the (B, 2 + E) input",
     "noisy_classifier.xǁNoisyClassifierǁforward__mutmut_2": "the features are already in x_t's dtype: .to(None) keeps them",
     "noisy_classifier.xǁNoisyClassifierǁforward__mutmut_5": ("t + 1 (int64) divided by T is already float32, x_t's dtype "
