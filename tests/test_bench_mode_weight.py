@@ -11,7 +11,8 @@ SCHEDULE = Schedule.make("cosine", 50)
 
 
 class Shifted:
-    """The exact denoiser with every eps moved by a constant: a stand-in for a learned model."""
+    """The exact denoiser with every eps moved by a constant (a number or a (2,) vector): a stand-in
+    for a learned model."""
 
     null_label = NULL_LABEL
 
@@ -77,10 +78,22 @@ def test_a_model_biased_toward_mode_one_has_its_boundary_on_mode_zeros_side():
     axis = (gmm.means[1] - gmm.means[0]).float()
     axis = axis / axis.norm()
 
-    class TowardModeOne(Shifted):
-        def __call__(self, x_t, t, y):  # predicted x_0 moved along the axis toward mode 1 by 0.05
+    class TowardModeOne:
+        """The exact denoiser with its predicted x_0 moved 0.05 along the axis toward mode 1."""
+        null_label = NULL_LABEL
+
+        def __call__(self, x_t, t, y):
             alpha_bar = SCHEDULE.alphas_cumprod[t].float().reshape(-1, 1, 1)
-            return self.exact(x_t, t, y).float() - 0.05 * axis * alpha_bar.sqrt() / (1 - alpha_bar).sqrt()
-    for t, (from_exact, from_learned) in boundary_crossings(TowardModeOne(exact, 0.0), exact, SCHEDULE, gmm,
+            return exact(x_t, t, y).float() - 0.05 * axis * alpha_bar.sqrt() / (1 - alpha_bar).sqrt()
+    for t, (from_exact, from_learned) in boundary_crossings(TowardModeOne(), exact, SCHEDULE, gmm,
                                                             steps=(8, 16)).items():
         assert from_learned < from_exact, t
+
+
+def test_a_model_that_never_crosses_the_midpoint_has_no_boundary():
+    gmm = problem_gmm(n_samples=1)
+    exact = gmm.exact_denoiser(SCHEDULE.alphas_cumprod)
+    axis = (gmm.means[1] - gmm.means[0]).float()
+    always_mode_zero = Shifted(exact, 100.0 * axis / axis.norm())  # eps along the axis: x_0 far on mode 0's side
+    crossings = boundary_crossings(always_mode_zero, exact, SCHEDULE, gmm, steps=(8,))
+    assert math.isnan(crossings[8][1]) and not math.isnan(crossings[8][0])

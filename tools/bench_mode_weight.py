@@ -53,9 +53,11 @@ def handover_weights(model, exact, schedule, gmm, n: int, steps=HANDOVER_STEPS, 
     return weights
 
 
-def boundary_crossings(model, exact, schedule, gmm, steps=BOUNDARY_STEPS, points: int = 1601) -> dict[int, tuple[float, float]]:
+def boundary_crossings(model, exact, schedule, gmm, steps=BOUNDARY_STEPS,
+                       points: int = 1601) -> dict[int, tuple[float, float]]:
     """{t: (exact, learned)}: the signed position, along the unit vector from mode 0 to mode 1 and
-    measured from their midpoint (in x_0 units), where the predicted x_0 crosses that midpoint."""
+    measured from their midpoint (in x_0 units), where the predicted x_0 crosses that midpoint
+    (nan where it stays on one side over the whole line, |offset| <= 0.8)."""
     mean0, mean1 = gmm.means[0].float(), gmm.means[1].float()
     midpoint, axis = (mean0 + mean1) / 2, (mean1 - mean0) / (mean1 - mean0).norm()
     offsets = torch.linspace(-0.8, 0.8, points)
@@ -71,7 +73,8 @@ def boundary_crossings(model, exact, schedule, gmm, steps=BOUNDARY_STEPS, points
             eps = denoiser(x_t, time, null).float()
             x_0 = (x_t - (1 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()
             side = (x_0[:, 0, :] - midpoint) @ axis  # (P,): < 0 on mode 0's side
-            return float(offsets[int((side > 0).nonzero()[0, 0])])
+            past = (side > 0).nonzero()
+            return float(offsets[int(past[0, 0])]) if len(past) else float("nan")  # nan: no crossing on the line
         crossings[t] = (crossing(exact), crossing(model))
     return crossings
 
@@ -83,7 +86,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50_000, help="samples per handover step")
     args = parser.parse_args()
     if not args.ckpt:
-        parser.error(f"no checkpoint given and none in {CHECKPOINT_DIR / 'bench'}; run `make bench` first or pass --ckpt")
+        parser.error(f"no checkpoint given and none in {CHECKPOINT_DIR / 'bench'}; "
+                     "run `make bench` first or pass --ckpt")
     set_cpu_threads()
     gmm = problem_gmm(n_samples=1)
     for path in args.ckpt:
