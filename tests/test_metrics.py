@@ -8,7 +8,7 @@ from scipy.stats import energy_distance as scipy_energy_distance
 from scipy.stats import norm
 
 from gmm import PROBLEM_MEANS, PROBLEM_STD, PROBLEM_WEIGHTS
-from metrics import energy_distance, mode_statistics
+from metrics import energy_distance, energy_ratio, mean_distance, mode_statistics, projected_mean_distances
 
 
 def test_energy_distance_matches_scipy_on_a_line():
@@ -64,3 +64,65 @@ def test_mode_statistics_on_small_modes_match_numpy(gmm):
             assert stats.stds[k] == pytest.approx(math.sqrt(members.var(0, ddof=1).mean()), rel=1e-5)
     empty = mode_statistics(gmm, points[2:])
     assert len(empty.means[0]) == 2 and all(math.isnan(v) for v in empty.means[0])
+
+
+
+def _pair_distances(gmm, n: int, pairs: int, seed: int, transform=lambda x: x) -> torch.Tensor:
+    """energy_distance of `pairs` independent pairs (transform(set), set) of n-point sets of the mixture."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.tensor([energy_distance(transform(gmm.sample(n, generator=g)[0]), gmm.sample(n, generator=g)[0])
+                         for _ in range(pairs)])
+
+
+def test_energy_ratio_is_the_mean_distance_of_pairs_of_sets_over_that_of_the_reference(gmm):
+    """What energy_ratio reads from 20 sets of 50 points, against its definition computed by brute
+    force: the mean energy_distance of 1,000 pairs (X set, Y set) over that of 1,000 pairs of Y sets
+    (each mean within about 5%). X is the mixture stretched 2x about its modes."""
+    def stretched(x):
+        labels = gmm.classify(x.squeeze(1))
+        return gmm.means[labels].float() + 2 * (x.squeeze(1) - gmm.means[labels].float())
+
+    by_definition = float(_pair_distances(gmm, 50, 1_000, 5, stretched).mean() / _pair_distances(gmm, 50, 1_000, 6).mean())
+    g = torch.Generator().manual_seed(7)
+    x_sets = [stretched(gmm.sample(50, generator=g)[0]) for _ in range(20)]
+    y_sets = [gmm.sample(50, generator=g)[0].squeeze(1) for _ in range(20)]
+    ratio, standard_error = energy_ratio(x_sets, y_sets)
+    assert by_definition > 1.3, "the stretch is visible at 50 points"
+    assert ratio == pytest.approx(by_definition, rel=0.15)
+    assert 0 < standard_error < ratio - 1
+
+
+def test_energy_ratio_of_one_distribution_is_one_where_a_single_pair_of_sets_is_not(gmm):
+    """Four pools of 10 x 2,000 points of the mixture read within 0.15 of 1, while the ratio of two
+    single pairs of 2,000-point sets (the old benchmark's 'energy over the floor') exceeds 2 on a
+    tenth of the draws or more."""
+    g = torch.Generator().manual_seed(8)
+    for _ in range(4):
+        sets = [gmm.sample(2_000, generator=g)[0] for _ in range(20)]
+        assert energy_ratio(sets[:10], sets[10:])[0] == pytest.approx(1, abs=0.15)
+    distances = _pair_distances(gmm, 2_000, 100, seed=9)
+    assert float((distances[:50] / distances[50:] > 2).double().mean()) > 0.1
+
+
+def test_projected_mean_distances_match_the_exact_ones(gmm):
+    a, b = gmm.samples[:1_500, 0], gmm.samples[1_500:2_500, 0]
+    means = projected_mean_distances([a, b], [b])
+    assert means.shape == (2, 1)
+    assert float(means[0, 0]) == pytest.approx(mean_distance(a, b), rel=3e-4), "64 directions: within 2.5e-4"
+    assert float(means[1, 0]) == pytest.approx(mean_distance(b, b), rel=3e-4)
+    within = projected_mean_distances([a])
+    assert float(within[0, 0]) == pytest.approx(mean_distance(a, a) * 1_500 / 1_499, rel=3e-4), "distinct pairs only"
+
+
+def test_energy_ratio_refuses_unmatched_sets(gmm):
+    sets = [gmm.samples[i * 100:(i + 1) * 100, 0] for i in range(4)]
+    with pytest.raises(ValueError, match="R >= 2 sets of n points on each side"):
+        energy_ratio(sets[:1], sets[1:2])
+    with pytest.raises(ValueError, match="sizes"):
+        energy_ratio(sets[:2], [sets[2], sets[3][:50]])
+
+
+def test_mean_distance_counts_every_pair():
+    a, b = [[0.0, 0.0], [0.0, 2.0]], [[3.0, 0.0]]
+    assert mean_distance(a, b) == pytest.approx((3.0 + math.sqrt(13.0)) / 2)
+    assert mean_distance(a, a, chunk=1) == pytest.approx(2 * 2.0 / 4), "the two zeros are in the mean"
