@@ -8,7 +8,6 @@ import torch
 import tools.bench as bench
 from gmm import GMM, PROBLEM_MEANS, PROBLEM_STD, problem_gmm
 from metrics import mode_statistics
-from recipe import TrainConfig
 from utils import Schedule
 
 SCHEDULE = Schedule.make("cosine", 50)
