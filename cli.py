@@ -3,7 +3,7 @@ training flags, the one error wrapper, and the two-pixel sampling flags (sample.
 
 A config field `batch_size` becomes the flag `--batch-size` with the field's type; a flag left out
 keeps the config's default, so the defaults are written once, in the dataclass. Tuple fields take
-comma-separated values (`--channels 32,64`).
+comma-separated values (`--channels 32,64`), boolean fields true or false (`--zero-output false`).
 """
 import argparse
 import traceback
@@ -35,6 +35,13 @@ def _comma_separated_ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 32,64, got {text!r}") from None
 
 
+def true_or_false(text: str) -> bool:
+    """'true' -> True, 'false' -> False, any case; anything else is refused (bool('false') would be True)."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
 def add_config_flags(parser: argparse.ArgumentParser, config_class: type) -> list[str]:
     """One flag per field of config_class, default None = the config's default. Returns the field names."""
     defaults = config_class()
@@ -43,7 +50,7 @@ def add_config_flags(parser: argparse.ArgumentParser, config_class: type) -> lis
     added = []
     for field in fields(config_class):
         default = getattr(defaults, field.name)
-        kind = _comma_separated_ints if isinstance(default, tuple) else hints[field.name]
+        kind = {tuple: _comma_separated_ints, bool: true_or_false}.get(type(default), hints[field.name])
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         group.add_argument(f"--{field.name.replace('_', '-')}", *FLAG_ALIASES.get(field.name, []), dest=field.name,
                            type=kind, default=None, help=f"default {shown}")

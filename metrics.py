@@ -2,6 +2,7 @@
 
     mode_statistics(gmm, x)   weight, mean and std of the samples assigned to each mode
     energy_distance(x, y)     a distance between two point clouds, stable at a few thousand points
+    energy_noise_floor(x, n)  what energy_distance reads, on average, for two n-point sets of x's distribution
     energy_ratio(xs, ys)      E[energy_distance] of an n-set of X and one of Y over its noise floor, from R sets of each
 
 The energy distance is read against its noise floor: its expected value for two independent sample
@@ -64,6 +65,19 @@ def energy_distance(x, y, chunk: int = 4096) -> float:
     return 2 * mean_distance(x, y, chunk) - mean_distance(x, x, chunk) - mean_distance(y, y, chunk)
 
 
+def energy_noise_floor(x, n: int, chunk: int = 4096) -> float:
+    """E[energy_distance] of two independent n-point sets of the distribution x is drawn from: 2 E|X - X'| / n.
+
+    The V-statistic counts each point's zero distance to itself, so for sets of n and m points
+    E[D_n,m] = D + E|X - X'| / n + E|Y - Y'| / m. E|X - X'| is estimated from x over distinct
+    pairs (x: (N, 2), N >= 2).
+    """
+    points = _points(x)
+    if len(points) < 2:
+        raise ValueError(f"the noise floor needs at least 2 points to estimate E|X - X'|, got {len(points)}")
+    return 2 * mean_distance(points, points, chunk) * len(points) / (len(points) - 1) / n
+
+
 def mean_distance(a, b, chunk: int = 4096) -> float:
     """The mean of |a_i - b_j| over all n m pairs (with a = b, the n zeros of each point to itself too).
     a: (n, 2), b: (m, 2)."""
@@ -122,9 +136,8 @@ def energy_ratio(x_sets: list[Tensor], y_sets: list[Tensor]) -> tuple[float, flo
     """How far X is from the reference Y, in units of the noise floor of n-point sets: (ratio, standard error).
 
     ratio = E[energy_distance(n-set of X, n-set of Y)] / E[energy_distance(two n-sets of Y)]
-          = (D + (E|X - X'| + E|Y - Y'|) / n) / (2 E|Y - Y'| / n),
-    since the V-statistic counts each point's zero distance to itself (so 1 + D / floor when X and
-    Y are equally spread), with the distance D = 2 E|X - Y| - E|X - X'| - E|Y - Y'| estimated without bias from all R n
+          = (D + (E|X - X'| + E|Y - Y'|) / n) / (2 E|Y - Y'| / n)
+    (as in energy_noise_floor; 1 + D / floor when X and Y are equally spread), with the distance D = 2 E|X - Y| - E|X - X'| - E|Y - Y'| estimated without bias from all R n
     points of each side (distinct pairs only), so its noise falls like 1/R rather than 1/sqrt(R);
     the standard error is the jackknife's, leaving out one set of each side at a time (it overstates
     the spread of a ratio near 1, where the estimate is a degenerate U-statistic). 1 means X

@@ -2,8 +2,8 @@
 and how a checkpoint of it is read. training.py runs the loop; train.py is the command.
 
 Training recipe (the defaults of TrainConfig; the README says what each choice bought):
-v-parametrised noise predictor, Adam with a one-cycle learning rate, an exponential moving
-average (EMA) of the weights used for sampling, per-sample label dropout for classifier-free
+v-parametrised noise predictor whose last layer starts at zero, Adam with a one-cycle learning
+rate, an exponential moving average (EMA) of the weights used for sampling, per-sample label dropout for classifier-free
 guidance, steps t drawn more often where the unconditional model must split the modes, and a
 fixed seed for the initial weights and every random draw.
 """
@@ -66,6 +66,7 @@ class TrainConfig:
     label_dropout: float = 0.95  # probability that a sample's label is replaced by the null label
     t_focus_weight: float = 3.0  # steps in FOCUS_WINDOW are drawn this many times as often (1: uniform t)
     n_data: int = 1_000_000  # size of the training set drawn from the mixture
+    zero_output: bool = True  # the U-Net's last layer starts at zero (see build_model)
     seed: int = 0
 
     def __post_init__(self):
@@ -76,6 +77,8 @@ class TrainConfig:
             problems.append(f"n_data must be at least 1, got {self.n_data}")
         if self.t_focus_weight <= 0:
             problems.append(f"t_focus_weight must be positive, got {self.t_focus_weight}")
+        if not isinstance(self.zero_output, bool):
+            problems.append(f"zero_output must be True or False, got {self.zero_output!r}")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
 
@@ -88,9 +91,18 @@ def default_checkpoint(config: TrainConfig) -> Path:
 
 
 def build_model(config: TrainConfig) -> NoisePredictor:
-    """A freshly initialised noise predictor; its weights are drawn from the config's seed."""
+    """A freshly initialised noise predictor; its weights are drawn from the config's seed.
+
+    With zero_output the U-Net's last layer (tconv1) starts at zero, so the untrained network outputs
+    0 everywhere instead of a random function of x_t. Training erases a random start slowly where
+    training points are few, such as between the modes, and what is left there moves mass from one
+    mode to the other.
+    """
     torch.manual_seed(config.seed)
     unet = UNet(channels=tuple(config.channels), embed_dim=config.embed_dim, fourier_scale=config.fourier_scale)
+    if config.zero_output:
+        torch.nn.init.zeros_(unet.tconv1.weight)
+        torch.nn.init.zeros_(unet.tconv1.bias)
     return NoisePredictor(unet, config.make_schedule().alphas_cumprod, prediction=config.prediction)
 
 
@@ -125,7 +137,7 @@ def training_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
     return TrainingParts(model, optimizer, lr_schedule, batch_loss, ema)
 
 
-RECIPE = Recipe(kind="two-pixel-ddpm", version=3, config_class=TrainConfig, train_command="python train.py",
+RECIPE = Recipe(kind="two-pixel-ddpm", version=4, config_class=TrainConfig, train_command="python train.py",
                          build_model=build_model, training_parts=training_parts)
 
 

@@ -68,7 +68,9 @@ def test_in_mode_counts_labelled_samples_in_their_own_mode(setting):
 
 @pytest.mark.parametrize("text, expected", [("label_dropout=0.5", ("label_dropout", 0.5)),
                                             ("steps=100", ("steps", 100)),
-                                            ("channels=16,32", ("channels", (16, 32)))])
+                                            ("channels=16,32", ("channels", (16, 32))),
+                                            ("zero_output=False", ("zero_output", False)),
+                                            ("zero_output=true", ("zero_output", True))])
 def test_overrides_are_typed_like_the_config_field(text, expected):
     name, value = bench.parse_override(text)
     assert (name, value) == expected and type(value) is type(expected[1])
@@ -77,6 +79,8 @@ def test_overrides_are_typed_like_the_config_field(text, expected):
 def test_an_unknown_override_names_the_fields():
     with pytest.raises(argparse.ArgumentTypeError, match="unknown TrainConfig field 'dropout'.*label_dropout"):
         bench.parse_override("dropout=0.5")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected true or false, got 'no'"):
+        bench.parse_override("zero_output=no")
 
 
 def test_main_prints_a_row_per_seed_the_exact_row_and_the_verdict(tmp_path, monkeypatch, capsys):

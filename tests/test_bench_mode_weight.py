@@ -4,7 +4,7 @@ import math
 import torch
 
 from gmm import NULL_LABEL, problem_gmm
-from tools.bench_mode_weight import Handover, boundary_crossings, handover_weights
+from tools.bench_mode_weight import Handover, boundary_crossings, handover_statistics
 from utils import Schedule
 
 SCHEDULE = Schedule.make("cosine", 50)
@@ -38,10 +38,26 @@ def test_handover_is_exact_from_step_k_and_learned_below():
 def test_handing_over_at_every_step_to_the_exact_model_changes_nothing():
     gmm = problem_gmm(n_samples=1)
     exact = gmm.exact_denoiser(SCHEDULE.alphas_cumprod)
-    weights = handover_weights(exact, exact, SCHEDULE, gmm, n=4_000, steps=(0, 25, 50, 80))
-    assert list(weights) == [0, 25, 50], "k is capped at T"
-    assert len(set(weights.values())) == 1, "the same draws give the same samples whoever hands over"
-    assert abs(weights[0] - 0.35) < 0.03
+    statistics = handover_statistics(exact, exact, SCHEDULE, gmm, n=4_000, steps=(0, 25, 50, 80))
+    assert list(statistics) == [0, 25, 50], "k is capped at T"
+    assert len(set(statistics.values())) == 1, "the same draws give the same samples whoever hands over"
+    weight, outliers = statistics[0]
+    assert abs(weight - 0.35) < 0.03 and outliers < 0.01
+
+
+def test_outliers_come_from_the_steps_a_spread_out_model_runs():
+    """A stand-in that removes half the noise the exact denoiser would leaves samples far from their
+    modes only where it runs: handing it the steps below k = 5 shows them, below k = 0 not."""
+    gmm = problem_gmm(n_samples=1)
+    exact = gmm.exact_denoiser(SCHEDULE.alphas_cumprod)
+
+    class HalfDenoised:
+        null_label = NULL_LABEL
+
+        def __call__(self, x_t, t, y):
+            return 0.5 * exact(x_t, t, y).float()
+    statistics = handover_statistics(HalfDenoised(), exact, SCHEDULE, gmm, n=4_000, steps=(0, 3, 5))
+    assert statistics[0][1] < 0.002 < statistics[3][1] < statistics[5][1]
 
 
 def test_the_exact_boundary_is_the_closed_form_crossing():

@@ -8,7 +8,7 @@ from scipy.stats import energy_distance as scipy_energy_distance
 from scipy.stats import norm
 
 from gmm import PROBLEM_MEANS, PROBLEM_STD, PROBLEM_WEIGHTS
-from metrics import energy_distance, energy_ratio, mean_distance, mode_statistics, projected_mean_distances
+from metrics import energy_distance, energy_noise_floor, energy_ratio, mean_distance, mode_statistics, projected_mean_distances
 
 
 def test_energy_distance_matches_scipy_on_a_line():
@@ -102,6 +102,17 @@ def test_energy_ratio_of_one_distribution_is_one_where_a_single_pair_of_sets_is_
         assert energy_ratio(sets[:10], sets[10:])[0] == pytest.approx(1, abs=0.15)
     distances = _pair_distances(gmm, 2_000, 100, seed=9)
     assert float((distances[:50] / distances[50:] > 2).double().mean()) > 0.1
+
+
+def test_energy_noise_floor_is_the_mean_distance_of_two_sets_of_one_distribution(gmm):
+    """Over 1,000 pairs of 50-point sets the mean distance (relative sd about 5%) lands on
+    2 E|X - X'| / n, where (1/n) E|X - X'| would miss by half. E|X - X'| leaves out each point's
+    zero distance to itself: for two points it is their distance, not half of it."""
+    mean_of_pairs = float(_pair_distances(gmm, 50, 1_000, seed=6).mean())
+    assert energy_noise_floor(gmm.samples[:4_000], 50) == pytest.approx(mean_of_pairs, rel=0.15)
+    assert energy_noise_floor([[0.0, 0.0], [3.0, 4.0]], 10) == pytest.approx(2 * 5.0 / 10)
+    with pytest.raises(ValueError, match="at least 2 points"):
+        energy_noise_floor([[0.0, 0.0]], 10)
 
 
 def test_projected_mean_distances_match_the_exact_ones(gmm):

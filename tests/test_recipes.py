@@ -31,6 +31,7 @@ CPU = torch.device("cpu")
     ({"loss_type": "l3"}, "loss_type must be one of ['huber', 'l1', 'l2'], got 'l3'"),
     ({"n_data": 0}, "n_data must be at least 1, got 0"),
     ({"t_focus_weight": 0.0}, "t_focus_weight must be positive, got 0.0"),
+    ({"zero_output": "false"}, "zero_output must be True or False, got 'false'"),
     ({"T": 0, "lr": -1.0}, "T must be an integer >= 1, got 0; lr must be positive, got -1.0"),
 ])
 def test_a_bad_training_config_names_each_problem(fields, problem):
@@ -70,15 +71,21 @@ def test_the_smallest_classifier_config_is_valid():
     assert ClassifierConfig(T=1, steps=1, batch_size=1, hidden=1, embed_dim=2, n_data=1, lr=1e-12).T == 1
 
 
-def test_the_noise_predictor_is_built_from_every_field_of_its_config():
-    config = TrainConfig(channels=(8, 32), embed_dim=64, fourier_scale=5.0, prediction="eps", T=20, seed=3)
+@pytest.mark.parametrize("zero_output", [False, True])
+def test_the_noise_predictor_is_built_from_every_field_of_its_config(zero_output):
+    config = TrainConfig(channels=(8, 32), embed_dim=64, fourier_scale=5.0, prediction="eps", T=20, seed=3,
+                         zero_output=zero_output)
     model = build_model(config)
     torch.manual_seed(3)
     by_hand = UNet(channels=(8, 32), embed_dim=64, fourier_scale=5.0)
     assert model.prediction == "eps" and model.alphas_cumprod.shape == (20,)
     assert model.unet.state_dict().keys() == by_hand.state_dict().keys()
+    output_layer = {"tconv1.weight", "tconv1.bias"}
     for name, value in by_hand.state_dict().items():
-        assert torch.equal(model.unet.state_dict()[name], value), name
+        expected = torch.zeros_like(value) if zero_output and name in output_layer else value
+        assert torch.equal(model.unet.state_dict()[name], expected), name
+    x_t, t, y = torch.randn(5, 1, 2), torch.arange(5), torch.zeros(5, dtype=torch.int64)
+    assert torch.count_nonzero(model(x_t, t, y)) == (0 if zero_output else 10), "eps = F: zero before training"
 
 
 def test_the_classifier_is_the_documented_mlp_built_from_its_config():

@@ -1,4 +1,5 @@
 """Training, checkpoints (round trip, resume, bad files) and the command line of train.py."""
+import argparse
 import dataclasses
 import signal
 
@@ -9,6 +10,7 @@ import torch
 import training
 import recipe
 from checkpoints import save_checkpoint
+from cli import add_config_flags, config_overrides
 from gmm import NULL_LABEL, problem_gmm
 from recipe import RECIPE, TrainConfig, load_model
 from train import main
@@ -167,6 +169,7 @@ def test_cli_oracle_samples_follow_the_label(tmp_path, label, mode):
     (["--sample", "5", "--ckpt", "missing.pt", "--out", "x.npy"], "no checkpoint at missing.pt"),
     (["--steps", "10", "--label-dropout", "1.5"], "label_dropout must be in"),
     (["--steps", "10", "--device", "cuda:banana"], "unknown device"),
+    (["--steps", "10", "--zero-output", "no"], "expected true or false, got 'no'"),
     (["--sample", "5", "--oracle", "--T", "10", "--out", "x.npy", "--steps", "11"], "steps must be an integer between 1 and T = 10"),
     (["--sample", "5", "--oracle", "--T", "10", "--out", "x.npy", "--sampler", "euler"], "invalid choice: 'euler'"),
     (["--sample", "5", "--oracle", "--T", "10", "--out", "x.npy", "--sampler", "ddpm", "--eta", "1"], "eta is DDIM's"),
@@ -360,3 +363,12 @@ def test_resuming_a_checkpoint_of_another_format_names_it(tmp_path, tiny_checkpo
     torch.save(state, path)
     with pytest.raises(ValueError, match=f"{path} was written with a different configuration format"):
         training.train(RECIPE, tiny_config, path, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("text, value", [("false", False), ("True", True)])
+def test_boolean_config_flags_read_true_and_false(text, value):
+    """argparse's bool('false') is True; the config flags read the word."""
+    parser = argparse.ArgumentParser()
+    names = add_config_flags(parser, TrainConfig)
+    args = parser.parse_args(["--zero-output", text])
+    assert config_overrides(args, names) == {"zero_output": value}

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from checkpoints import CHECKPOINT_DIR
+from cli import true_or_false
 from devices import set_cpu_threads
 from gmm import GMM, problem_gmm
 from metrics import energy_ratio, mode_statistics
@@ -52,6 +53,8 @@ def parse_override(text: str) -> tuple[str, object]:
     if name not in kinds:
         raise argparse.ArgumentTypeError(f"unknown TrainConfig field {name!r}; choose from {sorted(kinds)}")
     kind = kinds[name]
+    if kind is bool:
+        return name, true_or_false(value)
     return name, tuple(int(v) for v in value.split(",")) if kind is tuple else kind(value)
 
 

@@ -1,4 +1,5 @@
-"""Where the learned two-pixel model loses the first mode's weight: which reverse steps, and why.
+"""Where the learned two-pixel model loses the first mode's weight, and leaves samples between the
+modes: which reverse steps, and why.
 
     python -m tools.bench_mode_weight                       # the benchmark's checkpoints (make bench first)
     python -m tools.bench_mode_weight --ckpt checkpoints/bench/seed1.pt --n 100000
@@ -8,7 +9,9 @@ Two tables per checkpoint:
   handover   the mode weight of n unconditional samples drawn with the exact denoiser on the steps
              t >= k and the learned model on the steps t < k (same starting noise and draws for every
              k): k = 0 is the exact sampler, k = T the learned one. The steps where the weight moves
-             are where the learned model's error changes the mixture.
+             are where the learned model's error changes the mixture. The same samples' outlier
+             fraction (farther than 3 sigma from their mode's mean in a pixel) shows where samples
+             are left between the modes, which widens the per-mode std.
   boundary   along the line through both modes (noised: sqrt(abar_t) times the line), the point where
              the predicted x_0 crosses the midpoint between the modes, for the exact and the learned
              unconditional denoiser. The exact boundary leans toward the lighter mode (by the log of
@@ -43,14 +46,16 @@ class Handover:
         return torch.where(use_exact, self.exact(x_t, t, y).to(x_t.dtype), self.learned(x_t, t, y))
 
 
-def handover_weights(model, exact, schedule, gmm, n: int, steps=HANDOVER_STEPS, seed: int = 7) -> dict[int, float]:
-    """{k: first-mode weight of n samples, exact on t >= k and learned below} (k capped at T)."""
-    weights = {}
+def handover_statistics(model, exact, schedule, gmm, n: int, steps=HANDOVER_STEPS,
+                        seed: int = 7) -> dict[int, tuple[float, float]]:
+    """{k: (first-mode weight, outlier fraction) of n samples, exact on t >= k and learned below} (k capped at T)."""
+    statistics = {}
     for k in steps:
         k = min(k, schedule.T)
         x = sample(Handover(exact, model, k), schedule, n, generator=torch.Generator().manual_seed(seed))
-        weights[k] = mode_statistics(gmm, x.squeeze(1)).weights[0]
-    return weights
+        summary = mode_statistics(gmm, x.squeeze(1))
+        statistics[k] = summary.weights[0], summary.outlier_fraction
+    return statistics
 
 
 def boundary_crossings(model, exact, schedule, gmm, steps=BOUNDARY_STEPS,
@@ -95,10 +100,11 @@ def main() -> None:
         schedule = config.make_schedule()
         exact = gmm.exact_denoiser(schedule.alphas_cumprod)
         with torch.no_grad():
-            weights = handover_weights(model, exact, schedule, gmm, args.n)
+            handover = handover_statistics(model, exact, schedule, gmm, args.n)
             crossings = boundary_crossings(model, exact, schedule, gmm)
         print(f"{path} (T = {config.T}, {args.n} samples; first-mode weight {float(gmm.mix_weights[0]):.2f})")
-        print("  learned below step k: " + "  ".join(f"k={k}: {w:.4f}" for k, w in weights.items()))
+        print("  learned below step k, weight:   " + "  ".join(f"k={k}: {w:.4f}" for k, (w, _) in handover.items()))
+        print("  learned below step k, outliers: " + "  ".join(f"k={k}: {o:.4f}" for k, (_, o) in handover.items()))
         print("  boundary (x_0 units, < 0: toward mode 0), exact / learned: "
               + "  ".join(f"t={t}: {e:+.3f}/{l:+.3f}" for t, (e, l) in crossings.items()), flush=True)
 

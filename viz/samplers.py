@@ -4,13 +4,14 @@
 
 Energy distance to n ground-truth samples for ancestral DDPM, deterministic DDIM and
 DPM-Solver++(2M); left with the exact denoiser on a fine schedule (T = 1000, so any step count can
-be taken), right with the learned T = 50 model. The dashed line is the noise floor (two true sets).
+be taken), right with the learned T = 50 model. The dashed line is the noise floor: what two sets
+of n true samples read on average (metrics.energy_noise_floor).
 """
 import matplotlib.pyplot as plt
 import torch
 
 from gmm import problem_gmm
-from metrics import energy_distance
+from metrics import energy_distance, energy_noise_floor
 from samplers import SAMPLERS, sample
 from utils import Schedule
 from viz.index import FigureEntry
@@ -24,7 +25,7 @@ NAMES = {"ddpm": "ancestral DDPM", "ddim": "DDIM (eta = 0)", "dpmpp2m": "DPM-Sol
 def make(out, n: int = 4_000, seed: int = 0, steps=STEPS, fine_T: int = 1000, train_steps=None) -> FigureEntry:
     gmm = problem_gmm(n_samples=1)
     truth = gmm.sample(n, generator=torch.Generator().manual_seed(seed + 100))[0]
-    floor = energy_distance(truth, gmm.sample(n, generator=torch.Generator().manual_seed(seed + 101))[0])
+    floor = energy_noise_floor(truth, n)
     fine = Schedule.make("cosine", fine_T)
     learned, learned_schedule = model_for(50, train_steps=train_steps)
     panels = [(gmm.exact_denoiser(fine.alphas_cumprod), fine, f"exact denoiser, T = {fine_T}"),
