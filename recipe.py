@@ -94,9 +94,9 @@ def build_model(config: TrainConfig) -> NoisePredictor:
     """A freshly initialised noise predictor; its weights are drawn from the config's seed.
 
     With zero_output the U-Net's last layer (tconv1) starts at zero, so the untrained network outputs
-    0 everywhere instead of a random function of x_t. Training erases a random start slowly where
-    training points are few, such as between the modes, and what is left there moves mass from one
-    mode to the other.
+    0 everywhere instead of a random function of x_t. Between the modes, where training points are
+    few, the trained network is still shaped by where it started, and there it decides which mode
+    a sample goes to.
     """
     torch.manual_seed(config.seed)
     unet = UNet(channels=tuple(config.channels), embed_dim=config.embed_dim, fourier_scale=config.fourier_scale)
