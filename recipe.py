@@ -101,6 +101,10 @@ def build_model(config: TrainConfig) -> NoisePredictor:
     torch.manual_seed(config.seed)
     unet = UNet(channels=tuple(config.channels), embed_dim=config.embed_dim, fourier_scale=config.fourier_scale)
     if config.zero_output:
+        if not isinstance(getattr(unet, "tconv1", None), torch.nn.ConvTranspose1d):
+            raise ValueError("zero_output starts the U-Net's last layer, the ConvTranspose1d `tconv1` of ddpm.py's "
+                             "TODO, at zero, and this UNet has none: name its last layer tconv1, or train with "
+                             "--zero-output false")
         torch.nn.init.zeros_(unet.tconv1.weight)
         torch.nn.init.zeros_(unet.tconv1.bias)
     return NoisePredictor(unet, config.make_schedule().alphas_cumprod, prediction=config.prediction)

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+import recipe
 from ddpm import DEFAULT_FOURIER_SCALE, UNet
 from gmm import NULL_LABEL, NUM_CLASSES, problem_gmm
 from noisy_classifier import ClassifierConfig, build_classifier
@@ -86,6 +87,19 @@ def test_the_noise_predictor_is_built_from_every_field_of_its_config(zero_output
         assert torch.equal(model.unet.state_dict()[name], expected), name
     x_t, t, y = torch.randn(5, 1, 2), torch.arange(5), torch.zeros(5, dtype=torch.int64)
     assert torch.count_nonzero(model(x_t, t, y)) == (0 if zero_output else 10), "eps = F: zero before training"
+
+
+def test_zero_output_names_the_layer_a_renamed_unet_lacks(monkeypatch):
+    """A student's UNet whose last layer has another name gets told which name is expected."""
+    class Renamed(UNet):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.output_layer = self.tconv1
+            del self.tconv1
+    monkeypatch.setattr(recipe, "UNet", Renamed)
+    with pytest.raises(ValueError, match="the ConvTranspose1d `tconv1` of ddpm.py's TODO.*--zero-output false"):
+        build_model(TrainConfig(channels=(8, 32), embed_dim=64))
+    assert build_model(TrainConfig(channels=(8, 32), embed_dim=64, zero_output=False)) is not None
 
 
 def test_the_classifier_is_the_documented_mlp_built_from_its_config():
