@@ -137,8 +137,9 @@ def energy_ratio(x_sets: list[Tensor], y_sets: list[Tensor]) -> tuple[float, flo
 
     ratio = E[energy_distance(n-set of X, n-set of Y)] / E[energy_distance(two n-sets of Y)]
           = (D + (E|X - X'| + E|Y - Y'|) / n) / (2 E|Y - Y'| / n)
-    (as in energy_noise_floor; 1 + D / floor when X and Y are equally spread), with the distance D = 2 E|X - Y| - E|X - X'| - E|Y - Y'| estimated without bias from all R n
-    points of each side (distinct pairs only), so its noise falls like 1/R rather than 1/sqrt(R);
+    (as in energy_noise_floor; 1 + D / floor when X and Y are equally spread), with the distance
+    D = 2 E|X - Y| - E|X - X'| - E|Y - Y'| estimated without bias from all R n points of each side
+    (distinct pairs only), so its noise falls like 1/R rather than 1/sqrt(R);
     the standard error is the jackknife's, leaving out one set of each side at a time (it overstates
     the spread of a ratio near 1, where the estimate is a degenerate U-statistic). 1 means X
     cannot be told from Y with n points; x_sets, y_sets: R >= 2 sets of n points each, (n, 2).
@@ -147,7 +148,8 @@ def energy_ratio(x_sets: list[Tensor], y_sets: list[Tensor]) -> tuple[float, flo
     if count < 2 or len(y_sets) != count or any(len(s) != n for s in [*x_sets, *y_sets]):
         raise ValueError(f"energy_ratio needs R >= 2 sets of n points on each side, got {len(x_sets)} and "
                          f"{len(y_sets)} sets of sizes {[len(s) for s in x_sets]} and {[len(s) for s in y_sets]}")
-    xy, xx, yy = projected_mean_distances(x_sets, y_sets), projected_mean_distances(x_sets), projected_mean_distances(y_sets)
+    xy = projected_mean_distances(x_sets, y_sets)
+    xx, yy = projected_mean_distances(x_sets), projected_mean_distances(y_sets)
 
     def ratio(keep: Tensor) -> float:
         def within(m: Tensor) -> float:  # the mean over distinct pairs of points of the kept sets

@@ -3,9 +3,9 @@ and how a checkpoint of it is read. training.py runs the loop; train.py is the c
 
 Training recipe (the defaults of TrainConfig; the README says what each choice bought):
 v-parametrised noise predictor whose last layer starts at zero, Adam with a one-cycle learning
-rate, an exponential moving average (EMA) of the weights used for sampling, per-sample label dropout for classifier-free
-guidance, steps t drawn more often where the unconditional model must split the modes, and a
-fixed seed for the initial weights and every random draw.
+rate, an exponential moving average (EMA) of the weights used for sampling, per-sample label
+dropout for classifier-free guidance, steps t drawn more often where the unconditional model must
+split the modes, and a fixed seed for the initial weights and every random draw.
 """
 from dataclasses import dataclass
 from pathlib import Path

@@ -46,7 +46,8 @@ def test_a_model_with_the_wrong_weights_fails_the_gap_and_energy_bars(setting):
     """The exact denoiser of the mixture with weights 0.30/0.70: its first-mode weight moves by about
     0.05 (the sampler's discretisation moves both alike), far past both bars."""
     gmm, _, reference = setting
-    wrong = GMM(PROBLEM_MEANS, (PROBLEM_STD, PROBLEM_STD), (0.30, 0.70), n_samples=1).exact_denoiser(SCHEDULE.alphas_cumprod)
+    wrong_mixture = GMM(PROBLEM_MEANS, (PROBLEM_STD, PROBLEM_STD), (0.30, 0.70), n_samples=1)
+    wrong = wrong_mixture.exact_denoiser(SCHEDULE.alphas_cumprod)
     result = bench.judge(wrong, gmm, SCHEDULE, reference, base_seed=50_000)
     assert result["weights"] - result["exact_weights"] == pytest.approx(-0.05, abs=5 * result["gap_se"])
     assert result["gap"] > bench.BARS["gap"] and result["energy"] > 2 * bench.BARS["energy"]

@@ -82,7 +82,8 @@ def test_energy_ratio_is_the_mean_distance_of_pairs_of_sets_over_that_of_the_ref
         labels = gmm.classify(x.squeeze(1))
         return gmm.means[labels].float() + 2 * (x.squeeze(1) - gmm.means[labels].float())
 
-    by_definition = float(_pair_distances(gmm, 50, 1_000, 5, stretched).mean() / _pair_distances(gmm, 50, 1_000, 6).mean())
+    by_definition = float(_pair_distances(gmm, 50, 1_000, 5, stretched).mean()
+                          / _pair_distances(gmm, 50, 1_000, 6).mean())
     g = torch.Generator().manual_seed(7)
     x_sets = [stretched(gmm.sample(50, generator=g)[0]) for _ in range(20)]
     y_sets = [gmm.sample(50, generator=g)[0].squeeze(1) for _ in range(20)]

@@ -135,7 +135,8 @@ def main() -> None:
                         metavar="FIELD=VALUE", help="change a TrainConfig field (repeatable)")
     args = parser.parse_args()
     if args.sets < 2 or args.n < 2:
-        parser.error(f"--sets and --n must be at least 2 (the standard errors need two sets), got {args.sets}, {args.n}")
+        parser.error(f"--sets and --n must be at least 2 (the standard errors need two sets), "
+                     f"got {args.sets}, {args.n}")
     set_cpu_threads()
     base = replace(TrainConfig(), **dict(args.overrides))
     changed = ", ".join(f"{name} = {value}" for name, value in args.overrides) or "none"
@@ -150,7 +151,8 @@ def main() -> None:
     for seed in args.seeds:
         results.append(evaluate(replace(base, seed=seed), reference, gmm))
         print(row(results[-1]), flush=True)
-    print(row(judge(exact, gmm, schedule, reference, NULL_SEED)) + "   (the exact denoiser: the noise of the measurement)")
+    print(row(judge(exact, gmm, schedule, reference, NULL_SEED))
+          + "   (the exact denoiser: the noise of the measurement)")
     worst = {"gap": max(r["gap"] for r in results),
              "std": max(abs(ratio - 1) for r in results for ratio in r["std_ratios"]),
              "energy": max(r["energy"] for r in results), "in_mode": min(r["in_mode"] for r in results),

@@ -3,10 +3,10 @@
     python -m tools.bench_samplers [--n 10000] [--steps 1 2 4 8 16 20 32 50]
 
 Energy distance to n ground-truth samples (lower is better; the floor is what two sets of n
-ground-truth samples read on average, metrics.energy_noise_floor) for ancestral DDPM, deterministic DDIM and DPM-Solver++(2M), with the exact denoiser on a fine
-schedule (T = 1000, so any step count can be taken) and with the cached default learned model
-(T = 50). Target (issue 7): the best few-step sampler at 20 steps beats ancestral DDPM at 50 steps
-with the exact denoiser.
+ground-truth samples read on average, metrics.energy_noise_floor) for ancestral DDPM,
+deterministic DDIM and DPM-Solver++(2M), with the exact denoiser on a fine schedule (T = 1000, so
+any step count can be taken) and with the cached default learned model (T = 50). Target (issue 7):
+the best few-step sampler at 20 steps beats ancestral DDPM at 50 steps with the exact denoiser.
 """
 import argparse
 
