@@ -55,6 +55,7 @@ EQUIVALENT: dict[str, str] = {
     "metrics.x__points__mutmut_7": _CPU_PATH,
     "metrics.x__points__mutmut_9": _CPU_PATH,
     "metrics.x_energy_distance__mutmut_1": "the chunk size only changes how the pairwise sum is blocked",
+    "metrics.x_energy_distance__mutmut_11": "the chunk size only changes how the pairwise sum is blocked",
     "metrics.x_energy_noise_floor__mutmut_1": "the chunk size only changes how the pairwise sum is blocked",
     "metrics.x_energy_noise_floor__mutmut_17": "the chunk size only changes how the pairwise sum is blocked",
     "metrics.x_mode_statistics__mutmut_13": _EMPTY_NAN,
