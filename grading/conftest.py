@@ -1,14 +1,18 @@
-"""Autograder plumbing: which copy is graded, points and visibility per test, and a results file.
+"""Autograder plumbing: the graded copy's process, points and visibility per test, and a results file.
 
     python -m pytest grading --impl DIR [--results results.json]
 
-Student modules are imported lazily inside each test through the `student` fixture, so one broken
-file fails only the tests that use it; every import is checked to come from the graded directory.
+This process decides every verdict and writes the results; it never imports a submitted file. The
+`student` fixture is the submission's own process (grading/sandbox.py), which imports a copy of
+DIR's ddpm.py and utils.py beside this copy's untouched gmm.py and answers probes
+(grading/probes.py) with plain data. Each test
+compares those answers with expected values the submission never sees. One broken file fails only
+the tests that use it.
+
 Each test carries @pytest.mark.points(N, visibility=...) (a Gradescope visibility); the run writes a
 Gradescope-compatible results file (tests[] with name, score, max_score, status, visibility,
 output; top-level score and execution_time).
 """
-import importlib
 import json
 import sys
 import time
@@ -16,9 +20,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from sandbox import Limits, LimitExceeded, Submission, SubmissionError
 
-GRADED_MODULES = ("gmm", "ddpm", "utils")
 REFERENCE_DIR = Path(__file__).resolve().parents[1]
+GRADED_MODULES = ("ddpm", "utils")
+sys.path.append(str(REFERENCE_DIR))  # the untouched gmm.py for the grader's own use, never a submitted file
 
 
 def pytest_addoption(parser):
@@ -32,40 +38,29 @@ def pytest_configure(config):
     if not impl.is_dir():
         raise pytest.UsageError(f"--impl {impl} is not a directory")
     config.graded_dir = impl
-    sys.path.insert(0, str(impl))
     torch.set_num_threads(1)  # grading platforms give half a CPU; these checks are tiny
     config.grading_started = time.time()
     config.grading_results = []
 
 
-class Student:
-    """Imports the graded copy's modules on demand and checks where they came from."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-
-    def __getattr__(self, name: str):
-        if name not in GRADED_MODULES:
-            raise AttributeError(name)
-        module = importlib.import_module(name)
-        if Path(module.__file__).resolve().parent != self.directory:
-            raise RuntimeError(f"module {name} was imported from {module.__file__}, not from {self.directory}")
-        return module
-
-
-@pytest.fixture
+@pytest.fixture(scope="session")
 def student(request):
-    return Student(request.config.graded_dir)
+    """The submission's process: student.run(probe, **inputs) answers with plain data."""
+    files = {f"{name}.py": request.config.graded_dir / f"{name}.py" for name in GRADED_MODULES}
+    submission = Submission({**files, "gmm.py": REFERENCE_DIR / "gmm.py"}, Limits.from_environment())
+    print(f"\n{submission.isolation}")
+    yield submission
+    submission.close()
 
 
 def _output(report) -> str:
     if report.passed:
         return ""
+    reported = getattr(report, "grader_message", None)
+    if reported is not None:
+        return reported
     error = getattr(report, "longrepr", None)
     text = str(error) if error is not None else ""
-    if "NotImplementedError" in text:
-        reason = getattr(getattr(report, "not_implemented", None), "args", [""])
-        return f"not implemented yet: {reason[0] if reason else ''}".strip()
     lines = [line for line in text.splitlines() if line.startswith("E ")]
     return "\n".join(lines[-15:]) or text[-2000:]
 
@@ -75,7 +70,9 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
-        report.not_implemented = call.excinfo.value
+        report.grader_message = f"not implemented yet: {call.excinfo.value}".strip()
+    elif call.excinfo is not None and call.excinfo.errisinstance((SubmissionError, LimitExceeded)):
+        report.grader_message = str(call.excinfo.value)
     if report.when == "call" or (report.when == "setup" and not report.passed):
         marker = item.get_closest_marker("points")
         points = marker.args[0] if marker else 0
@@ -89,6 +86,9 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
+    imported = [name for name in GRADED_MODULES if name in sys.modules]
+    if imported:  # the grader's own guarantee: a submitted file never runs in this process
+        raise RuntimeError(f"the grader imported {imported}: graded modules run only in the submission's process")
     results = config.grading_results
     score, total = sum(r["score"] for r in results), sum(r["max_score"] for r in results)
     path = config.getoption("--results")

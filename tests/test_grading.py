@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from tools.autograde import GRADED_FILES, grade
 from tools.make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset
 from tools.grading_mutants import END_TO_END, MUTANTS, mutated_submission
 from tools.make_handout import make_handout
+from tests.gradescope import run_autograder, unpack_autograder
 
 def scores(report: dict) -> dict:
     return {test["name"]: (test["score"], test["max_score"], test["output"]) for test in report["tests"]}
@@ -77,64 +79,48 @@ def test_mutant_loses_points(tmp_path, mutant):
         assert score == 0 and max_score > 0 and output, f"{mutant}: {name} should catch it"
 
 
-def _autograder_root(tmp_path: Path) -> Path:
-    """Unpack autograder.zip the way Gradescope does: root/source, root/submission, root/results."""
-    import stat
+@pytest.fixture
+def autograder_root():
+    root = unpack_autograder()
+    yield root
+    shutil.rmtree(root.parent)
+
+
+def test_autograder_zip_contents(autograder_root):
     import zipfile
 
-    from tools.autograder_zip import build
-    root = tmp_path / "autograder"
-    archive = build(tmp_path / "autograder.zip")
-    with zipfile.ZipFile(archive) as zipped:
+    with zipfile.ZipFile(autograder_root.parent / "autograder.zip") as zipped:
         names = set(zipped.namelist())
         modes = {info.filename: info.external_attr >> 16 for info in zipped.infolist()}
-        zipped.extractall(root / "source")
     assert {"setup.sh", "run_autograder", "grading/test_public.py", "grading/test_hidden.py",
-            "grading/fixtures/expected.pt"} <= names
-    assert not names & {"utils.py", "ddpm.py", "tools/make_fixtures.py", "tools/make_handout.py", "tools/grading_mutants.py"}, \
-        "no reference solution"
+            "grading/fixtures/expected.pt", "grading/sandbox.py", "grading/worker.py"} <= names
+    assert not names & {"utils.py", "ddpm.py", "tools/make_fixtures.py", "tools/make_handout.py", "tools/grading_mutants.py",
+                        "tools/grading_attacks.py"}, "no reference solution"
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    setup = (root / "source" / "setup.sh").read_text()
+    setup = (autograder_root / "source" / "setup.sh").read_text()
     assert "download.pytorch.org/whl/cpu" in setup and "-m venv" in setup and "pip3 install" not in setup, \
         "CPU-only torch, into a virtual environment of its own (the system Python refuses pip)"
+    assert "grading/sandbox.py\" --create-user" in setup, "setup.sh creates the user submissions run as"
     for script in ("setup.sh", "run_autograder"):
-        assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0, f"{script} parses"
-    return root
+        assert subprocess.run(["bash", "-n", str(autograder_root / "source" / script)]).returncode == 0, f"{script} parses"
 
 
-def _run_autograder(root: Path, files: dict[str, str | bytes]) -> dict:
-    """Put `files` in root/submission, run root/source/run_autograder, return results.json."""
-    if (root / "submission").exists():
-        shutil.rmtree(root / "submission")
-    (root / "submission").mkdir()
-    for name, content in files.items():
-        path = root / "submission" / name
-        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
-    environment = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
-    result = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=environment,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((root / "results" / "results.json").read_text())
-
-
-def test_autograder_zip_runs_as_gradescope_runs_it(tmp_path):
-    """setup.sh needs apt and the network, so the test runs run_autograder with this interpreter
-    (AUTOGRADER_PYTHON) in a root laid out like /autograder (AUTOGRADER_ROOT)."""
-    root = _autograder_root(tmp_path)
+def test_autograder_zip_runs_as_gradescope_runs_it(tmp_path, autograder_root):
+    root = autograder_root
     reference = {name: (ROOT / name).read_text() for name in GRADED_FILES}
-    report = _run_autograder(root, reference)
+    report = run_autograder(root, reference)
     assert report["score"] == sum(t["max_score"] for t in report["tests"]) >= 50, "the reference scores full marks"
 
     make_handout(tmp_path / "handout")
-    report = _run_autograder(root, {name: (tmp_path / "handout" / name).read_text() for name in GRADED_FILES})
+    report = run_autograder(root, {name: (tmp_path / "handout" / name).read_text() for name in GRADED_FILES})
     assert report["score"] == 0
     graded = [t for t in report["tests"] if t["max_score"] > 0]
     assert graded and all(t["output"].startswith("not implemented yet: ") for t in graded), "the handout: zero, every test says why"
 
     broken = {**reference, "utils.py": reference["utils.py"].replace("def q_sample(", "def q_sample(:", 1)}
-    report = _run_autograder(root, broken)
+    report = run_autograder(root, broken)
     line = reference["utils.py"][:reference["utils.py"].index("def q_sample(")].count("\n") + 1
     assert report["score"] == 0 and f"utils.py line {line}" in report["output"] and "submit again" in report["output"]
 
-    report = _run_autograder(root, {"ddpm.py": reference["ddpm.py"]})
+    report = run_autograder(root, {"ddpm.py": reference["ddpm.py"]})
     assert report["score"] == 0 and "utils.py is missing" in report["output"]

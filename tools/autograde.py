@@ -1,22 +1,26 @@
 """Grading a student submission: copy only the graded files, run the graded tests, write results.
 The commands are tools/grade.py (make grade) and, on Gradescope, run_autograder.
 
-Only GRADED_FILES are taken from the submission; the untouched ground truth (gmm.py) comes from
-this copy, and nothing else of the submission (no conftest.py, no pytest.ini) is ever seen by
-pytest. A fallback results file (score 0) is written first, so a crash still reports. Each test
-has a timeout (grading/pytest.ini); the score table is printed at the end.
+Only GRADED_FILES are taken from the submission, into a folder of their own beside the untouched
+ground truth (gmm.py) from this copy (grading/conftest.py); nothing else of the submission (no
+conftest.py, no pytest.ini) is ever seen. The graded tests run in a pytest process that never imports a submitted
+file: the submission runs in a process of its own (grading/sandbox.py). When grading as root, this
+copy's folder is closed to other users while the grading runs and the results file is the
+grader's alone, so the submission's process (an unprivileged user) can neither read the hidden
+tests, their expected values, the autograder's code or a reference solution, nor write the results. A fallback results file
+(score 0) is written first, so a crash still reports; the score table is printed at the end.
 """
 import ast
+import contextlib
 import json
-import shutil
+import os
+import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADED_FILES = ("ddpm.py", "utils.py")
-PROVIDED_FILES = ("gmm.py",)
 
 
 def _refusal(message: str) -> dict:
@@ -26,11 +30,23 @@ def _refusal(message: str) -> dict:
          "output": message}]}
 
 
+MAX_FILE_BYTES = 2**20  # a graded file of the problem set is about 20 kB
+
+
 def submission_problems(submission: Path) -> list[str]:
-    """What keeps a submission from being graded at all: a graded file missing, or not valid Python."""
+    """What keeps a submission from being graded at all: a graded file missing, a link or too large
+    (a link could point at the hidden tests, which the grader would then copy), or not valid Python.
+    Parsing runs none of the file's code."""
     problems = []
     for name in GRADED_FILES:
         path = submission / name
+        if path.is_symlink():
+            problems.append(f"{name} is a link: upload the file itself")
+            continue
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            problems.append(f"{name} is {path.stat().st_size / 2**20:.1f} MB, over the {MAX_FILE_BYTES / 2**20:g} MB "
+                            "a source file may have: upload the .py file itself")
+            continue
         if not path.is_file():
             problems.append(f"{name} is missing: upload both {' and '.join(GRADED_FILES)} (the files themselves, "
                             "not a folder or a zip of them)")
@@ -40,9 +56,27 @@ def submission_problems(submission: Path) -> list[str]:
         except SyntaxError as error:
             problems.append(f"{name} line {error.lineno}: {error.msg}; fix it (python {name} shows the same error) "
                             "and submit again")
-        except ValueError as error:  # null bytes: not a text file
+        except (ValueError, RecursionError, MemoryError) as error:  # null bytes, absurd nesting: not a source file
             problems.append(f"{name} is not a Python source file ({error}); upload the .py file itself")
     return problems
+
+
+@contextlib.contextmanager
+def closed_to_others(paths: list[Path]):
+    """While grading as root, remove group and other permissions from `paths` (folders: nobody else
+    can enter them, so nothing beneath is reachable), then restore them."""
+    if os.geteuid() != 0:
+        yield
+        return
+    modes = {}
+    for path in dict.fromkeys(path.resolve() for path in paths):
+        modes[path] = stat.S_IMODE(path.stat().st_mode)
+        path.chmod(modes[path] & 0o700)
+    try:
+        yield
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
 
 
 def grade(submission: Path, results: Path, deselect: tuple[str, ...] = (), quiet: bool = False) -> dict:
@@ -50,21 +84,16 @@ def grade(submission: Path, results: Path, deselect: tuple[str, ...] = (), quiet
     skips graded tests by node id (the self-checks use it to keep `make test` short); `quiet`
     keeps pytest's report off the terminal."""
     results.write_text(json.dumps(_refusal("the autograder did not finish; contact the course staff")))
+    results.chmod(0o600)
     problems = submission_problems(submission)
     if problems:
         report = _refusal("not graded: " + "; ".join(problems))
         results.write_text(json.dumps(report, indent=2))
         return report
-    with tempfile.TemporaryDirectory(prefix="graded-") as work:
-        work = Path(work)
-        for name in GRADED_FILES:
-            if (submission / name).is_file():
-                shutil.copy(submission / name, work / name)
-        for name in PROVIDED_FILES:
-            shutil.copy(ROOT / name, work / name)
+    with closed_to_others([ROOT]):
         subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "grading" / "pytest.ini"),
-                        "--rootdir", str(ROOT / "grading"), str(ROOT / "grading"), f"--impl={work}",
+                        "--rootdir", str(ROOT / "grading"), str(ROOT / "grading"), f"--impl={submission}",
                         # one token each: pytest scans bare paths for conftest.py before it knows these options
                         f"--results={results.resolve()}"] + [f"--deselect={node}" for node in deselect],
-                       cwd=work, capture_output=quiet)
+                       cwd=ROOT / "grading", capture_output=quiet)
     return json.loads(results.read_text())

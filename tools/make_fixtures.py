@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 
 from ddpm import UNet
-from grading.support import AffineDenoiser, unet_blocks
+from grading.probes import AffineDenoiser, record_blocks
+from grading.support import UNET_BLOCKS
 from gmm import NULL_LABEL
 from utils import Schedule, guided_eps, p_losses, p_sample, q_sample
 
@@ -57,7 +58,7 @@ def unet_case(channels: tuple[int, int], embed_dim: int, seed: int) -> dict:
     time = torch.tensor([0.02, 0.1, 0.1, 0.5, 0.73, 0.98, 1.0], dtype=torch.float64)
     y = torch.tensor([0, 1, NULL_LABEL, 1, 0, NULL_LABEL, 1])
     return {"channels": channels, "embed_dim": embed_dim, "state": unet.state_dict(), "x": x, "time": time, "y": y,
-            "blocks": unet_blocks(unet, x, time, y)}
+            "blocks": record_blocks(unet, x, time, y, [layer for layer, _, _ in UNET_BLOCKS])}
 
 
 def public_subset(expected: dict) -> dict:

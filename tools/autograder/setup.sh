@@ -10,3 +10,5 @@ python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
 "$ROOT/venv/bin/python" -m pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 "$ROOT/venv/bin/python" -m pip install --quiet -r "$ROOT/source/requirements-autograder.txt"
+# the unprivileged user each submission runs as (grading/sandbox.py; the grader would create it too)
+"$ROOT/venv/bin/python" "$ROOT/source/grading/sandbox.py" --create-user
