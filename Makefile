@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist figures-dip test bench bench-mnist bench-dip bench-dip-start mutants handout fixtures grade autograder-zip clean
+.PHONY: setup figures figures-mnist figures-dip test bench bench-mnist bench-dip bench-dip-start bench-grading mutants handout fixtures grade autograder-zip clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ bench-dip: $(STAMP)
 
 bench-dip-start: $(STAMP)
 	$(PY) -m viz.dip_start --seeds 0 1 2 --per-class 3
+
+bench-grading: $(STAMP)
+	$(PY) -m tools.bench_grading
 
 MODULES ?= gmm utils metrics ddpm samplers training checkpoints recipe noisy_classifier
 MINUTES ?= 40

@@ -37,20 +37,24 @@ def pytest_configure(config):
     impl = Path(config.getoption("--impl")).resolve()
     if not impl.is_dir():
         raise pytest.UsageError(f"--impl {impl} is not a directory")
-    config.graded_dir = impl
     torch.set_num_threads(1)  # grading platforms give half a CPU; these checks are tiny
     config.grading_started = time.time()
     config.grading_results = []
+    # now, before a test module loads its expected values: the submission's processes are forked from here
+    files = {f"{name}.py": impl / f"{name}.py" for name in GRADED_MODULES}
+    config.submission = Submission({**files, "gmm.py": REFERENCE_DIR / "gmm.py"}, Limits.from_environment())
+    print(config.submission.isolation)
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "submission"):
+        config.submission.close()
 
 
 @pytest.fixture(scope="session")
 def student(request):
     """The submission's process: student.run(probe, **inputs) answers with plain data."""
-    files = {f"{name}.py": request.config.graded_dir / f"{name}.py" for name in GRADED_MODULES}
-    submission = Submission({**files, "gmm.py": REFERENCE_DIR / "gmm.py"}, Limits.from_environment())
-    print(f"\n{submission.isolation}")
-    yield submission
-    submission.close()
+    return request.config.submission
 
 
 def _output(report) -> str:

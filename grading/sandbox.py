@@ -2,10 +2,11 @@
 
     python grading/sandbox.py --create-user      # setup.sh: the unprivileged user the worker runs as
 
-The grader (this process, which writes results.json) never imports a submitted file. It starts
-grading/worker.py, sends it a probe and its inputs, and reads back plain data with a deadline.
-Whatever the worker does to itself can change only what it answers. The grader then compares
-the answer with values the worker never sees.
+The grader (this process, which writes results.json) never imports a submitted file. Before any
+expected value is loaded it forks a zygote (grading/worker.py), which forks a worker whenever one
+is needed; the grader sends the worker a probe and its inputs and reads back plain data with a
+deadline. Whatever the worker does to itself can change only what it answers. The grader then
+compares the answer with values the worker never sees.
 
 When the grader is root (Gradescope, CI) the worker becomes SANDBOX_USER before it imports anything
 submitted, so file permissions keep it out of what the grader protects (tools/autograde.py), and
@@ -21,18 +22,18 @@ import pwd
 import select
 import shutil
 import signal
+import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import wire
+import worker
 from probes import PROBES
 
 SANDBOX_USER = "autograder-student"
 USER_LOCK = Path("/run") / f"{SANDBOX_USER}.lock"  # root's folder: a submission cannot take the lock first
-WORKER = Path(__file__).resolve().parent / "worker.py"
 MB = 2**20
 
 
@@ -42,7 +43,7 @@ class Limits:
     overrides a field from the grader's environment, which a submission cannot reach."""
 
     call_seconds: float = 60.0  # wall clock for one probe; a test may allow more
-    start_seconds: float = 120.0  # wall clock for the worker to load torch, before any submitted code runs
+    start_seconds: float = 120.0  # wall clock for a new worker to say it is ready, before any submitted code runs
     cpu_seconds: int = 600  # CPU time over the worker's life; a new worker starts after it is killed
     memory_bytes: int = 1536 * MB  # address space: the reference's worker peaks at 0.8 GB (torch maps 0.6)
     processes: int = 64  # processes and threads of the sandbox user (of the grader's user: added to its count)
@@ -120,10 +121,11 @@ class Submission:
     (the student's TODO), SubmissionError (any other exception of the student's code) or
     LimitExceeded (a limit, the process ending, or an answer that is not a frame)."""
 
-    def __init__(self, files: dict[str, Path], limits: Limits):
-        """`files`: the graded files and those provided beside them, {name in the folder: source}."""
+    def __init__(self, files: dict[str, Path], limits: Limits, root: bool | None = None):
+        """`files`: the graded files and those provided beside them, {name in the folder: source}.
+        `root`: whether the worker runs as SANDBOX_USER (default: whether this process is root)."""
         self.limits = limits
-        self.root = os.geteuid() == 0
+        self.root = os.geteuid() == 0 if root is None else root
         self.user = sandbox_user(create=True) if self.root else None
         if self.user:  # gradings on one machine take turns: each kills every process of the user when done
             self.lock = open(USER_LOCK, "a")
@@ -143,9 +145,21 @@ class Submission:
         self.home.mkdir(mode=0o700)
         if self.user:
             os.chown(self.home, *self.user)
-        self.process = None
+        self.worker = None  # the worker's pid while one runs
         self.import_failures: dict[str, str] = {}  # module: why every probe that needs it fails
         self.next_id = 0
+        self.control, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.zygote = os.fork()  # now, while this process holds no expected value
+        if self.zygote == 0:
+            self.control.close()
+            os.dup2(os.open(os.devnull, os.O_RDWR), 0)
+            errors = os.open(self.private / "zygote.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            for standard in (1, 2):  # the zygote's own errors (the grader's bugs), for _ask_zygote's message
+                os.dup2(errors, standard)
+            os.closerange(3, zygote_end.fileno())
+            os.closerange(zygote_end.fileno() + 1, os.sysconf("SC_OPEN_MAX"))
+            worker.zygote(zygote_end)
+        zygote_end.close()
 
     @property
     def isolation(self) -> str:
@@ -158,23 +172,32 @@ class Submission:
 
     # ----- the worker's life ----------------------------------------------------------------------
 
+    def _ask_zygote(self, order: dict, fds: tuple[int, ...] = ()) -> dict:
+        socket.send_fds(self.control, [json.dumps(order).encode()], list(fds))
+        try:
+            answer = self.control.recv(4096)
+        except ConnectionError:
+            answer = b""
+        if not answer:
+            said = (self.private / "zygote.txt").read_text()[-1000:]
+            raise LimitExceeded(f"the grader's helper process ended ({said}); contact the course staff")
+        return json.loads(answer)
+
     def _start(self) -> None:
         limits = {"cpu_seconds": self.limits.cpu_seconds, "memory_bytes": self.limits.memory_bytes,
                   "output_bytes": self.limits.output_bytes,
                   "processes": self.limits.processes + (0 if self.root else tasks_of(os.getuid()))}
-        requests_read, self.requests = os.pipe()
-        self.answers, answers_write = os.pipe()
         environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.home), "TMPDIR": str(self.home),
                        "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        with open(self.output, "ab") as output:  # appending: the worker writes on after each truncation
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", str(WORKER), "--requests", str(requests_read), "--answers", str(answers_write),
-                 "--folder", str(self.folder), "--limits", json.dumps(limits)]
-                + (["--user", "{}:{}".format(*self.user)] if self.user else []),
-                pass_fds=(requests_read, answers_write), stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-                cwd=self.folder, env=environment, start_new_session=True)
-        os.close(requests_read)
-        os.close(answers_write)
+        requests_read, self.requests = os.pipe()
+        self.answers, answers_write = os.pipe()
+        output = os.open(self.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # appending: on after truncation
+        try:
+            spawn = {"folder": str(self.folder), "user": self.user, "limits": limits, "environment": environment}
+            self.worker = self._ask_zygote({"spawn": spawn}, (requests_read, answers_write, output))["pid"]
+        finally:
+            for fd in (requests_read, answers_write, output):
+                os.close(fd)
         try:
             ready = wire.decode(self._read_frame(time.monotonic() + self.limits.start_seconds))
         except (TimeoutError, EOFError, wire.WireError) as error:
@@ -186,22 +209,24 @@ class Submission:
 
     def _end(self) -> None:
         """Kill the worker and everything it started; the next probe starts a new one."""
-        if self.process is None:
+        if self.worker is None:
             return
         if self.user:
             kill_all_of(self.user[0])
         else:
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.killpg(self.worker, signal.SIGKILL)  # the worker leads a session of its own
             except ProcessLookupError:
                 pass
-        self.process.wait()
+        self._exit_status()  # reaped by the zygote
         os.close(self.requests)
         os.close(self.answers)
-        self.process = None
+        self.worker = None
 
     def close(self) -> None:
         self._end()
+        self.control.close()  # the zygote's cue to exit
+        os.waitpid(self.zygote, 0)
         for folder in (self.private, self.folder, self.home):
             shutil.rmtree(folder, ignore_errors=True)
         if self.user:
@@ -242,12 +267,11 @@ class Submission:
 
     def _exit_status(self) -> tuple[int | None, float]:
         """The worker's exit code (negative: the signal that ended it; None: still running after 5 s)
-        and the CPU seconds it used, from wait4: the kernel's account, not the worker's."""
+        and the CPU seconds it used, from wait4 in the zygote: the kernel's account, not the worker's."""
         for _ in range(500):
-            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
-            if pid:
-                self.process.returncode = os.waitstatus_to_exitcode(status)
-                return self.process.returncode, usage.ru_utime + usage.ru_stime
+            status = self._ask_zygote({"status": self.worker})
+            if status["code"] is not None:
+                return status["code"], status["cpu"]
             time.sleep(0.01)
         return None, 0.0
 
@@ -267,7 +291,7 @@ class Submission:
         for module in PROBES[probe][1]:
             if module in self.import_failures:
                 raise LimitExceeded(self.import_failures[module])
-        if self.process is None:
+        if self.worker is None:
             self._start()
         os.truncate(self.output, 0)
         self.next_id += 1

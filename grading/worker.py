@@ -1,59 +1,40 @@
 """The submission's process: imports the student's files and runs probes on the grader's request.
 
-    python -I grading/worker.py --requests FD --answers FD --folder DIR [--user UID:GID] --limits JSON
+grading/sandbox.py forks a zygote from the grader before any expected value is loaded; the zygote
+(zygote() below) holds torch and every module a submission typically needs, and forks one worker
+per request of the grader, in a few milliseconds. A worker (work() below) starts a session of
+its own, sets its resource limits (soft = hard, so they cannot be raised again), drops to the
+unprivileged user if given one (no way back to root), and only then puts the folder of graded
+files and gmm.py on sys.path. Nothing here decides a grade: whatever a submission does to its
+worker changes only what the worker answers.
 
-Started by grading/sandbox.py, never by hand. Everything it needs from the interpreter is imported
-first; then it sets its resource limits (soft = hard, so they cannot be raised again), drops to the
-unprivileged user if given one (no way back to root), and only then puts DIR, the folder of graded
-files and gmm.py, on sys.path. Nothing here decides a grade: whatever a submission does to this
-process changes only what it answers.
-
-Requests and answers are wire frames. Once set up, before any submitted code runs, it says
+Requests and answers are wire frames. Once set up, before any submitted code runs, a worker says
 {"id": 0, "ready": true}; then, for each request {"id": n, "probe": name, "inputs": {...}}:
     -> {"id": n, "importing": module} before each submitted module it imports first,
     -> {"id": n, "running": name} once the probe's modules are imported, then
     -> {"id": n, "value": ...} or {"id": n, "error": {"type", "message", "where"}}
 """
-import argparse
 import importlib
 import json
 import os
 import resource
+import socket
 import sys
 import traceback
 from pathlib import Path
 
+import probes
 import torch
+import wire
 
 PRELOADED = ("dataclasses", "functools", "itertools", "math", "typing", "numpy", "torch.nn.functional",
-             "torch.utils.data", "tqdm.auto")
-"""What typical submissions import, loaded while the interpreter's files are still readable: after
-the drop, folders such as /root (pyenv) or the autograder's source may not be."""
-for _name in PRELOADED:
-    try:
-        importlib.import_module(_name)
-    except ImportError:
-        pass
-
-HERE = str(Path(__file__).resolve().parent)
-sys.path.append(HERE)  # python -I leaves the script's folder off sys.path
-import probes  # noqa: E402
-import wire  # noqa: E402
+             "torch.utils.data", "torch._dynamo", "tqdm.auto")
+"""What probes and typical submissions import (torch.optim's optimisers load torch._dynamo when built),
+loaded by the zygote while the interpreter's files are still readable: after the drop, folders
+such as /root (pyenv) or the autograder's source may not be."""
 
 RESOURCE_LIMITS = {"cpu_seconds": resource.RLIMIT_CPU, "memory_bytes": resource.RLIMIT_AS,
                    "processes": resource.RLIMIT_NPROC, "output_bytes": resource.RLIMIT_FSIZE}
-
-
-def load_lazy_modules() -> None:
-    """One tiny training step of the layers the problem set uses: torch imports some modules only on
-    first use (torch.optim's step loads torch._dynamo), and after the drop it may not read them."""
-    layers = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 2), torch.nn.GroupNorm(2, 4), torch.nn.SiLU(),
-                                 torch.nn.ConvTranspose1d(4, 1, 2), torch.nn.Flatten(), torch.nn.Linear(2, 2))
-    optimizer = torch.optim.Adam(layers.parameters(), lr=1e-3)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=2)
-    torch.nn.functional.smooth_l1_loss(layers(torch.randn(2, 1, 2)), torch.zeros(2, 2)).backward()
-    optimizer.step()
-    schedule.step()
 
 
 def limit_resources(limits: dict[str, int]) -> None:
@@ -113,25 +94,67 @@ def serve(requests: int, answers: int, folder: Path) -> None:
         wire.write_frame(answers, answer)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, required=True)
-    parser.add_argument("--answers", type=int, required=True)
-    parser.add_argument("--folder", type=Path, required=True)
-    parser.add_argument("--user", default=None, help="UID:GID to run as (the grader is root)")
-    parser.add_argument("--limits", type=json.loads, required=True)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    load_lazy_modules()
-    limit_resources(args.limits)
-    if args.user:
-        drop_privileges(*map(int, args.user.split(":")))
-    folder = args.folder.resolve()
-    os.chdir(folder)
-    sys.path[:] = [str(folder)] + [path for path in sys.path if path != HERE]  # the graded files, not the grader's
-    wire.write_frame(args.answers, wire.encode({"id": 0, "ready": True}))
-    serve(args.requests, args.answers, folder)
+def work(requests: int, answers: int, output: int, folder: Path, user: tuple[int, int] | None,
+         limits: dict[str, int], environment: dict[str, str]) -> None:
+    """The worker, in a child of the zygote: never returns."""
+    try:
+        os.setsid()
+        os.environ.clear()
+        os.environ.update(environment)
+        for standard in (1, 2):
+            os.dup2(output, standard)
+        keep = sorted({0, 1, 2, requests, answers})
+        for low, high in zip(keep, keep[1:] + [os.sysconf("SC_OPEN_MAX")]):
+            os.closerange(low + 1, high)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        limit_resources(limits)
+        if user:
+            drop_privileges(*user)
+        os.chdir(folder)
+        for graded in folder.glob("*.py"):  # a module of that name the zygote's parent had loaded is not the graded one
+            sys.modules.pop(graded.stem, None)
+        sys.path[:] = [str(folder)] + [path for path in sys.path if path != str(Path(__file__).resolve().parent)]
+        wire.write_frame(answers, wire.encode({"id": 0, "ready": True}))
+        serve(requests, answers, folder)
+    finally:
+        os._exit(0)
 
 
-if __name__ == "__main__":
-    main()
+def zygote(control: socket.socket) -> None:
+    """Fork a worker for each {"spawn": ...} message (with the worker's request, answer and output
+    file descriptors attached) and answer its pid; answer {"status": pid} with the worker's exit
+    code (None while it runs) and CPU seconds. Runs until the grader closes `control`; never returns."""
+    try:
+        for name in PRELOADED:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+        while True:
+            message, fds, _, _ = socket.recv_fds(control, 4096, 3)
+            if not message:
+                break
+            order = json.loads(message)
+            if "spawn" in order:
+                pid = os.fork()
+                if pid == 0:
+                    control.close()
+                    spawn = order["spawn"]
+                    work(*fds, Path(spawn["folder"]), tuple(spawn["user"]) if spawn["user"] else None, spawn["limits"],
+                         spawn["environment"])
+                for fd in fds:
+                    os.close(fd)
+                control.send(json.dumps({"pid": pid}).encode())
+            else:
+                try:
+                    pid, status, usage = os.wait4(order["status"], os.WNOHANG)
+                except ChildProcessError:
+                    pid, status = -1, 0
+                code = os.waitstatus_to_exitcode(status) if pid else None
+                control.send(json.dumps({"code": code, "cpu": usage.ru_utime + usage.ru_stime if pid > 0 else 0.0}).encode())
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+    finally:
+        os._exit(0)

@@ -1,4 +1,5 @@
 """The grader's side of the submission's process: the wire format and the limits, checked directly."""
+import os
 import signal
 import sys
 from pathlib import Path
@@ -88,18 +89,16 @@ def test_wall_clock_limit_stops_a_probe_and_the_next_one_runs(graded):
         submission.close()
 
 
-def test_without_root_the_worker_is_still_a_separate_limited_process(graded, monkeypatch):
-    """The path an instructor's laptop takes: no user switch, the worker's process group killed at
-    the end, and one line saying that file isolation needs root."""
-    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(sandbox.pwd, "getpwuid", lambda uid: type("Entry", (), {"pw_name": "instructor"}))
-    submission = Submission(graded, Limits())
+def test_without_root_the_worker_is_still_a_separate_limited_process(graded):
+    """The path an instructor's laptop takes: no user switch, the worker's session killed at the
+    end, and one line saying that file isolation needs root."""
+    submission = Submission(graded, Limits(), root=False)
     try:
         assert submission.user is None and "file isolation needs root" in submission.isolation
         assert submission.run("mixture_samples", count=3).shape == (3, 1, 2)
-        worker = submission.process.pid
-        assert worker != sandbox.os.getpid()
+        worker = submission.worker
+        assert worker != os.getpid() and os.getsid(worker) == worker, "the worker leads a session of its own"
     finally:
         submission.close()
     with pytest.raises(ProcessLookupError):
-        sandbox.os.kill(worker, signal.SIGKILL)
+        os.kill(worker, signal.SIGKILL)
