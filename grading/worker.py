@@ -111,6 +111,7 @@ def work(requests: int, answers: int, output: int, folder: Path, user: tuple[int
         os.setsid()
         os.environ.clear()
         os.environ.update(environment)
+        torch.set_num_threads(1)  # as the grader: grading platforms give about one core
         for standard in (1, 2):
             os.dup2(output, standard)
         keep = sorted({0, 1, 2, requests, answers})

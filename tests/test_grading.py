@@ -1,10 +1,8 @@
 """Self-checks of the autograder: the reference scores full points, the handout zero, mutants lose points."""
 import json
-import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

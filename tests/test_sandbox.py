@@ -9,7 +9,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "grading"))  # the grader's modules import each other by their plain names
-import sandbox  # noqa: E402
 import wire  # noqa: E402
 from sandbox import LimitExceeded, Limits, Submission  # noqa: E402
 
