@@ -45,7 +45,7 @@ class Limits:
     call_seconds: float = 60.0  # wall clock for one probe; a test may allow more
     start_seconds: float = 120.0  # wall clock for a new worker to say it is ready, before any submitted code runs
     cpu_seconds: int = 600  # CPU time over the worker's life; a new worker starts after it is killed
-    memory_bytes: int = 1536 * MB  # address space: the reference's worker peaks at 0.8 GB (torch maps 0.6)
+    memory_bytes: int = 1536 * MB  # address space: a worker grading the reference peaks at 0.86 GB
     processes: int = 64  # processes and threads of the sandbox user (of the grader's user: added to its count)
     output_bytes: int = MB  # what the submission prints while answering one probe
 
