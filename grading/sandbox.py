@@ -251,6 +251,9 @@ class Submission:
         """One frame's body: its 8-byte length, then that many bytes."""
         return self._read(wire.frame_length(self._read(8, deadline)), deadline)
 
+    def _output_limit(self) -> str:
+        return f"the submission printed more than {self.limits.output_bytes / MB:g} MB (the output limit)"
+
     def _printed_too_much(self) -> bool:
         return self.output.stat().st_size >= self.limits.output_bytes
 
@@ -258,7 +261,7 @@ class Submission:
         """The limit an error answer reports, if any (the worker's word, used for the message only), and
         whether the worker must be replaced (processes it started may still be running)."""
         if self._printed_too_much() or "File too large" in error["message"]:
-            return f"the submission printed more than {self.limits.output_bytes / MB:g} MB (the output limit)", False
+            return self._output_limit(), False
         if error["type"] == "MemoryError" or "can't allocate memory" in error["message"]:
             return f"the submission ran out of memory (the limit is {self.limits.memory_bytes / MB:.0f} MB)", False
         if error["type"] == "BlockingIOError" and "Resource temporarily unavailable" in error["message"]:
@@ -280,7 +283,7 @@ class Submission:
         if code in (-signal.SIGXCPU, -signal.SIGKILL) and cpu_seconds >= self.limits.cpu_seconds:
             return f"the submission used more than {self.limits.cpu_seconds} s of CPU time (the CPU limit)"
         if self._printed_too_much():
-            return f"the submission printed more than {self.limits.output_bytes / MB:g} MB (the output limit)"
+            return self._output_limit()
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
         with open(self.output, "rb") as output:
             output.seek(max(0, self.output.stat().st_size - 500))

@@ -196,6 +196,24 @@ for _folder in _grader_paths()[1] | {"/autograder/source/grading"}:
     "a graded file that links to the hidden tests": Attack("handout", "", files={"ddpm.py": "@link grading/test_hidden.py"}),
 }
 
+SEARCH_EVERY_FILE = '''
+import os as _os
+_found = []
+for _top, _dirs, _files in _os.walk("/", onerror=lambda error: None):
+    _dirs[:] = [name for name in _dirs if _os.path.join(_top, name) not in ("/proc", "/sys", "/dev", "/usr")]
+    for _name in _files:
+        if _name in ("test_hidden.py", "expected.pt", "results.json", "utils.py", "ddpm.py", "autograde.py"):
+            try:
+                _data = open(_os.path.join(_top, _name), "rb").read()
+            except OSError:
+                continue
+            if _name not in ("utils.py", "ddpm.py") or b"# END " + b"SOLUTION" in _data:  # not this file itself
+                _found.append(_os.path.join(_top, _name))
+raise RuntimeError("FOUND " + " | ".join(_found))
+'''
+"""Code that walks every folder it may enter for the hidden tests, fixtures, results, grader and a
+reference solution (a utils.py or ddpm.py with its solution markers), and reports what it read."""
+
 UNPICKLE_MARKER = Path("/tmp/unpickled-a-submissions-answer")
 
 
