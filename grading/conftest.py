@@ -5,9 +5,8 @@
 This process decides every verdict and writes the results; it never imports a submitted file. The
 `student` fixture is the submission's own process (grading/sandbox.py), which imports a copy of
 DIR's ddpm.py and utils.py beside this copy's untouched gmm.py and answers probes
-(grading/probes.py) with plain data. Each test
-compares those answers with expected values the submission never sees. One broken file fails only
-the tests that use it.
+(grading/probes.py) with plain data. Each test compares those answers with expected values the
+submission never sees. One broken file fails only the tests that use it.
 
 Each test carries @pytest.mark.points(N, visibility=...) (a Gradescope visibility); the run writes a
 Gradescope-compatible results file (tests[] with name, score, max_score, status, visibility,

@@ -3,12 +3,13 @@ The commands are tools/grade.py (make grade) and, on Gradescope, run_autograder.
 
 Only GRADED_FILES are taken from the submission, into a folder of their own beside the untouched
 ground truth (gmm.py) from this copy (grading/conftest.py); nothing else of the submission (no
-conftest.py, no pytest.ini) is ever seen. The graded tests run in a pytest process that never imports a submitted
-file: the submission runs in a process of its own (grading/sandbox.py). When grading as root, this
-copy's folder is closed to other users while the grading runs and the results file is the
-grader's alone, so the submission's process (an unprivileged user) can neither read the hidden
-tests, their expected values, the autograder's code or a reference solution, nor write the results. A fallback results file
-(score 0) is written first, so a crash still reports; the score table is printed at the end.
+conftest.py, no pytest.ini) is ever seen. The graded tests run in a pytest process that never
+imports a submitted file: the submission runs in a process of its own (grading/sandbox.py). When
+grading as root, this copy's folder is closed to other users while the grading runs and the
+results file is the grader's alone, so the submission's process (an unprivileged user) can
+neither read the hidden tests, their expected values, the autograder's code or a reference
+solution, nor write the results. A fallback results file (score 0) is written first, so a crash
+still reports; the score table is printed at the end.
 """
 import ast
 import contextlib
