@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist figures-dip test bench bench-mnist bench-dip bench-dip-start bench-grading mutants handout fixtures grade autograder-zip clean
+.PHONY: setup figures figures-mnist figures-dip test bench bench-mnist bench-dip bench-dip-start bench-grading bench-speed mutants handout fixtures grade autograder-zip clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,9 @@ bench-dip-start: $(STAMP)
 
 bench-grading: $(STAMP)
 	$(PY) -m tools.bench_grading
+
+bench-speed: $(STAMP)
+	$(PY) -m tools.bench_speed
 
 MODULES ?= gmm utils metrics ddpm samplers training checkpoints recipe noisy_classifier
 MINUTES ?= 40

@@ -21,6 +21,7 @@ from gmm import NULL_LABEL, problem_gmm
 from noisy_classifier import load_classifier
 from recipe import load_model
 from samplers import SAMPLERS, ClassifierGuidance, sample
+from speed import PRECISIONS, SpeedPolicy, speed_policy
 from training import Recipe, train
 from utils import BETA_SCHEDULES, Schedule
 
@@ -76,7 +77,27 @@ def command_parser(description: str, config_class: type | None = None, training_
                             help="stop after MIN minutes, saving a checkpoint that --resume continues")
         parser.add_argument("--save-every", type=int, default=500, help="optimiser steps between checkpoints")
         parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+        add_speed_flags(parser)
     return parser
+
+
+def add_speed_flags(parser: argparse.ArgumentParser) -> None:
+    """--precision, --channels-last and --compile: override the model's speed policy (speed.py);
+    left out, the default for the device kind applies (on resume: the run's saved policy)."""
+    group = parser.add_argument_group("speed (default: measured per device kind, see speed.py)")
+    group.add_argument("--precision", choices=sorted(PRECISIONS), default=None, help="the forward pass's precision")
+    group.add_argument("--channels-last", type=true_or_false, default=None, metavar="true|false",
+                       help="store 4-D weights and inputs channels-last")
+    group.add_argument("--compile", type=true_or_false, default=None, metavar="true|false",
+                       help="torch.compile the forward pass (its first steps are slow)")
+
+
+def speed_from_flags(model: str, device: torch.device, args: argparse.Namespace) -> SpeedPolicy | None:
+    """The policy the speed flags ask for, or None when none was given (the default applies)."""
+    given = {name: getattr(args, name) for name in ("precision", "channels_last", "compile")}
+    if all(value is None for value in given.values()):
+        return None
+    return speed_policy(model, device, **given)
 
 
 def train_from_flags(recipe: Recipe, args: argparse.Namespace, default_ckpt: Callable[[object], Path]) -> dict:
@@ -90,8 +111,10 @@ def train_from_flags(recipe: Recipe, args: argparse.Namespace, default_ckpt: Cal
     else:
         config = recipe.config_class(**overrides)
         ckpt = args.ckpt or default_ckpt(config)
-    state = train(recipe, config, ckpt, resume=args.resume, overwrite=args.overwrite, device=pick_device(args.device),
-                  time_budget_minutes=args.time_budget, save_every=args.save_every)
+    device = pick_device(args.device)
+    state = train(recipe, config, ckpt, resume=args.resume, overwrite=args.overwrite, device=device,
+                  time_budget_minutes=args.time_budget, save_every=args.save_every,
+                  speed=speed_from_flags(recipe.kind, device, args))
     print(f"saved {ckpt} after {state['step']} steps ({state['seconds_trained'] / 60:.1f} min)")
     return state
 

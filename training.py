@@ -11,7 +11,9 @@ generator and returns the scalar loss. The loop below does everything else, the 
 - a checkpoint is written atomically every `save_every` steps, at the time budget, at the end, and
   on Ctrl-C (which finishes the current step first, then exits with code 130);
 - an existing checkpoint is never overwritten unless asked (`overwrite=True`);
-- progress shows as a tqdm bar with the running loss.
+- progress shows as a tqdm bar with the running loss, after a line that gives the speed policy;
+- the forward pass runs under the model's speed policy (speed.py: precision, memory format,
+  compile), saved with the weights, so a resumed run keeps it.
 
 `ensure_trained` is the one "train if missing, resume if unfinished" routine that figures and
 benchmarks use.
@@ -32,6 +34,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from checkpoints import config_from_checkpoint, config_key, read_checkpoint, save_checkpoint, weights_into
+from speed import SpeedPolicy, speed_policy
 
 
 @dataclass
@@ -94,12 +97,13 @@ def warmup_cosine_factor(step: int, total_steps: int, warmup_steps: int) -> floa
 
 def train(recipe: Recipe, config, ckpt: Path, resume: bool = False, overwrite: bool = False,
           device: torch.device | str = "cpu", time_budget_minutes: float | None = None, save_every: int = 500,
-          progress: bool = True) -> dict:
+          progress: bool = True, speed: SpeedPolicy | None = None) -> dict:
     """Train `config` (or continue the run saved at ckpt) and write the checkpoint; returns its last state.
 
     Stops early, saving, when the time budget (minutes of this call) runs out, or on Ctrl-C
     (SystemExit 130 after saving); `resume=True` continues either to the same weights an
-    uninterrupted run reaches.
+    uninterrupted run reaches. `speed`: the policy to train with (default: the model's default on
+    this device kind, or on resume the one the run was saved with).
     """
     ckpt = Path(ckpt)
     if time_budget_minutes is not None and time_budget_minutes <= 0:
@@ -109,12 +113,13 @@ def train(recipe: Recipe, config, ckpt: Path, resume: bool = False, overwrite: b
     if not resume and ckpt.exists() and not overwrite:
         raise ValueError(f"{ckpt} already exists; continue it with --resume, or pass another --ckpt "
                          "(or --overwrite) to train from scratch")
-    parts = recipe.training_parts(config, torch.device(device))
+    device = torch.device(device)
+    parts = recipe.training_parts(config, device)
     generator = torch.Generator().manual_seed(config.seed)
     losses: list[float] = []
     seconds_trained = 0.0
+    state = recipe.read(ckpt) if resume else {}
     if resume:
-        state = recipe.read(ckpt)
         saved_config = config_from_checkpoint(state, ckpt, recipe.config_class)
         if saved_config != config:
             raise ValueError(f"cannot resume {ckpt}: it was trained with {saved_config}, not {config}")
@@ -125,6 +130,14 @@ def train(recipe: Recipe, config, ckpt: Path, resume: bool = False, overwrite: b
         parts.lr_schedule.load_state_dict(state["lr_schedule"])
         generator.set_state(state["generator"])
         losses, seconds_trained = state["losses"].tolist(), state["seconds_trained"]
+    saved_speed = SpeedPolicy(**state["speed"]) if "speed" in state else None
+    speed = speed or saved_speed or speed_policy(recipe.kind, device)
+    if saved_speed is not None and speed != saved_speed:
+        print(f"note: {ckpt} was trained with {saved_speed}, continued with {speed}: the weights will "
+              "differ from an uninterrupted run's", file=sys.stderr)
+    if progress:
+        print(f"{recipe.kind} on {device}: {speed.describe()}", file=sys.stderr)
+    speed.prepare(parts.model)
     parts.model.train()
 
     def checkpoint_state() -> dict:
@@ -133,7 +146,8 @@ def train(recipe: Recipe, config, ckpt: Path, resume: bool = False, overwrite: b
                 "seconds_trained": seconds_trained, "model": parts.model.state_dict(), "ema": used.state_dict(),
                 "ema_averager": parts.ema.state_dict() if parts.ema is not None else {},
                 "optimizer": parts.optimizer.state_dict(), "lr_schedule": parts.lr_schedule.state_dict(),
-                "generator": generator.get_state(), "losses": torch.tensor(losses, dtype=torch.float32)}
+                "generator": generator.get_state(), "losses": torch.tensor(losses, dtype=torch.float32),
+                "speed": asdict(speed)}
 
     first_step = len(losses)
     started = run_started = time.monotonic()
@@ -142,7 +156,8 @@ def train(recipe: Recipe, config, ckpt: Path, resume: bool = False, overwrite: b
     stop_reason = None
     with InterruptAtStepEnd() as interrupt:
         for step in bar:
-            loss = parts.batch_loss(generator)
+            with speed.autocast(device):
+                loss = parts.batch_loss(generator)
             parts.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             parts.optimizer.step()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from cli import command_parser, config_overrides, run_command
+from cli import add_speed_flags, command_parser, config_overrides, run_command, speed_from_flags
 from devices import pick_device
 from dip_ext.classical import classical_denoisers, estimated_sigma
 from dip_ext.fit import WMV_WINDOW, Stage, fit
@@ -25,6 +25,7 @@ from dip_ext.images import MASKS, add_noise, check_sigma, load_image, make_mask
 from dip_ext.network import DipConfig
 from dip_ext.stopping import discrepancy_stop, estimate_stop, wmv_stop
 from dip_ext.study import StudySettings
+from speed import speed_policy
 
 
 def main(args) -> None:
@@ -43,8 +44,10 @@ def main(args) -> None:
         print(f"noise std: {args.sigma:g} on the 0..255 scale; the rules use {sigma * 255:.1f}"
               f" ({'given' if given else 'estimated'})")
     device = pick_device(args.device)
+    speed = speed_from_flags("dip", device, args) or speed_policy("dip", device)
+    print(f"DIP on {device}: {speed.describe()}")
     plain = fit(corrupted, config, [Stage(0.0, args.iterations)], mask=mask, clean=clean, seed=args.seed,
-                snapshot_every=1, device=device)
+                snapshot_every=1, device=device, speed=speed)
     signals = plain.arrays()
     stops = {"oracle peak (uses the clean image)": int(np.argmax(signals["psnr"])),
              f"last iteration ({plain.iterations})": plain.iterations - 1}
@@ -54,7 +57,8 @@ def main(args) -> None:
         if plain.iterations >= WMV_WINDOW:
             stops["ES-WMV"] = wmv_stop(signals["wmv"])
         recorrupted = fit(corrupted, config, [Stage(StudySettings.recorrupted_scale, args.iterations, StudySettings.patience)],
-                          sigma=sigma, mask=mask, clean=clean, seed=args.seed, snapshot_every=1, device=device)
+                          sigma=sigma, mask=mask, clean=clean, seed=args.seed, snapshot_every=1, device=device,
+                          speed=speed)
         stop = estimate_stop(recorrupted.arrays()["estimate"])
         outputs |= {name: plain.snapshots[stops[name] + 1] for name in ("discrepancy", "ES-WMV") if name in stops}
         outputs["recorrupted"] = recorrupted.snapshots[stop + 1]
@@ -98,6 +102,7 @@ def parser():
     parser.add_argument("--known-sigma", action="store_true", help="give the rules the true noise level")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise, mask, network and input")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    add_speed_flags(parser)
     parser.add_argument("--out", type=Path, default=None, help="picture to write (default figures/dip/denoise_NAME.png)")
     return parser
 

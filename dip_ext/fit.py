@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from dip_ext.images import check_mask
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import estimated_mse, target_pair
+from speed import SpeedPolicy, speed_policy
 
 WMV_WINDOW = 100
 """ES-WMV's window (Wang et al. 2023): the variance of the last 100 raw outputs."""
@@ -82,12 +83,15 @@ def network_side(side: int, config: DipConfig) -> int:
 
 def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigma: float | None = None,
         mask: np.ndarray | None = None, clean: np.ndarray | None = None, seed: int = 0,
-        snapshot_every: int = 0, device: torch.device | str = "cpu", progress: bool = True) -> FitRecord:
+        snapshot_every: int = 0, device: torch.device | str = "cpu", progress: bool = True,
+        speed: SpeedPolicy | None = None) -> FitRecord:
     """Fit DIP to observation (H, W) in [0, 1] (noisy; missing pixels where mask == 0) stage by stage.
 
     sigma: the observation's noise std on the 0..1 scale (known or estimated), needed by stages
     with scale > 0. For an image whose sides do not divide by 2^depth the network runs on a larger
-    input (network_side) and its output is cropped back to the image. Same seed, same record (on the same machine).
+    input (network_side) and its output is cropped back to the image. The network's forward pass runs
+    under `speed` (default: DIP's policy for the device kind, speed.py); the output, the loss and
+    everything recorded are float32. Same seed and policy, same record (on the same machine).
     """
     height, width = observation.shape
     if mask is not None:
@@ -101,8 +105,12 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = SkipHourglass(config).to(device)
+    speed = speed or speed_policy("dip", device)
+    speed.prepare(network)
     optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
     z = input_noise(config, network_side(height, config), network_side(width, config), generator).to(device)
+    if speed.channels_last:
+        z = z.contiguous(memory_format=torch.channels_last)
     extra_noise = torch.randn(observation.shape, generator=generator, dtype=torch.float64).numpy()
     observed = torch.ones(1, 1, height, width) if mask is None else torch.as_tensor(mask, dtype=torch.float32)[None, None]
     observed = observed.to(device)
@@ -124,7 +132,8 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
             best, since_best = np.inf, 0
             for _ in range(stage.iterations):
                 perturbed = z + config.input_noise_std * torch.randn(z.shape, generator=generator).to(device)
-                output = network(perturbed)[..., :height, :width]
+                with speed.autocast(device):
+                    output = network(perturbed)[..., :height, :width].float()
                 loss = ((output - target) ** 2 * observed).sum() / observed.sum()
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()

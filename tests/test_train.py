@@ -346,6 +346,7 @@ def test_progress_bar_counts_steps_from_where_a_run_resumes_and_shows_the_recent
     shown = capsys.readouterr().err
     losses = state["losses"].tolist()
     assert f"training {RECIPE.kind}" in shown and f"{tiny_config.steps}/{tiny_config.steps}" in shown
+    assert shown.startswith(f"{RECIPE.kind} on cpu: float32, contiguous, eager, {torch.get_num_threads()} CPU threads\n")
     assert "step/s" in shown or "s/step" in shown
     assert f"loss={np.mean(losses[1:51]):.4f}" in shown.splitlines()[-1] or \
         f"loss={np.mean(losses[1:51]):.4f}" in shown.split("\r")[-1], "the mean of the 50 losses up to step 50"

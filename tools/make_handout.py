@@ -38,8 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_DOCS = ROOT / "tools" / "handout"
-CORE_FILES = ("requirements.txt", "gmm.py", "ddpm.py", "utils.py", "samplers.py", "devices.py", "checkpoints.py",
-              "training.py", "recipe.py", "noisy_classifier.py", "cli.py", "train.py", "sample.py", "classifier.py",
+CORE_FILES = ("requirements.txt", "gmm.py", "ddpm.py", "utils.py", "samplers.py", "devices.py", "speed.py",
+              "checkpoints.py", "training.py", "recipe.py", "noisy_classifier.py", "cli.py", "train.py", "sample.py", "classifier.py",
               "grading/conftest.py", "grading/support.py", "grading/sandbox.py", "grading/worker.py",
               "grading/probes.py", "grading/wire.py", "grading/pytest.ini", "grading/test_public.py",
               "grading/fixtures/expected_public.pt")
