@@ -12,9 +12,10 @@ from concurrent.futures import as_completed
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
-from cli import command_parser, run_command
+from cli import add_speed_flags, command_parser, run_command, speed_from_flags
 from devices import one_thread_workers
 from dip_ext.images import BENCHMARK_IMAGES, IMAGE_NAMES, SIGMAS, check_sigma
 from dip_ext.study import StudySettings, case_key, format_table, run_case, summarise
@@ -28,7 +29,9 @@ def main(args) -> None:
             raise ValueError(f"unknown image {image!r}; choose from: {', '.join(IMAGE_NAMES)}")
     for sigma in args.sigmas:
         check_sigma(sigma)
-    settings = StudySettings(size=args.size, iterations=args.iterations)
+    speed = speed_from_flags("dip", torch.device("cpu"), args)
+    settings = StudySettings(size=args.size, iterations=args.iterations, **({"speed": speed} if speed else {}))
+    print(f"DIP cases on one-thread CPU processes: {settings.speed.describe().rsplit(',', 1)[0]}")
     args.runs.parent.mkdir(parents=True, exist_ok=True)
     done = {}
     if args.runs.exists():
@@ -69,6 +72,7 @@ def parser():
     parser.add_argument("--iterations", type=int, default=StudySettings.iterations, help="plain DIP's iterations")
     parser.add_argument("--workers", type=int, default=2, help="parallel one-thread processes")
     parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="where finished cases are kept")
+    add_speed_flags(parser)
     return parser
 
 

@@ -17,6 +17,7 @@ from dip_ext.fit import Stage, fit
 from dip_ext.images import add_noise, load_image
 from dip_ext.network import DipConfig
 from dip_ext.stopping import discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
+from speed import SpeedPolicy, speed_policy
 
 RULES = ("fixed count", "discrepancy", "ES-WMV", "recorrupted", "twin")
 """(a)-(d) of dip_ext.stopping; "twin" stops plain DIP at the recorrupted fit's chosen iteration
@@ -30,6 +31,7 @@ class StudySettings:
     recorrupted_scale: float = 0.25  # the target y + a sigma z, a in units of the estimated sigma
     patience: int = 200  # the recorrupted fit ends 200 iterations after its best estimate
     network: DipConfig = field(default_factory=DipConfig)
+    speed: SpeedPolicy = field(default_factory=lambda: speed_policy("dip", "cpu"))  # cases run on CPU workers
 
 
 def case_key(image: str, sigma: float, seed: int) -> str:
@@ -46,9 +48,10 @@ def run_case(image: str, sigma: float, seed: int, settings: StudySettings) -> di
     clean = load_image(image, settings.size)
     noisy = add_noise(clean, sigma, torch.Generator().manual_seed(seed))
     sigma_hat = estimated_sigma(noisy)
-    plain = fit(noisy, settings.network, [Stage(0.0, settings.iterations)], clean=clean, seed=seed, progress=False)
+    plain = fit(noisy, settings.network, [Stage(0.0, settings.iterations)], clean=clean, seed=seed, progress=False,
+                speed=settings.speed)
     recorrupted = fit(noisy, settings.network, [Stage(settings.recorrupted_scale, settings.iterations, settings.patience)],
-                      sigma=sigma_hat, clean=clean, seed=seed, progress=False)
+                      sigma=sigma_hat, clean=clean, seed=seed, progress=False, speed=settings.speed)
     signals, re_signals = plain.arrays(), recorrupted.arrays()
     return {
         "key": case_key(image, sigma, seed), "image": image, "sigma": sigma, "seed": seed,
