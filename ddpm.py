@@ -27,7 +27,7 @@ from gmm import NUM_CLASSES
 
 DEFAULT_FOURIER_SCALE = 2.0
 """Frequency scale of the U-Net's time features. The starter's GaussianFourierProjection default is 30,
-which makes neighbouring t/T look unrelated; 2 keeps the embedding smooth in t/T (README: what moved the numbers)."""
+which makes neighbouring t/T look unrelated; 2 keeps the embedding smooth in t/T (docs/two-pixel.md: training recipe)."""
 
 
 class GaussianFourierProjection(nn.Module):

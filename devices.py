@@ -34,6 +34,6 @@ def set_cpu_threads(max_threads: int = 4) -> None:
 
 def one_thread_workers(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` processes running torch on one thread each: for many small CPU jobs (DIP
-    fits), two such processes give more throughput than one job on two threads (README, DIP speed).
+    fits), two such processes give more throughput than one job on two threads (docs/benchmarks.md, "DIP speed").
     Started with spawn, so a worker never inherits a parent's thread pool mid-use (fork does)."""
     return ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=set_cpu_threads, initargs=(1,))

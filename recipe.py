@@ -1,7 +1,7 @@
 """The two-pixel model's recipe: its training config, how it is built, what one training batch is,
 and how a checkpoint of it is read. training.py runs the loop; train.py is the command.
 
-Training recipe (the defaults of TrainConfig; the README says what each choice bought):
+Training recipe (the defaults of TrainConfig; docs/two-pixel.md says what each choice bought):
 v-parametrised noise predictor whose last layer starts at zero, Adam with a one-cycle learning
 rate, an exponential moving average (EMA) of the weights used for sampling, per-sample label
 dropout for classifier-free guidance, steps t drawn more often where the unconditional model must

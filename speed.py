@@ -1,6 +1,6 @@
 """How fast each model runs: one policy for the forward pass's precision, the memory format,
 torch.compile and the CPU threads, chosen per device kind by measurement (`make bench-speed`,
-README "Speed") and overridable from every command that trains or fits.
+docs/benchmarks.md, "Speed policies") and overridable from every command that trains or fits.
 
 Device kinds: "cuda", "mps", "cpu-bf16" (a CPU with native bfloat16 arithmetic, AVX512-BF16 or
 AMX) and "cpu" (any other CPU, where bfloat16 is emulated and slower than float32).
@@ -66,7 +66,7 @@ FLOAT32 = SpeedPolicy()
 BFLOAT16 = SpeedPolicy(precision="bfloat16")
 
 DEFAULTS: dict[str, dict[str, SpeedPolicy]] = {
-    # Measured on an AMD EPYC with AVX512-BF16, 2 cores (README "Speed"): bfloat16 autocast trains the
+    # Measured on an AMD EPYC with AVX512-BF16, 2 cores (docs/benchmarks.md, "Speed policies"): bfloat16 autocast trains the
     # MNIST U-Net 1.4x faster with its accuracy and Frechet distance within the seed spread. The
     # two-pixel models' tensors are too small to gain (bfloat16 was slower on one thread); DIP gains
     # 1.2-1.4x but its 0.1 dB check over the study has not been run, so it stays float32.

@@ -12,7 +12,7 @@ padded, and the output sigmoid(conv1x1(up_1(z))) in [0, 1]. The input z is fixed
 `input_channels` channels drawn from U(0, input_scale).
 
 Several fits run faster as separate one-thread processes than stacked into one network with
-grouped convolutions (measured in the README, "DIP speed"), so the network is a single fit.
+grouped convolutions (measured in docs/benchmarks.md, "DIP speed"), so the network is a single fit.
 """
 from dataclasses import dataclass, fields
 
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 UPSAMPLING = ("bilinear", "nearest")
 PAPER_WIDTH = 128
-"""The paper's channels per level, down and up. DipConfig's default is narrower (README: DIP width)."""
+"""The paper's channels per level, down and up. DipConfig's default is narrower (docs/benchmarks.md, "DIP speed")."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class DipConfig:
     """The network and its fitting, with the paper's values (dip-homework.md) except the width.
 
     channels_down/channels_up default to 64, not the paper's 128: on 2 CPU cores the narrow
-    network fits 2-3x faster, for a PSNR cost measured in the README ("DIP speed", tools/bench_dip_network).
+    network fits 2-3x faster, for a PSNR cost measured in docs/benchmarks.md ("DIP speed", tools/bench_dip_network).
     """
 
     depth: int = 5

@@ -2,7 +2,7 @@
 noisy image, the classical denoisers beside them, and every stopping rule's result.
 
 A case runs on its own (one process, one thread: several cases in parallel beat one case on two
-threads, see the README's "DIP speed") and returns a JSON-able dict; `summarise` turns the cases
+threads, see "DIP speed" in docs/benchmarks.md) and returns a JSON-able dict; `summarise` turns the cases
 into the table. The fixed-count rule is chosen at summary time on the *other* images of the same
 sigma, so a case never picks its own stopping point.
 """

@@ -10,7 +10,7 @@ from utils import Schedule
 SAMPLERS = ("ddim", "ddpm")
 DEFAULT_SAMPLER = "ddim"
 DEFAULT_STEPS = 25  # DDIM steps of the T trained ones
-DEFAULT_GUIDANCE = 1.0  # accuracy saturates by w = 1 while the variety of digits keeps falling with w (README)
+DEFAULT_GUIDANCE = 1.0  # accuracy saturates by w = 1 while the variety of digits keeps falling with w (docs/benchmarks.md)
 PIXEL_RANGE = 1.0  # real pixels lie in [-1, 1]; DDIM clips its predicted x_0 there
 CHUNK = 250  # digits drawn at once (twice that many network inputs with guidance)
 

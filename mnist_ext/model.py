@@ -13,7 +13,7 @@ The forward signature is the two-pixel UNet's, (x (B, 1, 28, 28), time (B,) in (
 
 The default widths (16, 32, 64, 128) put little work at full resolution, where a 3x3
 convolution costs 16 times what it costs at 7x7: on a 2-core CPU this trains at about 300
-images/s against 118 for (32, 64, 64, 128) at 28, 14, 7, 7 pixels (see README).
+images/s against 118 for (32, 64, 64, 128) at 28, 14, 7, 7 pixels (see docs/benchmarks.md).
 """
 import torch
 from torch import Tensor, nn

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.make_handout import MarkerError, make_handout, strip_solutions
+from tools.make_handout import OPTION_SECTION, OPTIONS, STUDENT_GUIDE, MarkerError, make_handout, strip_solutions, students_readme
 
 REFERENCE = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,8 @@ def test_default_handout_holds_no_answer(handout):
             for answer in ("what to observe", "hidden test", "for instructors", "settle", "begin solution"):
                 assert answer not in text, f"{name} mentions {answer!r}"
     readme = (out / "README.md").read_text()
-    assert readme == (REFERENCE / "tools" / "handout" / "README.md").read_text(), "the students' README, not ours"
+    assert readme == students_readme(()), "the students' README, not ours"
+    assert "<!--" not in readme and "Bonus: MNIST" not in readme, "no option's section, no marker"
     for problem in ("Problem 2", "Problem 3", "Problem 4", "How to submit", "make test"):
         assert problem in readme
 
@@ -172,3 +173,12 @@ def test_each_option_ships_its_part_and_its_commands_run(tmp_path, option):
         assert result.returncode != 0 and "not implemented yet" in result.stderr and "Traceback" not in result.stderr
     with pytest.raises(ValueError, match="unknown handout option"):
         make_handout(tmp_path / "other", options=("answers",))
+
+
+def test_the_students_guide_has_one_section_per_option_and_the_handout_readme_is_cut_from_it():
+    guide = STUDENT_GUIDE.read_text()
+    assert sorted(section.group(1) for section in OPTION_SECTION.finditer(guide)) == sorted(OPTIONS)
+    everything = students_readme(set(OPTIONS))
+    assert "<!--" not in everything and everything.count("\n## ") == guide.count("\n## ")
+    mnist_only = students_readme({"mnist"})
+    assert "## Bonus: MNIST" in mnist_only and "## The figures" not in mnist_only and "DDPM meets Deep" not in mnist_only

@@ -10,6 +10,7 @@ threads, the practical peak. Parallel: two one-thread processes fitting at once,
 on two threads. Width: the peak PSNR (oracle: the best over the iterations) of widths 32, 64 and
 128 on camera, coins and astronaut at sigma 25, 64x64, seed 0.
 """
+import argparse
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -71,6 +72,7 @@ def peak_psnr(width: int, image: str, iterations: int = 800) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     peaks = {threads: matmul_gflops(threads) for threads in (1, 2)}
     print(f"practical peak (2048x2048 matrix product): {peaks[1]:.0f} GFLOP/s on 1 thread, {peaks[2]:.0f} on 2\n")
     print("| width | image side | threads | iterations/s | GFLOP/s | share of peak |")

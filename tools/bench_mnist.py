@@ -1,4 +1,4 @@
-"""Benchmark the MNIST extension against its targets, printing the figures for the README.
+"""Benchmark the MNIST extension against its targets, printing the figures for docs/benchmarks.md.
 
     python -m tools.bench_mnist [--ckpt checkpoints/mnist/ddpm.pt] [--device D] [--per-class 100] [--compare]
 

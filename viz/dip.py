@@ -348,7 +348,7 @@ def make_all(out_dir: Path = OUT_DIR, workers: int = 2) -> Path:
     entries += figure_entries(load_results(jobs), levels, rmse, StartSettings(), T, out_dir)
     return write_index(entries, out_dir, title="Deep Image Prior figures", command="make figures-dip",
                        extra=["The stopping study's table (8 images x 3 sigmas x 3 seeds) is made by `make bench-dip`; "
-                              "the start study over several seeds by `make bench-dip-start`; see the README's DIP section."])
+                              "the start study over several seeds by `make bench-dip-start`; see docs/dip.md."])
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """DIP as the start of the MNIST model's reverse process (Example 1): the figures, and the table.
 
     make figures-dip                                      (these figures, seed 0, 10 digits, in figures/dip/)
-    python -m viz.dip_start --seeds 0 1 2 --per-class 3   (the README's table: mean and spread over seeds;
+    python -m viz.dip_start --seeds 0 1 2 --per-class 3   (the table of docs/dip.md: mean and spread over seeds;
                                                            figures and index.md in figures/dip/start/)
 
 Trains the MNIST model first if checkpoints/mnist/ddpm.pt is absent (make figures-mnist trains the
@@ -42,7 +42,7 @@ CACHE = FIGURES_DIR / "dip" / "cache" / "start"
 CLASSIFIER = DEFAULT_CHECKPOINT.parent / "classifier_without_study_digits.pt"
 FIGURE_PER_CLASS = 1
 """make figures-dip restores one digit of each class (about 5 minutes of one-thread work); the
-README's table comes from three per class and three seeds."""
+docs/dip.md's table comes from three per class and three seeds."""
 COMMAND = "make figures-dip"
 
 
