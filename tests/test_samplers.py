@@ -341,3 +341,64 @@ def test_progress_bar_only_when_asked(gmm, capsys):
     shown = capsys.readouterr().err
     assert "sampling (ddim)" in shown and "0/5" in shown  # the total is the number of steps
     assert not shown.endswith("\n"), "the bar is cleared when sampling ends (leave=False)"
+
+
+def _stand_in_eps(x_t, t, y):
+    """A noise prediction that depends on x_t and t, so every step's input matters."""
+    return 0.3 * x_t + 0.02 * t.to(x_t.dtype).view(-1, *([1] * (x_t.dim() - 1)))
+
+
+def test_ddim_with_partial_noise_takes_song_et_als_steps_by_hand():
+    """eta = 0.5 on quadratically spaced steps, each step by the DDIM paper's eq. (12) with its sigma
+    (eq. 16) and the z drawn from a generator seeded alike; the last step goes to abar = 1."""
+    schedule, steps, eta = Schedule.make("cosine", 50), 5, 0.5
+    x = torch.randn(4, 1, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.zeros(4, dtype=torch.long)
+    got = list(reverse_process(_stand_in_eps, schedule, x, y, "ddim", steps, eta, generator=torch.Generator().manual_seed(3)))
+    generator = torch.Generator().manual_seed(3)
+    abar = schedule.alphas_cumprod.double().tolist() + [1.0]  # index -1: clean data
+    indices = [49, 28, 12, 3, 0]
+    assert step_sequence(50, steps) == indices
+    for (level, x_got), t, s in zip(got, indices, indices[1:] + [-1]):
+        eps = 0.3 * x + 0.02 * t
+        x0 = (x - np.sqrt(1 - abar[t]) * eps) / np.sqrt(abar[t])
+        sigma = eta * np.sqrt((1 - abar[s]) / (1 - abar[t])) * np.sqrt(1 - abar[t] / abar[s])
+        x = np.sqrt(abar[s]) * x0 + np.sqrt(1 - abar[s] - sigma**2) * eps
+        if sigma > 0:
+            x = x + sigma * torch.randn(x.shape, generator=generator, dtype=torch.float64)
+        assert level == s + 1
+        torch.testing.assert_close(x_got, x, rtol=1e-12, atol=1e-12)
+    assert 0 < eta * np.sqrt((1 - abar[12]) / (1 - abar[28]) * (1 - abar[28] / abar[12])) < 1, "partial noise indeed"
+
+
+def test_dpm_solver_takes_the_papers_multistep_updates_by_hand():
+    """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) with alpha = sqrt(abar), sigma = sqrt(1 - abar),
+    lambda = log(alpha / sigma): the second-order steps weigh the last two predictions by
+    r = h_{i-1} / h_i, which the quadratic spacing makes far from 1. The step into index 0 is
+    first order and the last returns x0_hat (the docstring's lower-order final)."""
+    schedule = Schedule.make("cosine", 50)
+    x = torch.randn(4, 1, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.zeros(4, dtype=torch.long)
+    got = list(reverse_process(_stand_in_eps, schedule, x, y, "dpmpp2m", 6))
+    indices = step_sequence(50, 6)
+    assert indices == [49, 31, 18, 8, 2, 0]
+    abar = schedule.alphas_cumprod.double()
+    alpha, sigma = abar.sqrt(), (1 - abar).sqrt()
+    lam = torch.log(alpha / sigma)
+    predictions, ratios = [], []
+    for i, (t, s) in enumerate(zip(indices[:-1], indices[1:])):
+        predictions.append((x - sigma[t] * (0.3 * x + 0.02 * t)) / alpha[t])
+        h = lam[s] - lam[t]
+        if i == 0 or s == 0:
+            direction = predictions[-1]
+        else:
+            r = (lam[t] - lam[indices[i - 1]]) / h
+            ratios.append(float(r))
+            direction = (1 + 1 / (2 * r)) * predictions[-1] - 1 / (2 * r) * predictions[-2]
+        x = sigma[s] / sigma[t] * x - alpha[s] * torch.expm1(-h) * direction
+        assert got[i][0] == s + 1
+        torch.testing.assert_close(got[i][1], x, rtol=1e-10, atol=1e-10)
+    last = (x - sigma[0] * (0.3 * x + 0.0)) / alpha[0]
+    assert got[-1][0] == 0
+    torch.testing.assert_close(got[-1][1], last, rtol=1e-10, atol=1e-10)
+    assert min(ratios) < 0.8 or max(ratios) > 1.25, f"the ratios {ratios} must be far from 1 to test anything"
