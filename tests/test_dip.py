@@ -15,7 +15,7 @@ from dip_ext.fit import WMV_WINDOW, Stage, fit, network_side
 from dip_ext.images import BENCHMARK_IMAGES, add_noise, check_mask, check_sigma, load_image, make_mask
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import estimated_mse, stage_scales, target_pair
-from dip_ext.stopping import discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
+from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
 from dip_ext.study import _quality, rule_stops, summarise
 
 SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
@@ -345,3 +345,41 @@ def test_study_skips_finished_cases_on_a_rerun(tmp_path, capsys):
     assert "1 of 1 cases already" in capsys.readouterr().out
     assert len(runs.read_text().splitlines()) == 1
     assert (tmp_path / "table.md").read_text().startswith("| sigma | rule |")
+
+
+def test_wmv_patience_counts_from_the_minimum_and_defaults_to_the_constant():
+    """A minimum that has stood `patience` iterations ends the search at the first later iteration
+    that does not beat it, before a lower value one iteration later; the default patience is
+    WMV_PATIENCE (500) iterations."""
+    assert wmv_stop(np.array([5.0, 3.0, 4.0, 4.0, 4.0, 2.0]), patience=3) == 1
+    assert wmv_stop(np.array([5.0, 3.0, 4.0, 4.0, 2.0]), patience=3) == 4
+    stood = np.full(1000, 2.0)
+    stood[10] = 1.0
+    stood[10 + WMV_PATIENCE + 1] = 0.5
+    assert wmv_stop(stood) == 10
+    stood[10 + WMV_PATIENCE] = 0.5
+    assert wmv_stop(stood) == 10 + WMV_PATIENCE
+
+
+def test_the_reported_output_is_the_exponential_average_of_the_raw_outputs(noisy_camera, monkeypatch):
+    """a_1 = f_1, a_k = d a_{k-1} + (1 - d) f_k, recomputed from the network's own raw outputs
+    (recorded by a wrapper) and compared with every snapshot and the final output."""
+    clean, noisy = noisy_camera
+    raw_outputs = []
+
+    class Recording(dip_ext.fit.SkipHourglass):
+        def forward(self, z):
+            output = super().forward(z)
+            raw_outputs.append(output.detach()[0, 0].double().numpy().copy())
+            return output
+
+    monkeypatch.setattr(dip_ext.fit, "SkipHourglass", Recording)
+    config = DipConfig(depth=3, channels_down=16, channels_up=16, output_average=0.9)
+    record = fit(noisy, config, [Stage(0.0, 12)], snapshot_every=1, progress=False)
+    assert len(raw_outputs) == 12
+    average = raw_outputs[0]
+    for iteration, raw in enumerate(raw_outputs, start=1):
+        average = raw if iteration == 1 else 0.9 * average + 0.1 * raw
+        np.testing.assert_allclose(record.snapshots[iteration], average, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(record.final, average, rtol=0, atol=1e-6)
+    assert not np.allclose(record.final, raw_outputs[-1], atol=1e-4), "the average differs from the last raw output"
