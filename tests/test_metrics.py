@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import energy_distance as scipy_energy_distance
-from scipy.stats import norm
+from scipy.stats import multivariate_normal, norm
 
-from gmm import PROBLEM_MEANS, PROBLEM_STD, PROBLEM_WEIGHTS
+from gmm import GMM, PROBLEM_MEANS, PROBLEM_STD, PROBLEM_WEIGHTS
 from metrics import energy_distance, energy_noise_floor, energy_ratio, mean_distance, mode_statistics, projected_mean_distances
 
 
@@ -138,3 +138,22 @@ def test_mean_distance_counts_every_pair():
     a, b = [[0.0, 0.0], [0.0, 2.0]], [[3.0, 0.0]]
     assert mean_distance(a, b) == pytest.approx((3.0 + math.sqrt(13.0)) / 2)
     assert mean_distance(a, a, chunk=1) == pytest.approx(2 * 2.0 / 4), "the two zeros are in the mean"
+
+
+@pytest.mark.parametrize("stds, weights", [((0.1, 0.1), (0.35, 0.65)), ((0.05, 0.2), (0.8, 0.2))])
+def test_modes_are_assigned_by_the_mixtures_posterior_near_the_boundary(stds, weights):
+    """mode_statistics counts a point in the mode of highest posterior w_k N(x; mu_k, s_k^2 I),
+    computed here with scipy: on a dense segment across the boundary, where a rule that drops the
+    weights or the normalisation would disagree."""
+    means = [(-0.35, 0.65), (0.75, -0.45)]
+    mixture = GMM(means, list(stds), list(weights), n_samples=1)
+    along = np.linspace(0, 1, 4001)[:, None]
+    points = np.asarray(means[0]) * (1 - along) + np.asarray(means[1]) * along  # (4001, 2)
+    joint = np.stack([w * multivariate_normal(mean, s**2 * np.eye(2)).pdf(points)
+                      for mean, s, w in zip(means, stds, weights)], axis=1)
+    expected = joint.argmax(axis=1)
+    assert 0 < expected.sum() < len(expected)
+    decisive = np.abs(np.log(joint[:, 0]) - np.log(joint[:, 1])) > 1e-9
+    stats = mode_statistics(mixture, torch.as_tensor(points[decisive]))
+    assert stats.weights[1] == pytest.approx(expected[decisive].mean(), abs=0)
+    np.testing.assert_array_equal(mixture.classify(torch.as_tensor(points)).numpy()[decisive], expected[decisive])
