@@ -90,3 +90,31 @@ def test_bad_restoration_input_gets_a_clear_error(tiny_model, kwargs, message):
     arguments = {"t0": 10} | kwargs
     with pytest.raises(ValueError, match=message):
         restore(tiny_model, SCHEDULE, torch.zeros(2, 1, 28, 28), arguments.pop("t0"), torch.tensor([0, 1]), **arguments)
+
+
+def test_every_intermediate_level_keeps_the_observed_pixels_noised_to_that_level():
+    """RePaint: at each level s the sampler reaches, observed pixels are sqrt(abar_s) y + sqrt(1 - abar_s) eps_s,
+    the rest untouched. A stand-in model records the x it is handed; with deterministic DDIM the only
+    draws are the start's noise, then one eps per level, replayed here from a generator seeded alike."""
+    seen = []
+
+    def recording_model(x_t, t, y):
+        seen.append((int(t[0]), x_t.clone()))
+        return 0.1 * x_t
+
+    generator = torch.Generator().manual_seed(1)
+    observation = torch.rand(2, 1, 28, 28, generator=generator) * 2 - 1
+    mask = (torch.rand(2, 1, 28, 28, generator=generator) < 0.5).float()
+    start = torch.zeros_like(observation)
+    restore(recording_model, SCHEDULE, start, 20, torch.tensor([5, 6]), steps=5, observation=observation, mask=mask,
+            generator=torch.Generator().manual_seed(2))
+    replay = torch.Generator().manual_seed(2)
+    x_t0 = math.sqrt(SCHEDULE.alphas_cumprod[19]) * start + math.sqrt(1 - SCHEDULE.alphas_cumprod[19]) * \
+        torch.randn(start.shape, generator=replay)
+    assert seen[0][0] == 19 and torch.allclose(seen[0][1], x_t0, atol=1e-6)
+    assert len(seen) == 5
+    for index, x in seen[1:]:
+        alpha_bar = float(SCHEDULE.alphas_cumprod[index])  # the model at index t sees level t + 1
+        known = math.sqrt(alpha_bar) * observation + math.sqrt(1 - alpha_bar) * torch.randn(start.shape, generator=replay)
+        torch.testing.assert_close(x[mask == 1], known[mask == 1], rtol=0, atol=1e-5)
+        assert not torch.allclose(x[mask == 0], known[mask == 0], atol=0.1), "unobserved pixels are the sampler's"
