@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from mnist_ext.data import model_and_held_out_digits
+import mnist_ext.scoring
 from mnist_ext import evaluate
 from mnist_ext.scoring import DigitClassifier, frechet_distance, load_or_train_classifier, predict, score, train_classifier
 from viz.mnist import settle_steps
@@ -80,3 +81,30 @@ def test_evaluate_command_scores_a_samples_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         evaluate.main(["--samples", str(tmp_path / "bad.npz"), "--classifier", str(classifier_path)])
     assert exit_info.value.code == 2 and "is not an .npz with 'images' and 'labels'" in capsys.readouterr().err
+
+
+def test_the_reported_accuracy_is_on_the_diffusion_models_digits_and_training_skips_the_set_aside(tmp_path, monkeypatch):
+    """The accuracy saved and returned is the classifier's, recomputed here, on the 4,000 digits the
+    diffusion model trains on (not the held-out ones it learned from), and a set-aside classifier
+    trains on the held-out digits less the first k of each class."""
+    (model_images, model_labels), (held_images, held_labels) = model_and_held_out_digits()
+    trained_on = []
+    real_train = mnist_ext.scoring.train_classifier
+
+    def recording_train(images, labels, **kwargs):
+        trained_on.append((images, labels))
+        return real_train(images, labels, **{**kwargs, "epochs": 1})
+
+    monkeypatch.setattr(mnist_ext.scoring, "train_classifier", recording_train)
+    classifier, accuracy = load_or_train_classifier(tmp_path / "c.pt", progress=False, set_aside_per_class=3)
+    with torch.no_grad():
+        on_model_digits = float((classifier(model_images).argmax(dim=1) == model_labels).float().mean())
+        on_held_digits = float((classifier(trained_on[0][0]).argmax(dim=1) == trained_on[0][1]).float().mean())
+    assert accuracy == pytest.approx(on_model_digits, abs=1e-6) and abs(accuracy - on_held_digits) > 1e-3
+    kept = np.ones(len(held_labels), dtype=bool)
+    for digit in range(10):
+        kept[np.flatnonzero(held_labels.numpy() == digit)[:3]] = False
+    assert torch.equal(trained_on[0][0], held_images[torch.as_tensor(kept)])
+    assert torch.equal(trained_on[0][1], held_labels[torch.as_tensor(kept)]) and len(trained_on[0][1]) == 970
+    again, cached_accuracy = load_or_train_classifier(tmp_path / "c.pt", progress=False, set_aside_per_class=3)
+    assert len(trained_on) == 1 and cached_accuracy == accuracy, "read back, not retrained"
