@@ -130,7 +130,7 @@ def train(recipe: Recipe, config, ckpt: Path, resume: bool = False, overwrite: b
         parts.lr_schedule.load_state_dict(state["lr_schedule"])
         generator.set_state(state["generator"])
         losses, seconds_trained = state["losses"].tolist(), state["seconds_trained"]
-    saved_speed = SpeedPolicy(**state["speed"]) if "speed" in state else None
+    saved_speed = saved_speed_policy(state, ckpt) if "speed" in state else None
     speed = speed or saved_speed or speed_policy(recipe.kind, device)
     if saved_speed is not None and speed != saved_speed:
         print(f"note: {ckpt} was trained with {saved_speed}, continued with {speed}: the weights will "
@@ -214,6 +214,15 @@ def cached_checkpoint(recipe: Recipe, config, cache_dir: Path, device: torch.dev
     (or format) is trained anew, an unchanged one is reused, an interrupted one resumed."""
     path = Path(cache_dir) / f"{recipe.kind}_v{recipe.version}_{config_key(config)}.pt"
     return ensure_trained(recipe, path, config, device=device, progress=progress)
+
+
+def saved_speed_policy(state: dict, ckpt: Path) -> SpeedPolicy:
+    """The speed policy a checkpoint was trained with; a clear error when the file's entry is not one."""
+    try:
+        return SpeedPolicy(**state["speed"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{ckpt} holds no readable speed policy ({state['speed']!r}: {error}); "
+                         "train it again") from error
 
 
 class InterruptAtStepEnd:

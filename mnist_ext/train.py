@@ -8,8 +8,8 @@ on real digits, with the attention U-Net of mnist_ext/model.py (recipe: mnist_ex
     python -m mnist_ext.train --data-dir ~/mnist       # full MNIST or Fashion-MNIST IDX files
 
 Every field of MnistConfig is a flag (`--steps`, `--min-snr-gamma`, ...; `inf` gives the plain
-eps-loss). The defaults finish in about a quarter of an hour on a 2-core CPU; on a GPU they take a
-minute or two. A checkpoint is written atomically every `--save-every` steps, at the time budget
+eps-loss). The defaults finish in about ten minutes on a 2-core CPU with native bfloat16 (a quarter
+of an hour in float32); on a GPU they should take a minute or two (not measured here). A checkpoint is written atomically every `--save-every` steps, at the time budget
 and on Ctrl-C, and --resume continues it to the same weights an uninterrupted run reaches. An
 existing checkpoint is never overwritten unless --overwrite is given.
 """

@@ -141,3 +141,12 @@ def test_a_bfloat16_dip_fit_is_reproducible_float32_and_close_to_float32s():
     assert first.final.dtype == np.float64 and 0 <= first.final.min() and first.final.max() <= 1
     assert first.loss != float32.loss
     assert abs(first.psnr[-1] - float32.psnr[-1]) < 0.5, "bfloat16 forward passes round, they do not derail the fit"
+
+
+def test_a_checkpoint_with_a_foreign_speed_entry_gets_a_clear_error(tmp_path, tiny_config, bf16_run):
+    state = torch.load(bf16_run[0], weights_only=True)
+    for bad in ({"precision": "float8"}, {"turbo": True}):
+        path = tmp_path / "bad.pt"
+        torch.save({**state, "speed": bad, "step": 1}, path)
+        with pytest.raises(ValueError, match=r"bad.pt holds no readable speed policy"):
+            training.train(recipe.RECIPE, tiny_config, path, resume=True, progress=False)
