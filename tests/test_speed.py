@@ -131,14 +131,14 @@ def test_the_train_command_takes_the_speed_flags(tmp_path, tiny_config, capsys):
 
 # ----- DIP under a policy ---------------------------------------------------------------------------
 
-def test_a_bfloat16_dip_fit_is_reproducible_float32_and_close_to_float32s():
+def test_a_bfloat16_dip_fit_is_reproducible_and_close_to_float32s():
     clean = load_image("camera", 32)
     noisy = add_noise(clean, 25, torch.Generator().manual_seed(0))
     small = DipConfig(depth=3, channels_down=16, channels_up=16)
     first, again, float32 = (fit(noisy, small, [Stage(0.0, 60)], clean=clean, progress=False, speed=policy)
                              for policy in (BFLOAT16, BFLOAT16, FLOAT32))
     assert first.loss == again.loss and np.array_equal(first.final, again.final)
-    assert first.final.dtype == np.float64 and 0 <= first.final.min() and first.final.max() <= 1
+    assert first.final.dtype == np.float64 and first.final.shape == clean.shape
     assert first.loss != float32.loss
     assert abs(first.psnr[-1] - float32.psnr[-1]) < 0.5, "bfloat16 forward passes round, they do not derail the fit"
 
