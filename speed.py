@@ -66,18 +66,19 @@ FLOAT32 = SpeedPolicy()
 BFLOAT16 = SpeedPolicy(precision="bfloat16")
 
 DEFAULTS: dict[str, dict[str, SpeedPolicy]] = {
-    # Measured on an AMD EPYC with AVX512-BF16, 2 cores (docs/benchmarks.md, "Speed policies"): bfloat16 autocast trains the
-    # MNIST U-Net 1.4x faster with its accuracy and Frechet distance within the seed spread. The
-    # two-pixel models' tensors are too small to gain (bfloat16 was slower on one thread); DIP gains
-    # 1.2-1.4x but its 0.1 dB check over the study has not been run, so it stays float32.
-    # channels-last and compile were slower in every case, compile's first step included.
+    # Measured on an AMD EPYC with AVX512-BF16, 2 cores (docs/benchmarks.md, "Speed policies"):
+    # bfloat16 autocast trains the MNIST U-Net 1.3x faster with its accuracy and Frechet distance
+    # within the seed spread. The two-pixel models' tensors are too small to gain. DIP fits 1.4-1.8x
+    # faster in bfloat16 with channels-last, but its discrepancy and ES-WMV stops moved by more than
+    # 0.1 dB on the study's images, so it stays float32. compile was slower, its compile time included.
     "cpu-bf16": {"two-pixel-ddpm": FLOAT32, "two-pixel-noisy-classifier": FLOAT32, "mnist-ddpm": BFLOAT16,
                  "dip": FLOAT32},
     # Not measured: no GPU or Apple machine was available, so these keep float32 eager; --precision
     # bfloat16 and --compile true are there to try.
     "cuda": dict.fromkeys(MODELS, FLOAT32),
     "mps": dict.fromkeys(MODELS, FLOAT32),
-    # Without native bfloat16 every bfloat16 product is emulated: float32 is the fast choice.
+    # Without native bfloat16 every bfloat16 product is converted to float32 and back, so float32 stays
+    # (reasoned, not measured: this project's machine has native bfloat16).
     "cpu": dict.fromkeys(MODELS, FLOAT32),
 }
 
