@@ -99,13 +99,13 @@ def make_targets(makefile_text: str) -> set[str]:
     return set(re.findall(r"^([\w-]+):", makefile_text, flags=re.M))
 
 
-def handout_makefile() -> str:
-    from tools.make_handout import OPTIONS, STUDENT_DOCS
-    return (STUDENT_DOCS / "Makefile").read_text() + "".join(option.makefile for option in OPTIONS.values())
+def handout_makefile(root: Path = ROOT) -> str:
+    """The handout's Makefile with every option's targets (tools/handout/Makefile and Makefile.NAME)."""
+    return "".join(path.read_text() for path in sorted((root / "tools" / "handout").glob("Makefile*")))
 
 
 def make_problems(commands: list[Command], root: Path = ROOT) -> list[str]:
-    project, handout = make_targets((root / "Makefile").read_text()), make_targets(handout_makefile())
+    project, handout = make_targets((root / "Makefile").read_text()), make_targets(handout_makefile(root))
     problems = []
     for command in commands:
         if command.words[0] != "make":

@@ -21,8 +21,9 @@ file parses and that no marker and no line of solution code survives.
 What ships by default (CORE_FILES): gmm.py untouched, ddpm.py and utils.py with TODOs, train.py and
 sample.py with the library they run on, the public graded tests with their expected values, and
 the students' README (docs/students.md, with the sections of the options chosen) and Makefile
-(tools/handout/Makefile). Never: the figure code of problems 2-4 and
-its "what to observe" text, the hidden tests, tests/, tools/, CI, the instructors' README.
+(tools/handout/Makefile, with Makefile.NAME of each option chosen). Never: the figure code of
+problems 2-4 and its "what to observe" text, the hidden tests, tests/, tools/, docs/, CI, the
+instructors' README.
 Options (OPTIONS), the instructor's choice:
     --with figures   viz/ without the MNIST figures: for a course that grades only the TODOs
     --with mnist     the MNIST extension for the bonus, its U-Net's forward passes as TODOs
@@ -51,44 +52,25 @@ CORE_FILES = ("requirements.txt", "gmm.py", "ddpm.py", "utils.py", "samplers.py"
 
 @dataclass(frozen=True)
 class Option:
-    """Files an option adds, the Makefile targets it adds, and the options it needs (added with it).
-    What it adds to the students' README is its section of STUDENT_GUIDE."""
+    """Files an option adds and the options it needs (added with it). What it adds to the students'
+    README is its section of STUDENT_GUIDE, to their Makefile the file tools/handout/Makefile.NAME."""
 
     files: tuple[str, ...]
-    makefile: str
     needs: tuple[str, ...] = ()
 
 
 OPTIONS = {
     "figures": Option(
         files=("metrics.py",) + tuple(sorted(f"viz/{path.name}" for path in (ROOT / "viz").glob("*.py")
-                                             if path.name not in ("mnist.py", "dip.py", "dip_start.py"))),
-        makefile="""
-figures: $(STAMP)
-	$(PY) -m viz.all
-"""),
+                                             if path.name not in ("mnist.py", "dip.py", "dip_start.py")))),
     "mnist": Option(
         files=("mnist_ext/__init__.py", "mnist_ext/data.py", "mnist_ext/model.py", "mnist_ext/recipe.py",
                "mnist_ext/generate.py", "mnist_ext/scoring.py", "mnist_ext/train.py", "mnist_ext/sample.py",
-               "mnist_ext/evaluate.py"),
-        makefile="""
-train-mnist: $(STAMP)
-	$(PY) -m mnist_ext.train
-"""),
+               "mnist_ext/evaluate.py")),
     "dip": Option(
         files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py")))
         + ("viz/__init__.py", "viz/index.py", "viz/observe.py", "viz/style.py", "viz/dip.py", "viz/dip_start.py"),
-        needs=("mnist",),
-        makefile="""
-figures-dip: $(STAMP)
-	$(PY) -m viz.dip
-
-bench-dip: $(STAMP)
-	$(PY) -m dip_ext.run_study
-
-bench-dip-start: $(STAMP)
-	$(PY) -m viz.dip_start --seeds 0 1 2 --per-class 3
-"""),
+        needs=("mnist",)),
 }
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b[ \t]*(?P<message>.*?)[ \t]*$")
@@ -154,7 +136,8 @@ def make_handout(out: Path, root: Path = ROOT, options: tuple[str, ...] = ()) ->
     chosen = [OPTIONS[name] for name in sorted(options)]
     staged = {Path(name): (root / name).read_bytes() for name in CORE_FILES + sum((o.files for o in chosen), ())}
     staged[Path("README.md")] = students_readme(options).encode()
-    staged[Path("Makefile")] = ((STUDENT_DOCS / "Makefile").read_text() + "".join(o.makefile for o in chosen)).encode()
+    staged[Path("Makefile")] = "".join((STUDENT_DOCS / name).read_text() for name in
+                                       ["Makefile"] + [f"Makefile.{option}" for option in sorted(options)]).encode()
     with_todos = []
     for relative, content in staged.items():
         if relative.suffix == ".py":
