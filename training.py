@@ -95,6 +95,21 @@ def warmup_cosine_factor(step: int, total_steps: int, warmup_steps: int) -> floa
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def training_step(parts: TrainingParts, generator: torch.Generator, speed: SpeedPolicy,
+                  device: torch.device) -> Tensor:
+    """One optimiser step: a batch loss under the speed policy, backward, optimiser, learning-rate
+    schedule and EMA. Returns the loss (not synchronised: .item() waits for it)."""
+    with speed.autocast(device):
+        loss = parts.batch_loss(generator)
+    parts.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    parts.optimizer.step()
+    parts.lr_schedule.step()
+    if parts.ema is not None:
+        parts.ema.update_parameters(parts.model)
+    return loss
+
+
 def train(recipe: Recipe, config, ckpt: Path, resume: bool = False, overwrite: bool = False,
           device: torch.device | str = "cpu", time_budget_minutes: float | None = None, save_every: int = 500,
           progress: bool = True, speed: SpeedPolicy | None = None) -> dict:
@@ -156,14 +171,7 @@ def train(recipe: Recipe, config, ckpt: Path, resume: bool = False, overwrite: b
     stop_reason = None
     with InterruptAtStepEnd() as interrupt:
         for step in bar:
-            with speed.autocast(device):
-                loss = parts.batch_loss(generator)
-            parts.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            parts.optimizer.step()
-            parts.lr_schedule.step()
-            if parts.ema is not None:
-                parts.ema.update_parameters(parts.model)
+            loss = training_step(parts, generator, speed, device)
             losses.append(loss.item())
             elapsed = time.monotonic() - run_started
             if step % 50 == 0:

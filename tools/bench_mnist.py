@@ -2,7 +2,7 @@
 
     python -m tools.bench_mnist [--ckpt checkpoints/mnist/ddpm.pt] [--device D] [--per-class 100] [--compare]
 
-  training throughput   images per second of the default configuration (a short fresh run);
+  training throughput   images per second of the default configuration and speed policy (a short fresh run);
                         --compare adds wider U-Nets and larger batches
   training time         the default run's own clock, read from the checkpoint (trained first if absent)
                         target: at most 20 minutes on a 2-core CPU
@@ -22,23 +22,23 @@ from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
 from mnist_ext.generate import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, generate
 from mnist_ext.recipe import DEFAULT_CHECKPOINT, RECIPE, MnistConfig, load_model
 from mnist_ext.scoring import load_or_train_classifier, report, score
-from training import ensure_trained
+from speed import speed_policy
+from training import ensure_trained, training_step
 
 
 def training_throughput(device: torch.device, config: MnistConfig = MnistConfig(), steps: int = 30, warmup: int = 5) -> float:
-    """Images per second of the training loop's work for `config`: a batch loss (the recipe's own),
-    backward, and an optimiser step."""
+    """Images per second of the training loop's work for `config` (training.training_step) under
+    the default speed policy of `device`."""
     parts = RECIPE.training_parts(config, device)
+    policy = speed_policy(RECIPE.kind, device)
+    policy.prepare(parts.model)
     generator = torch.Generator().manual_seed(0)
     for step in range(warmup + steps):
         if step == warmup:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()
-        loss = parts.batch_loss(generator)
-        parts.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        parts.optimizer.step()
+        training_step(parts, generator, policy, device)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return steps * config.batch_size / (time.perf_counter() - started)

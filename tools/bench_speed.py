@@ -33,7 +33,7 @@ from mnist_ext.recipe import MnistConfig
 from recipe import RECIPE as TWO_PIXEL_RECIPE
 from recipe import TrainConfig
 from speed import BFLOAT16, FLOAT32, SpeedPolicy, device_kind, speed_policy
-from training import Recipe
+from training import Recipe, training_step
 
 CANDIDATES = (FLOAT32, BFLOAT16, SpeedPolicy(precision="bfloat16", channels_last=True))
 
@@ -69,32 +69,21 @@ class Workload:
 
 
 def recipe_workload(name: str, recipe: Recipe, config, device: torch.device, per_call: int) -> Workload:
-    """The training loop's work for one step of `recipe`: batch loss under the policy, backward,
-    optimiser, learning-rate schedule and EMA (training.train without its bookkeeping)."""
+    """The training loop's work for one step of `recipe` (training.training_step: the loop without
+    its checkpoints and progress bar)."""
 
     def make(policy: SpeedPolicy):
         parts = recipe.training_parts(config, device)
         policy.prepare(parts.model)
         generator = torch.Generator().manual_seed(0)
 
-        def one_step():
-            with policy.autocast(device):
-                loss = parts.batch_loss(generator)
-            parts.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            parts.optimizer.step()
-            parts.lr_schedule.step()
-            if parts.ema is not None:
-                parts.ema.update_parameters(parts.model)
-            return loss
-
         counter = FlopCounterMode(display=False)
         with counter:
-            one_step()
+            training_step(parts, generator, policy, device)
 
         def step():
             for _ in range(per_call):
-                loss = one_step()
+                loss = training_step(parts, generator, policy, device)
             loss.item()
         return step, counter.get_total_flops()
 
