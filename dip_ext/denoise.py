@@ -1,21 +1,24 @@
 """Fit Deep Image Prior to one corrupted image and show where each stopping rule stops.
 
-    python -m dip_ext.denoise --image camera --sigma 25
-    python -m dip_ext.denoise --image photo.png --size 128 --sigma 15 --channels-down 128 --channels-up 128
+    python -m dip_ext.denoise --image astronaut --sigma 25
+    python -m dip_ext.denoise --image photo.png --size 256 --sigma 15 --channels-down 128 --channels-up 128
     python -m dip_ext.denoise --image coins --mask random --iterations 3000      (inpainting, no noise)
 
 --image is a scikit-image name (camera, astronaut, coffee, ...), mnist:K (a held-out digit) or a
-PNG/JPEG path; it is made grey and --size square, then corrupted (--sigma noise on the 0..255 scale,
---mask pixels removed). The clean image is used only to print PSNR/SSIM; the rules use the noise
-level scikit-image estimates from the noisy image (--known-sigma, or a --mask, gives them the true one).
-Writes a picture of clean, corrupted, each rule's output and the best classical denoiser to --out.
+PNG/JPEG path; it stays colour if it is (unless --grey), is made --size square, then corrupted
+(--sigma noise on the 0..255 scale, --mask pixels removed). The clean image is used only to print
+PSNR/SSIM; the rules use the noise level scikit-image estimates from the noisy image (--known-sigma,
+or a --mask, gives them the true one). SURE's rule fits a twin network beside plain DIP (--no-sure
+saves that time). Writes a picture of clean, corrupted, each rule's output and the best classical
+denoiser to --out.
 """
 from pathlib import Path
+
+import argparse
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from cli import add_speed_flags, command_parser, config_overrides, run_command, speed_from_flags
 from devices import pick_device
@@ -23,6 +26,7 @@ from dip_ext.classical import classical_denoisers, estimated_sigma
 from dip_ext.fit import WMV_WINDOW, Stage, fit
 from dip_ext.images import MASKS, add_noise, check_sigma, load_image, make_mask
 from dip_ext.network import DipConfig
+from dip_ext.quality import psnr, quality
 from dip_ext.stopping import discrepancy_stop, estimate_stop, wmv_stop
 from dip_ext.study import StudySettings
 from speed import speed_policy
@@ -32,7 +36,7 @@ def main(args) -> None:
     if args.sigma is None and args.mask is None:
         raise ValueError("nothing to restore: give --sigma (noise, 0..255 scale) and/or --mask (random or block)")
     config = DipConfig(**config_overrides(args, args.config_fields))
-    clean = load_image(args.image, args.size)
+    clean = load_image(args.image, args.size, args.grey)
     generator = torch.Generator().manual_seed(args.seed)
     observation = clean if args.sigma is None else add_noise(clean, args.sigma, generator)
     mask = None if args.mask is None else make_mask(args.mask, clean.shape, generator)
@@ -46,8 +50,9 @@ def main(args) -> None:
     device = pick_device(args.device)
     speed = speed_from_flags("dip", device, args) or speed_policy("dip", device)
     print(f"DIP on {device}: {speed.describe()}")
-    plain = fit(corrupted, config, [Stage(0.0, args.iterations)], mask=mask, clean=clean, seed=args.seed,
-                snapshot_every=1, device=device, speed=speed)
+    with_sure = args.sure and sigma is not None and mask is None
+    plain = fit(corrupted, config, [Stage(0.0, args.iterations)], sigma=sigma, mask=mask, clean=clean, seed=args.seed,
+                snapshot_every=1, device=device, speed=speed, sure=with_sure)
     signals = plain.arrays()
     stops = {"oracle peak (uses the clean image)": int(np.argmax(signals["psnr"])),
              f"last iteration ({plain.iterations})": plain.iterations - 1}
@@ -56,23 +61,25 @@ def main(args) -> None:
         stops["discrepancy"] = discrepancy_stop(signals["residual"], sigma ** 2)
         if plain.iterations >= WMV_WINDOW:
             stops["ES-WMV"] = wmv_stop(signals["wmv"])
+        if with_sure:
+            stops["SURE"] = estimate_stop(signals["sure"])
         recorrupted = fit(corrupted, config, [Stage(StudySettings.recorrupted_scale, args.iterations, StudySettings.patience)],
                           sigma=sigma, mask=mask, clean=clean, seed=args.seed, snapshot_every=1, device=device,
                           speed=speed)
         stop = estimate_stop(recorrupted.arrays()["estimate"])
-        outputs |= {name: plain.snapshots[stops[name] + 1] for name in ("discrepancy", "ES-WMV") if name in stops}
+        outputs |= {name: plain.snapshots[stops[name] + 1] for name in ("discrepancy", "ES-WMV", "SURE") if name in stops}
         outputs["recorrupted"] = recorrupted.snapshots[stop + 1]
         stops["recorrupted"] = stop
-    print(f"{plain.iterations} iterations in {plain.seconds:.0f} s ({plain.iterations / plain.seconds:.1f}/s)")
-    print(f"{'corrupted input':<40}            PSNR {peak_signal_noise_ratio(clean, corrupted, data_range=1.0):6.2f}")
+    twin = " (with SURE's twin network)" if with_sure else ""
+    print(f"{plain.iterations} iterations in {plain.seconds:.0f} s ({plain.iterations / plain.seconds:.2f}/s){twin}")
+    print(f"{'corrupted input':<40}            PSNR {psnr(clean, corrupted):6.2f}")
     for name, output in outputs.items():
-        psnr = peak_signal_noise_ratio(clean, output.astype(np.float64), data_range=1.0)
-        ssim = structural_similarity(clean, output.astype(np.float64), data_range=1.0)
-        print(f"{name:<40} iteration {stops[name] + 1:5d}  PSNR {psnr:6.2f}  SSIM {ssim:.3f}")
+        scores = quality(clean, output)
+        print(f"{name:<40} iteration {stops[name] + 1:5d}  PSNR {scores['psnr']:6.2f}  SSIM {scores['ssim']:.3f}")
     if mask is None:
         for name, denoised in classical_denoisers(observation).items():
             outputs[name] = denoised
-            print(f"{name:<40}            PSNR {peak_signal_noise_ratio(clean, denoised, data_range=1.0):6.2f}")
+            print(f"{name:<40}            PSNR {psnr(clean, denoised):6.2f}")
     out = args.out or Path("figures/dip") / f"denoise_{Path(args.image).stem.replace(':', '')}.png"
     _picture(clean, corrupted, outputs, out)
     print(f"wrote {out}")
@@ -82,9 +89,9 @@ def _picture(clean: np.ndarray, corrupted: np.ndarray, outputs: dict[str, np.nda
     panels = {"clean": clean, "corrupted": corrupted} | outputs
     figure, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6))
     for ax, (name, image) in zip(axes, panels.items()):
-        ax.imshow(np.clip(image, 0, 1), cmap="gray", vmin=0, vmax=1)
-        psnr = "" if name == "clean" else f"\n{peak_signal_noise_ratio(clean, image.astype(np.float64), data_range=1.0):.2f} dB"
-        ax.set_title(name.split(" (")[0] + psnr, fontsize=8)
+        ax.imshow(np.clip(image, 0, 1), cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+        score = "" if name == "clean" else f"\n{psnr(clean, image):.2f} dB"
+        ax.set_title(name.split(" (")[0] + score, fontsize=8)
         ax.axis("off")
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
@@ -98,8 +105,11 @@ def parser():
     parser.add_argument("--sigma", type=float, default=None, help="Gaussian noise std on the 0..255 scale")
     parser.add_argument("--mask", choices=MASKS, default=None, help="remove pixels: random half, or a central block")
     parser.add_argument("--size", type=int, default=64, help="side of the square image in pixels (default 64)")
+    parser.add_argument("--grey", action="store_true", help="make a colour image grey")
     parser.add_argument("--iterations", type=int, default=2000, help="plain DIP's iterations (default 2000)")
     parser.add_argument("--known-sigma", action="store_true", help="give the rules the true noise level")
+    parser.add_argument("--sure", action=argparse.BooleanOptionalAction, default=True,
+                        help="the SURE rule, which fits a twin network beside plain DIP (default on)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise, mask, network and input")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
     add_speed_flags(parser)

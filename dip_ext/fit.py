@@ -2,27 +2,34 @@
 
 One stage fits min_theta ||m * (f_theta(z + delta_k) - target)||^2 with Adam, delta_k ~ N(0,
 input_noise_std^2) fresh at each iteration k; the reported output is the exponential average
-a_k = d a_{k-1} + (1 - d) f_k (d = output_average). Plain DIP is one stage whose target is y;
+a_k = d a_{k-1} + (1 - d) f_k (d = output_average), and every signal and score is recorded for
+both the raw output f_k and the average a_k. Plain DIP is one stage whose target is y;
 progressive DIP (progressive.py) runs stages whose targets are y + a sigma z for decreasing a, each
-ended when its quality estimate has not improved for `patience` iterations.
+ended when its quality estimate has not improved for `patience` iterations. With sure=True a twin
+network, identical at the start, fits y + eps b in lock step (same input perturbations), which gives
+SURE at every iteration (sure.py). Grey and colour images alike: the network outputs the image's
+channels, and every mean runs over pixels and channels.
 
 The clean image, when given, is used only to record PSNR/SSIM for evaluation; nothing here
 selects anything with it. The project's training loop (training.py) is not used: it trains on
 batches of a data set and its product is a checkpoint, while a fit lasts seconds and its product is
 this per-iteration record. Ctrl-C ends the fit early and keeps what was recorded.
 """
+import copy
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from torch import Tensor
 from tqdm.auto import tqdm
 
-from dip_ext.images import check_mask
+from dip_ext.images import channels, check_mask, to_image, to_tensor
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import estimated_mse, target_pair
+from dip_ext.quality import psnr, ssim
+from dip_ext.sure import SURE_EPSILON, rademacher_probe, sure as sure_estimate
 from speed import SpeedPolicy, speed_policy
 
 WMV_WINDOW = 100
@@ -45,20 +52,26 @@ class FitRecord:
 
     loss: ||f_k - target||^2 / N, raw output, observed pixels; residual: the same against y
     (the discrepancy principle's signal); wmv: windowed moving variance of the raw outputs, mean
-    over pixels (nan until the window fills); estimate: estimated MSE of the averaged output to
-    the clean image (progressive stages; nan where scale = 0); stage: the stage index. psnr/ssim:
-    of the averaged output, psnr_raw of the raw one, to the clean image (evaluation only; empty
-    without it). snapshots: averaged output every `snapshot_every` iterations (iteration -> float32 image).
+    over pixels and channels (nan until the window fills); estimate/estimate_raw: estimated MSE of
+    the averaged/raw output to the clean image (progressive stages; nan where scale = 0);
+    sure/sure_raw: SURE of the averaged/raw output (nan without sure=True); stage: the stage index.
+    psnr/ssim of the averaged output, psnr_raw/ssim_raw of the raw one, to the clean image
+    (evaluation only; empty without it). snapshots: averaged output every `snapshot_every`
+    iterations (iteration -> float32 image).
     """
 
     loss: list[float] = field(default_factory=list)
     residual: list[float] = field(default_factory=list)
     wmv: list[float] = field(default_factory=list)
     estimate: list[float] = field(default_factory=list)
+    estimate_raw: list[float] = field(default_factory=list)
+    sure: list[float] = field(default_factory=list)
+    sure_raw: list[float] = field(default_factory=list)
     stage: list[int] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
     psnr_raw: list[float] = field(default_factory=list)
+    ssim_raw: list[float] = field(default_factory=list)
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     final: np.ndarray | None = None
     seconds: float = 0.0
@@ -70,7 +83,8 @@ class FitRecord:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The per-iteration signals as float arrays."""
-        names = ("loss", "residual", "wmv", "estimate", "stage", "psnr", "ssim", "psnr_raw")
+        names = ("loss", "residual", "wmv", "estimate", "estimate_raw", "sure", "sure_raw", "stage", "psnr", "ssim",
+                 "psnr_raw", "ssim_raw")
         return {name: np.asarray(getattr(self, name), dtype=np.float64) for name in names}
 
 
@@ -81,45 +95,69 @@ def network_side(side: int, config: DipConfig) -> int:
     return max(-(-side // multiple) * multiple, 2 * multiple)
 
 
+def _adam_step(network: SkipHourglass, optimiser: torch.optim.Optimizer, perturbed: Tensor, target: Tensor,
+               observed: Tensor, speed: SpeedPolicy, device: torch.device) -> tuple[Tensor, Tensor]:
+    """One step on ||m * (f(z + delta) - target)||^2 / |m|, m = observed (1, C, H, W); the forward
+    pass under `speed`, cropped to the target. Returns (loss, raw output (1, C, H, W) float32)."""
+    height, width = target.shape[-2:]
+    with speed.autocast(device):
+        output = network(perturbed)[..., :height, :width].float()
+    loss = ((output - target) ** 2 * observed).sum() / observed.sum()
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return loss.detach(), output.detach()
+
+
+def _averaged(average: Tensor | None, raw: Tensor, decay: float) -> Tensor:
+    """a_1 = f_1, a_k = d a_{k-1} + (1 - d) f_k."""
+    return raw.clone() if average is None else decay * average + (1 - decay) * raw
+
+
 def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigma: float | None = None,
         mask: np.ndarray | None = None, clean: np.ndarray | None = None, seed: int = 0,
         snapshot_every: int = 0, device: torch.device | str = "cpu", progress: bool = True,
-        speed: SpeedPolicy | None = None) -> FitRecord:
-    """Fit DIP to observation (H, W) in [0, 1] (noisy; missing pixels where mask == 0) stage by stage.
+        speed: SpeedPolicy | None = None, sure: bool = False) -> FitRecord:
+    """Fit DIP to observation (H, W) or (H, W, C) in [0, 1] (noisy; missing pixels where mask == 0)
+    stage by stage.
 
     sigma: the observation's noise std on the 0..1 scale (known or estimated), needed by stages
-    with scale > 0. For an image whose sides do not divide by 2^depth the network runs on a larger
+    with scale > 0 and by sure. For an image whose sides do not divide by 2^depth the network runs on a larger
     input (network_side) and its output is cropped back to the image. The network's forward pass runs
     under `speed` (default: DIP's policy for the device kind, speed.py); the output, the loss and
     everything recorded are float32. Same seed and policy, same record (on the same machine).
     """
-    height, width = observation.shape
+    height, width = observation.shape[:2]
     if mask is not None:
         check_mask(mask, observation.shape)
     if any(stage.scale > 0 for stage in stages) and not sigma:
         raise ValueError("progressive stages need the observation's noise level sigma (known or estimated)")
     if not stages or any(stage.iterations < 1 for stage in stages):
         raise ValueError("give at least one stage, each with at least one iteration")
+    if sure and (not sigma or mask is not None or any(stage.scale > 0 for stage in stages)):
+        raise ValueError("SURE needs the noise level sigma, every pixel observed (no mask) and plain stages (scale 0)")
     device = torch.device(device)
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        network = SkipHourglass(config).to(device)
+        network = SkipHourglass(config, channels(observation)).to(device)
+    twin = copy.deepcopy(network) if sure else None
     speed = speed or speed_policy("dip", device)
-    speed.prepare(network)
-    optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+    optimisers = []
+    for each in (network, twin) if sure else (network,):
+        speed.prepare(each)
+        optimisers.append(torch.optim.Adam(each.parameters(), lr=config.learning_rate))
     z = input_noise(config, network_side(height, config), network_side(width, config), generator).to(device)
     if speed.channels_last:
         z = z.contiguous(memory_format=torch.channels_last)
     extra_noise = torch.randn(observation.shape, generator=generator, dtype=torch.float64).numpy()
-    observed = torch.ones(1, 1, height, width) if mask is None else torch.as_tensor(mask, dtype=torch.float32)[None, None]
-    observed = observed.to(device)
-    as_tensor = lambda image: torch.as_tensor(image, dtype=torch.float32, device=device)[None, None]  # noqa: E731
-    y = as_tensor(observation)
+    observed = to_tensor(np.ones(observation.shape) if mask is None else mask, device)
+    y = to_tensor(observation, device)
+    probe = rademacher_probe(observation.shape, seed) if sure else None
 
     record = FitRecord()
-    window: deque[torch.Tensor] = deque(maxlen=WMV_WINDOW)
-    average = None
+    window: deque[Tensor] = deque(maxlen=WMV_WINDOW)
+    average = twin_average = None
     began = time.perf_counter()
     bar = tqdm(total=sum(stage.iterations for stage in stages), disable=not progress, desc="DIP", leave=False)
     try:
@@ -128,39 +166,47 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
                 fit_target, check_target = target_pair(observation, extra_noise, stage.scale, sigma)
             else:
                 fit_target, check_target = observation, None
-            target = as_tensor(fit_target)
+            target = to_tensor(fit_target, device)
+            twin_target = target + SURE_EPSILON * to_tensor(probe, device) if sure else None
             best, since_best = np.inf, 0
             for _ in range(stage.iterations):
                 perturbed = z + config.input_noise_std * torch.randn(z.shape, generator=generator).to(device)
-                with speed.autocast(device):
-                    output = network(perturbed)[..., :height, :width].float()
-                loss = ((output - target) ** 2 * observed).sum() / observed.sum()
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+                loss, raw = _adam_step(network, optimisers[0], perturbed, target, observed, speed, device)
                 with torch.no_grad():
-                    raw = output.detach()
-                    average = raw.clone() if average is None else config.output_average * average + (1 - config.output_average) * raw
+                    average = _averaged(average, raw, config.output_average)
                     window.append(raw)
                     residual = ((raw - y) ** 2 * observed).sum() / observed.sum()
                     wmv = torch.stack(tuple(window)).var(dim=0, unbiased=False).mean() if len(window) == WMV_WINDOW else torch.tensor(np.nan)
-                averaged = average[0, 0].cpu().numpy().astype(np.float64)
-                estimate = np.nan if check_target is None else estimated_mse(averaged, check_target, stage.scale, sigma, mask)
+                averaged, raw_image = to_image(average), to_image(raw)
+                if check_target is None:
+                    record.estimate.append(np.nan)
+                    record.estimate_raw.append(np.nan)
+                else:
+                    record.estimate.append(estimated_mse(averaged, check_target, stage.scale, sigma, mask))
+                    record.estimate_raw.append(estimated_mse(raw_image, check_target, stage.scale, sigma, mask))
+                if sure:
+                    _, twin_raw = _adam_step(twin, optimisers[1], perturbed, twin_target, observed, speed, device)
+                    twin_average = _averaged(twin_average, twin_raw, config.output_average)
+                    record.sure.append(sure_estimate(averaged, to_image(twin_average), observation, probe, SURE_EPSILON, sigma))
+                    record.sure_raw.append(sure_estimate(raw_image, to_image(twin_raw), observation, probe, SURE_EPSILON, sigma))
+                else:
+                    record.sure.append(np.nan)
+                    record.sure_raw.append(np.nan)
                 record.loss.append(loss.item())
                 record.residual.append(residual.item())
                 record.wmv.append(wmv.item())
-                record.estimate.append(estimate)
                 record.stage.append(stage_index)
                 if clean is not None:
-                    record.psnr.append(peak_signal_noise_ratio(clean, averaged, data_range=1.0))
-                    record.ssim.append(structural_similarity(clean, averaged, data_range=1.0))
-                    record.psnr_raw.append(peak_signal_noise_ratio(clean, raw[0, 0].cpu().numpy().astype(np.float64), data_range=1.0))
+                    record.psnr.append(psnr(clean, averaged))
+                    record.ssim.append(ssim(clean, averaged))
+                    record.psnr_raw.append(psnr(clean, raw_image))
+                    record.ssim_raw.append(ssim(clean, raw_image))
                 if snapshot_every and record.iterations % snapshot_every == 0:
                     record.snapshots[record.iterations] = averaged.astype(np.float32)
                 bar.update()
                 if stage.patience is not None and check_target is not None:
-                    if estimate < best:
-                        best, since_best = estimate, 0
+                    if record.estimate[-1] < best:
+                        best, since_best = record.estimate[-1], 0
                         best_state = ({name: value.clone() for name, value in network.state_dict().items()}, average.clone())
                     else:
                         since_best += 1
@@ -173,5 +219,5 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
     finally:
         bar.close()
     record.seconds = time.perf_counter() - began
-    record.final = None if average is None else average[0, 0].cpu().numpy().astype(np.float64)
+    record.final = None if average is None else to_image(average)
     return record

@@ -1,13 +1,17 @@
-"""Test images and their corruptions: grey images in [0, 1], no download.
+"""Test images and their corruptions: images in [0, 1], grey (H, W) or colour (H, W, 3), no download.
 
-Sources: the standard photographs scikit-image ships inside its wheel (`load_image("camera")`), a
-held-out MNIST digit (`"mnist:7"` = the 8th held-out digit, see mnist_ext.data), or any PNG/JPEG
-file. Every image is converted to grey, cropped to its central square and resized to `size` x
-`size` by skimage.transform.resize with anti-aliasing (so 512 x 512 camera becomes a 64 x 64 or
-128 x 128 thumbnail of the whole scene).
+Sources: the standard photographs scikit-image ships inside its wheel (`load_image("astronaut")`),
+a held-out MNIST digit (`"mnist:7"` = the 8th held-out digit, see mnist_ext.data), any PNG/JPEG
+file, or every image in a folder (`images_in`). A colour source stays colour unless grey=True; a
+grey source stays grey. Every image is cropped to its central square and resized to `size` x
+`size` by skimage.transform.resize with anti-aliasing (so 512 x 512 astronaut becomes a 128 x 128
+thumbnail of the whole scene).
 
-Corruptions: y = x + sigma/255 * eps (eps ~ N(0, I), not clipped, so the noise model that the
-stopping rules assume holds exactly), and pixel masks (1 = observed).
+Corruptions: y = x + sigma/255 * eps (eps ~ N(0, I) independently per pixel and channel, not
+clipped, so the noise model that the stopping rules assume holds exactly), and pixel masks
+(1 = observed; a pixel is observed or missing in all its channels).
+
+Arrays here are numpy, channels last; the network's tensors are (1, C, H, W) (to_tensor, to_image).
 """
 from pathlib import Path
 
@@ -17,9 +21,13 @@ from skimage import color, data, transform
 from torch import Tensor
 
 BENCHMARK_IMAGES = ("camera", "astronaut", "coffee", "chelsea", "moon", "coins", "brick", "text")
-"""The study's 8 images: scikit-image's standard photographs, mixing portraits, texture and text."""
-EXTRA_IMAGES = ("page", "grass", "gravel", "rocket", "clock", "cell", "immunohistochemistry")
-IMAGE_NAMES = BENCHMARK_IMAGES + EXTRA_IMAGES
+"""The grey study's 8 images: scikit-image's standard photographs, mixing portraits, texture and text."""
+COLOUR_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "retina")
+"""The colour study's 6 photographs: every colour photograph scikit-image ships but the Hubble
+deep field (mostly black sky) and a microscope slide."""
+EXTRA_IMAGES = ("page", "grass", "gravel", "clock", "cell", "immunohistochemistry", "hubble_deep_field")
+IMAGE_NAMES = tuple(dict.fromkeys(BENCHMARK_IMAGES + COLOUR_IMAGES + EXTRA_IMAGES))
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SIGMAS = (15, 25, 50)
 """Noise std on the 0..255 scale, as in the DIP paper's tables."""
 MAX_SIGMA = 100
@@ -27,27 +35,63 @@ MIN_SIZE = 16
 MASKS = ("random", "block")
 
 
-def _to_grey(image: np.ndarray) -> np.ndarray:
-    """Any skimage/PIL array -> (H, W) float in [0, 1]."""
+def _to_unit(image: np.ndarray, grey: bool) -> np.ndarray:
+    """Any skimage/PIL array (H, W), (H, W, 3) or (H, W, 4) -> float in [0, 1], (H, W) if grey or
+    the source is grey, else (H, W, 3); an alpha channel is dropped."""
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 4:
         image = image[..., :3]
-    if image.ndim == 3:
+    if image.ndim == 3 and grey:
         image = color.rgb2gray(image)
     image = image.astype(np.float64)
     return image / 255.0 if image.max() > 1.0 else image
 
 
-def _read_file(path: Path) -> np.ndarray:
+def _skimage_photograph(name: str) -> np.ndarray:
+    if name == "motorcycle":
+        return data.stereo_motorcycle()[0]  # the left view of the stereo pair
+    return getattr(data, name)()
+
+
+def _read_file(path: Path, grey: bool) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
         raise ValueError(f"no image file at {path}; give an existing PNG/JPEG or one of: {', '.join(IMAGE_NAMES)}")
     try:
         with Image.open(path) as opened:
-            return np.asarray(opened.convert("L"), dtype=np.float64) / 255.0
+            mode = "L" if opened.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB"
+            return _to_unit(np.asarray(opened.convert(mode), dtype=np.float64) / 255.0, grey)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"cannot read {path} as an image ({error}); give a PNG or JPEG file") from None
+
+
+def images_in(folder: Path) -> list[str]:
+    """The PNG and JPEG files in `folder` (not its subfolders), sorted, as sources for load_image."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder; give a folder of PNG/JPEG images")
+    found = sorted(str(path) for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
+    if not found:
+        raise ValueError(f"{folder} holds no PNG or JPEG file")
+    return found
+
+
+def channels(image: np.ndarray) -> int:
+    """1 for a grey image (H, W), C for a colour one (H, W, C)."""
+    return 1 if image.ndim == 2 else image.shape[-1]
+
+
+def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
+    """(H, W) or (H, W, C) numpy -> (1, C, H, W) float32 tensor, the network's layout."""
+    tensor = torch.as_tensor(image, dtype=torch.float32, device=device)
+    return tensor[None, None] if image.ndim == 2 else tensor.permute(2, 0, 1)[None]
+
+
+def to_image(tensor: Tensor) -> np.ndarray:
+    """(1, C, H, W) tensor -> float64 numpy (H, W) for C = 1, (H, W, C) otherwise: to_tensor's inverse."""
+    image = tensor[0].detach().cpu().double().numpy()
+    return image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
 
 
 def digit_to_unit(digits: Tensor) -> np.ndarray:
@@ -69,13 +113,14 @@ def _held_out_digit(index: int) -> np.ndarray:
     return digit_to_unit(digits[index, 0])
 
 
-def load_image(source: str, size: int | None = 64) -> np.ndarray:
-    """A grey image (size, size) in [0, 1] from a scikit-image name, "mnist:K" or a file path.
+def load_image(source: str, size: int | None = 64, grey: bool = False) -> np.ndarray:
+    """An image (size, size) or (size, size, 3) in [0, 1] from a scikit-image name, "mnist:K" or a
+    file path: colour if the source is, unless grey.
 
     size=None keeps the source's own size (after the central square crop).
     """
     if source in IMAGE_NAMES:
-        image = _to_grey(getattr(data, source)())
+        image = _to_unit(_skimage_photograph(source), grey)
     elif source.startswith("mnist:"):
         try:
             image = _held_out_digit(int(source.removeprefix("mnist:")))
@@ -83,10 +128,10 @@ def load_image(source: str, size: int | None = 64) -> np.ndarray:
             raise ValueError(f"{source!r}: {error}" if "out of range" in str(error) else
                              f"{source!r}: expected mnist:K with K an integer") from None
     elif Path(source).suffix or Path(source).exists():
-        image = _read_file(Path(source))
+        image = _read_file(Path(source), grey)
     else:
         raise ValueError(f"unknown image {source!r}: give a file path, mnist:K, or one of: {', '.join(IMAGE_NAMES)}")
-    height, width = image.shape
+    height, width = image.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
     image = image[top:top + side, left:left + side]
@@ -109,25 +154,27 @@ def check_sigma(sigma: float) -> float:
 
 
 def add_noise(clean: np.ndarray, sigma: float, generator: torch.Generator | None = None) -> np.ndarray:
-    """y = x + sigma/255 * eps, eps ~ N(0, I); clean: (H, W) in [0, 1], sigma on the 0..255 scale."""
+    """y = x + sigma/255 * eps, eps ~ N(0, I); clean: (H, W) or (H, W, C) in [0, 1], sigma on the 0..255 scale."""
     eps = torch.randn(clean.shape, generator=generator, dtype=torch.float64).numpy()
     return clean + check_sigma(sigma) * eps
 
 
-def make_mask(kind: str, shape: tuple[int, int], generator: torch.Generator | None = None) -> np.ndarray:
-    """A pixel mask (H, W) of 0/1 floats, 1 = observed.
+def make_mask(kind: str, shape: tuple[int, ...], generator: torch.Generator | None = None) -> np.ndarray:
+    """A pixel mask of 0/1 floats of the image's shape (H, W) or (H, W, C), 1 = observed, the same
+    in every channel.
 
     random: each pixel observed with probability 1/2. block: the central square of half the side
     (a quarter of the pixels) missing.
     """
+    height, width = shape[:2]
     if kind == "random":
-        return (torch.rand(shape, generator=generator, dtype=torch.float64) < 0.5).numpy().astype(np.float64)
-    if kind == "block":
-        mask = np.ones(shape)
-        height, width = shape
+        mask = (torch.rand((height, width), generator=generator, dtype=torch.float64) < 0.5).numpy().astype(np.float64)
+    elif kind == "block":
+        mask = np.ones((height, width))
         mask[height // 4: height // 4 + height // 2, width // 4: width // 4 + width // 2] = 0.0
-        return mask
-    raise ValueError(f"unknown mask {kind!r}; use one of: {', '.join(MASKS)}")
+    else:
+        raise ValueError(f"unknown mask {kind!r}; use one of: {', '.join(MASKS)}")
+    return np.repeat(mask[..., None], shape[2], axis=2) if len(shape) == 3 else mask
 
 
 def check_mask(mask: np.ndarray | Tensor, image_shape: tuple[int, ...]) -> None:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from dip_ext.classical import estimated_sigma
 from dip_ext.fit import Stage, fit
 from dip_ext.images import digit_to_unit, unit_to_digit
 from dip_ext.network import DipConfig
+from dip_ext.quality import psnr, ssim
 from dip_ext.restore import restore
 from dip_ext.study import StudySettings
 from mnist_ext.data import model_and_held_out_digits
@@ -98,9 +98,9 @@ def corrupt(clean: np.ndarray, corruption: Corruption, generator: torch.Generato
 
 def quality(clean: np.ndarray, restored: np.ndarray) -> tuple[float, float]:
     """Mean PSNR and SSIM over digits (N, 28, 28) in [0, 1]."""
-    psnr = [peak_signal_noise_ratio(c, r, data_range=1.0) for c, r in zip(clean, restored)]
-    ssim = [structural_similarity(c, r, data_range=1.0) for c, r in zip(clean, restored)]
-    return float(np.mean(psnr)), float(np.mean(ssim))
+    psnr_values = [psnr(c, r) for c, r in zip(clean, restored)]
+    ssim_values = [ssim(c, r) for c, r in zip(clean, restored)]
+    return float(np.mean(psnr_values)), float(np.mean(ssim_values))
 
 
 def dip_starts(observations: np.ndarray, masks: list, corruption: Corruption, settings: StartSettings,

@@ -1,18 +1,19 @@
 """When to stop DIP: each rule maps a fit's recorded signals (dip_ext.fit.FitRecord) to the index
-of the iteration whose averaged output it returns. None of them looks at the clean image.
+of the iteration whose output it returns. None of them looks at the clean image.
 
 (a) fixed count: the iteration count that did best on average over *other* images;
 (b) discrepancy principle: stop when the residual ||f - y||^2 / N first reaches sigma^2;
 (c) ES-WMV (Wang et al., "Early stopping for deep image prior", 2023): the windowed variance of
     the raw outputs falls while the network fits structure and rises once it fits noise; stop
     when its minimum has not moved for `patience` iterations and return that minimum's iterate;
-(d) recorrupted target (dip_ext.progressive): return the iterate with the lowest estimated MSE.
+(d) recorrupted target (dip_ext.progressive): return the iterate with the lowest estimated MSE;
+(e) SURE (dip_ext.sure): the same, with Stein's unbiased risk estimate as the estimated MSE.
 """
 import numpy as np
 
-WMV_PATIENCE = 500
-"""Iterations without a new variance minimum before ES-WMV stops (the paper uses 1000 with longer
-runs; the study's fits last 2000 iterations, and their variance minimum comes before 700)."""
+WMV_PATIENCE = 1000
+"""Iterations without a new variance minimum before ES-WMV stops: the paper's value. A run that ends
+sooner after its minimum returns that minimum anyway (wmv_stop), and the study counts such runs."""
 
 
 def fixed_count_stop(curves_of_other_images: list[np.ndarray]) -> int:
@@ -44,9 +45,9 @@ def wmv_stop(variance: np.ndarray, patience: int = WMV_PATIENCE) -> int:
 
 
 def estimate_stop(estimated_mse: np.ndarray) -> int:
-    """The index of the lowest estimated MSE (nan where there is no estimate)."""
+    """The index of the lowest estimated MSE, recorrupted or SURE (nan where there is no estimate)."""
     if np.all(np.isnan(estimated_mse)):
-        raise ValueError("no quality estimate was recorded: the fit had no recorrupted stage")
+        raise ValueError("no quality estimate was recorded: the fit had no recorrupted stage (or no SURE twin)")
     return int(np.nanargmin(estimated_mse))
 
 

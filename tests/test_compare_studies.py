@@ -10,11 +10,14 @@ from tools import compare_studies
 
 
 def _case(image: str, seed: int, shift: float) -> dict:
-    """A case whose curves peak at iteration 20 with 30 + shift dB; the rules stop at 5, 6 and 20."""
-    curve = (30 + shift - np.abs(np.arange(60) - 20) * 0.1).tolist()
+    """A case whose curves peak at iteration 20 with 30 + shift dB (1 dB lower on the raw output);
+    the rules stop at 5, 6 and 20."""
+    curves = {output: {"psnr": (30 + shift - drop - np.abs(np.arange(60) - 20) * 0.1).tolist(), "ssim": [0.5] * 60}
+              for output, drop in (("averaged", 0.0), ("raw", 1.0))}
+    stops = {"averaged": 20, "raw": 20}
     return {"key": f"{image}|25|{seed}", "image": image, "sigma": 25.0, "seed": seed,
-            "plain": {"psnr": curve, "ssim": [0.5] * 60, "discrepancy": 5, "wmv": 6},
-            "recorrupted": {"psnr": curve, "ssim": [0.5] * 60, "stop": 20}}
+            "plain": curves | {"discrepancy": 5, "wmv": 6, "wmv stood": False, "sure": stops},
+            "recorrupted": curves | {"stop": stops}}
 
 
 def _write(path, shifts: dict) -> None:
@@ -28,7 +31,8 @@ def test_differences_are_taken_case_by_case(tmp_path, capsys):
     _write(tmp_path / "second.jsonl", moved)
     rows = {row["quantity"]: row for row in compare_studies.compare(
         compare_studies.read_cases(tmp_path / "first.jsonl"), compare_studies.read_cases(tmp_path / "second.jsonl"))}
-    assert set(rows) == {"peak", "fixed count", "discrepancy", "ES-WMV", "recorrupted", "twin"}
+    assert set(rows) == {f"{name}, {output}" for name in ("peak", "fixed count", "discrepancy", "ES-WMV", "SURE",
+                                                           "recorrupted", "twin") for output in ("averaged", "raw")}
     differences = np.array([0.2, -0.1, 0.05])  # every PSNR of a case moves by its shift
     for row in rows.values():
         assert row["cases"] == 3
@@ -36,7 +40,7 @@ def test_differences_are_taken_case_by_case(tmp_path, capsys):
         assert row["se"] == pytest.approx(differences.std(ddof=1) / np.sqrt(3))
         assert (row["min"], row["max"]) == pytest.approx((-0.1, 0.2))
     compare_studies.main([str(tmp_path / "first.jsonl"), str(tmp_path / "second.jsonl"), "--tolerance", "0.01"])
-    assert "| peak | +0.050 | 0.087 | -0.10 / +0.20 | NO (±0.01) |" in capsys.readouterr().out
+    assert "| peak, raw | +0.050 | 0.087 | -0.10 / +0.20 | NO (±0.01) |" in capsys.readouterr().out
 
 
 def test_files_without_shared_cases_are_refused(tmp_path):
@@ -52,11 +56,11 @@ def test_files_without_shared_cases_are_refused(tmp_path):
 def test_the_study_records_its_speed_policy_and_keeps_policies_apart(tmp_path, capsys):
     runs = tmp_path / "runs.jsonl"
     argv = ["--images", "camera", "--sigmas", "50", "--seeds", "0", "--size", "32", "--iterations", str(WMV_WINDOW + 2),
-            "--workers", "1", "--runs", str(runs)]
+            "--workers", "1", "--runs", str(runs), "--depth", "3", "--channels-down", "16", "--channels-up", "16"]
     run_study.run_command(run_study.parser(), run_study.main, argv + ["--precision", "bfloat16"])
     assert json.loads(runs.read_text())["settings"]["speed"]["precision"] == "bfloat16"
     run_study.run_command(run_study.parser(), run_study.main, argv + ["--precision", "float32"])
     assert "0 of 1 cases already" in capsys.readouterr().out, "a case of another policy is not reused"
     cases = [json.loads(line) for line in runs.read_text().splitlines()]
     assert [case["settings"]["speed"]["precision"] for case in cases] == ["bfloat16", "float32"]
-    assert cases[0]["plain"]["psnr"] != cases[1]["plain"]["psnr"]
+    assert cases[0]["plain"]["averaged"]["psnr"] != cases[1]["plain"]["averaged"]["psnr"]

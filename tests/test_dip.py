@@ -12,11 +12,13 @@ from torch import nn
 import dip_ext.fit
 from dip_ext import denoise, run_study
 from dip_ext.fit import WMV_WINDOW, Stage, fit, network_side
-from dip_ext.images import BENCHMARK_IMAGES, add_noise, check_mask, check_sigma, load_image, make_mask
+from dip_ext.images import (BENCHMARK_IMAGES, COLOUR_IMAGES, add_noise, check_mask, check_sigma, images_in, load_image,
+                            make_mask, to_image, to_tensor)
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import estimated_mse, stage_scales, target_pair
 from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
-from dip_ext.study import _quality, rule_stops, summarise
+from dip_ext.quality import quality
+from dip_ext.study import rule_stops, summarise
 
 SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
 
@@ -88,12 +90,23 @@ def test_bad_configuration_is_refused(overrides, message):
 
 # ----- images and corruptions ---------------------------------------------------------------------
 
-def test_benchmark_images_load_grey_square_and_in_range():
+def test_benchmark_images_load_square_in_range_and_grey_when_asked():
     for name in BENCHMARK_IMAGES:
-        image = load_image(name, 64)
+        image = load_image(name, 64, grey=True)
         assert image.shape == (64, 64) and image.dtype == np.float64
         assert 0 <= image.min() and image.max() <= 1 and image.std() > 0.02, name
     assert load_image("mnist:0", None).shape == (28, 28)
+    assert load_image("camera", 32).shape == (32, 32)  # a grey source stays grey
+
+
+def test_colour_photographs_stay_colour_and_grey_is_their_luminance():
+    for name in COLOUR_IMAGES:
+        image = load_image(name, 48)
+        assert image.shape == (48, 48, 3) and 0 <= image.min() and image.max() <= 1, name
+        assert np.abs(image[..., 0] - image[..., 2]).mean() > 0.02, f"{name} is not grey in disguise"
+    colour, grey = load_image("astronaut", 64), load_image("astronaut", 64, grey=True)
+    luminance = colour @ np.array([0.2125, 0.7154, 0.0721])  # ITU-R 709, scikit-image's rgb2gray
+    assert np.abs(grey - luminance).max() < 0.01  # resizing and the grey conversion commute up to rounding
 
 
 def test_image_file_is_read_and_resized(tmp_path):
@@ -102,6 +115,24 @@ def test_image_file_is_read_and_resized(tmp_path):
     image = load_image(str(path), 32)
     assert image.shape == (32, 32)
     assert np.all(np.diff(image, axis=1) > 0)  # the horizontal gradient survives the crop and resize
+    red = np.zeros((40, 40, 3), dtype=np.uint8)
+    red[..., 0] = 200
+    Image.fromarray(red).save(tmp_path / "red.png")
+    colour = load_image(str(tmp_path / "red.png"), 16)
+    assert colour.shape == (16, 16, 3)
+    np.testing.assert_allclose(colour[..., 0], 200 / 255) and np.testing.assert_allclose(colour[..., 1:], 0)
+    assert load_image(str(tmp_path / "red.png"), 16, grey=True) == pytest.approx(np.full((16, 16), 0.2125 * 200 / 255), abs=2e-3)
+
+
+def test_a_folder_gives_its_png_and_jpeg_files_in_order(tmp_path):
+    for name in ("b.png", "a.JPG", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub.png").mkdir()
+    assert images_in(tmp_path) == [str(tmp_path / "a.JPG"), str(tmp_path / "b.png")]
+    with pytest.raises(ValueError, match="holds no PNG or JPEG"):
+        images_in(tmp_path / "sub.png")
+    with pytest.raises(ValueError, match="is not a folder"):
+        images_in(tmp_path / "b.png")
 
 
 def test_noise_has_the_requested_std_on_the_255_scale():
@@ -116,6 +147,24 @@ def test_masks_observe_what_they_say():
     assert abs(random.mean() - 0.5) < 0.01 and set(np.unique(random)) == {0.0, 1.0}
     block = make_mask("block", (64, 64))
     assert block.mean() == 0.75 and block[32, 32] == 0 and block[0, 0] == 1
+    colour = make_mask("random", (200, 200, 3), torch.Generator().manual_seed(0))
+    assert colour.shape == (200, 200, 3) and np.array_equal(colour[..., 2], random)  # same pixels, every channel
+
+
+def test_colour_noise_is_independent_per_channel():
+    noise = add_noise(np.zeros((200, 200, 3)), 25, torch.Generator().manual_seed(0))
+    assert np.allclose(noise.reshape(-1, 3).std(axis=0), 25 / 255, rtol=0.02)
+    assert np.abs(np.corrcoef(noise.reshape(-1, 3).T) - np.eye(3)).max() < 0.02  # 40,000 pixels: std 0.005
+
+
+def test_tensor_layout_round_trips_grey_and_colour():
+    for shape in ((5, 7), (5, 7, 3)):
+        image = np.random.default_rng(0).random(shape)
+        tensor = to_tensor(image)
+        assert tensor.shape == (1, 1 if len(shape) == 2 else 3, 5, 7) and tensor.dtype == torch.float32
+        np.testing.assert_allclose(to_image(tensor), image, atol=1e-7)
+    colour = np.random.default_rng(0).random((5, 7, 3))
+    assert to_tensor(colour)[0, 2, 4, 6] == pytest.approx(colour[4, 6, 2])  # channel c of pixel (i, j)
 
 
 @pytest.mark.parametrize("call, message", [
@@ -163,10 +212,20 @@ def test_denoise_command_reports_bad_input_in_one_line(capsys):
 def test_psnr_and_ssim_use_the_unit_data_range():
     clean = np.full((32, 32), 0.5)
     clean[:, 16:] = 0.25
-    quality = _quality(clean, clean + 0.1)
-    assert quality["psnr"] == pytest.approx(10 * np.log10(1 / 0.1 ** 2))  # MSE 0.01, peak 1: 20 dB
-    assert _quality(clean, clean + 1e-6)["ssim"] == pytest.approx(1.0)
-    assert 0 < _quality(clean, clean + add_noise(np.zeros((32, 32)), 50, torch.Generator().manual_seed(0)))["ssim"] < 0.9
+    scores = quality(clean, clean + 0.1)
+    assert scores["psnr"] == pytest.approx(10 * np.log10(1 / 0.1 ** 2))  # MSE 0.01, peak 1: 20 dB
+    assert quality(clean, clean + 1e-6)["ssim"] == pytest.approx(1.0)
+    assert 0 < quality(clean, clean + add_noise(np.zeros((32, 32)), 50, torch.Generator().manual_seed(0)))["ssim"] < 0.9
+
+
+def test_colour_psnr_pools_the_channels_and_ssim_averages_them():
+    clean = load_image("astronaut", 32)
+    error = np.zeros_like(clean)
+    error[..., 1] = 0.1  # MSE over all values: 0.01 / 3
+    assert quality(clean, clean + error)["psnr"] == pytest.approx(10 * np.log10(3 / 0.01))
+    noisy = clean + add_noise(np.zeros_like(clean), 50, torch.Generator().manual_seed(0))
+    per_channel = [quality(clean[..., c], noisy[..., c])["ssim"] for c in range(3)]
+    assert quality(clean, noisy)["ssim"] == pytest.approx(np.mean(per_channel))
 
 
 # ----- the fitting loop -----------------------------------------------------------------------------
@@ -232,7 +291,7 @@ def test_interrupted_fit_keeps_what_it_recorded(noisy_camera, monkeypatch):
             raise KeyboardInterrupt
         return 20.0
 
-    monkeypatch.setattr(dip_ext.fit, "peak_signal_noise_ratio", interrupt_on_the_fourth)
+    monkeypatch.setattr(dip_ext.fit, "psnr", interrupt_on_the_fourth)
     record = fit(noisy, SMALL, [Stage(0.0, 50)], clean=clean, progress=False)
     assert record.interrupted and record.iterations == 2 and record.final is not None
 
@@ -281,10 +340,12 @@ def test_fixed_count_maximises_the_mean_of_the_other_curves():
 
 def test_fixed_count_never_looks_at_the_case_itself():
     def case(image, peak):
-        curve = (30 - np.abs(np.arange(60) - peak) * 0.1).tolist()
+        curves = {output: {"psnr": (30 - np.abs(np.arange(60) - peak) * 0.1).tolist(), "ssim": [0.5] * 60}
+                  for output in ("averaged", "raw")}
+        stops = {"averaged": peak, "raw": peak}
         return {"image": image, "sigma": 25.0, "classical": {"tv": {"psnr": 25.0}},
-                "plain": {"psnr": curve, "ssim": [0.5] * 60, "discrepancy": 5, "wmv": 6},
-                "recorrupted": {"psnr": curve, "ssim": [0.5] * 60, "stop": peak}}
+                "plain": curves | {"discrepancy": 5, "wmv": 6, "wmv stood": False, "sure": stops},
+                "recorrupted": curves | {"stop": stops}}
     a, b = case("a", 10), case("b", 40)
     assert rule_stops(a, [b])["fixed count"][0] == pytest.approx(30 - 3.0)  # stopped at b's peak, 30 from its own
     rows = summarise([a, b])
@@ -333,27 +394,51 @@ def test_estimated_mse_is_unbiased_for_an_output_independent_of_the_check_noise(
 
 # ----- the study command --------------------------------------------------------------------------------
 
-def test_study_skips_finished_cases_on_a_rerun(tmp_path, capsys):
+def test_study_shards_run_each_case_once_and_merge_into_the_tables(tmp_path, capsys):
+    """Two shards of a two-case colour study each run one case into their own record; a run without
+    --shard then finds both, fits nothing and writes the tables, raw and averaged."""
     runs = tmp_path / "runs.jsonl"
-    argv = ["--images", "camera", "--sigmas", "50", "--seeds", "0", "--size", "32", "--iterations", str(WMV_WINDOW + 10),
-            "--workers", "1", "--runs", str(runs)]
+    argv = ["--images", "astronaut", "coffee", "--sigmas", "50", "--seeds", "0", "--size", "32",
+            "--iterations", str(WMV_WINDOW + 10), "--workers", "1", "--runs", str(runs),
+            "--depth", "3", "--channels-down", "16", "--channels-up", "16"]
+    for part in (1, 2):
+        run_study.run_command(run_study.parser(), run_study.main, argv + ["--shard", f"{part}/2"])
+    assert "1 of 2 cases are still to run" in capsys.readouterr().out  # after the first shard
+    records = [json.loads(path.read_text()) for path in sorted(tmp_path.glob("runs.shard-*-of-2.jsonl"))]
+    assert [case["key"] for case in records] == ["astronaut|50|0", "coffee|50|0"]
+    case = records[0]
+    assert len(case["plain"]["raw"]["psnr"]) == len(case["plain"]["averaged"]["psnr"]) == WMV_WINDOW + 10
+    assert max(case["plain"]["raw"]["psnr"]) > case["noisy"]["psnr"] and set(case["classical"]) >= {"bm3d", "tv"}
     run_study.run_command(run_study.parser(), run_study.main, argv)
-    case = json.loads(runs.read_text())
-    assert case["key"] == "camera|50|0" and len(case["plain"]["psnr"]) == WMV_WINDOW + 10
-    assert max(case["plain"]["psnr"]) > case["noisy"]["psnr"]
-    run_study.run_command(run_study.parser(), run_study.main, argv)
-    assert "1 of 1 cases already" in capsys.readouterr().out
-    assert len(runs.read_text().splitlines()) == 1
-    assert (tmp_path / "table.md").read_text().startswith("| sigma | rule |")
+    assert "2 of 2 cases already recorded; running 0" in capsys.readouterr().out
+    assert not runs.exists() or runs.read_text() == ""
+    table = (tmp_path / "table.md").read_text()
+    assert table.startswith("Scored on the averaged output:") and "Scored on the raw output:" in table
+    assert "| 50 | SURE |" in table and "| 50 | ES-WMV |" in table
+
+
+@pytest.mark.parametrize("parts", [1, 3, 7])
+def test_shards_cover_every_case_exactly_once(parts):
+    cases = [(image, sigma, seed) for image in "abcde" for sigma in (15, 25) for seed in (0, 1)]
+    shards = [run_study.shard_cases(cases, part, parts) for part in range(1, parts + 1)]
+    assert sorted(case for shard in shards for case in shard) == sorted(cases)
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "2", "a/b"])
+def test_a_bad_shard_is_refused_in_one_line(text):
+    with pytest.raises(ValueError, match="--shard"):
+        run_study.parse_shard(text)
 
 
 def test_wmv_patience_counts_from_the_minimum_and_defaults_to_the_constant():
     """A minimum that has stood `patience` iterations ends the search at the first later iteration
     that does not beat it, before a lower value one iteration later; the default patience is
-    WMV_PATIENCE (500) iterations."""
+    WMV_PATIENCE (the paper's 1000) iterations."""
+    assert WMV_PATIENCE == 1000
     assert wmv_stop(np.array([5.0, 3.0, 4.0, 4.0, 4.0, 2.0]), patience=3) == 1
     assert wmv_stop(np.array([5.0, 3.0, 4.0, 4.0, 2.0]), patience=3) == 4
-    stood = np.full(1000, 2.0)
+    stood = np.full(3 * WMV_PATIENCE, 2.0)
     stood[10] = 1.0
     stood[10 + WMV_PATIENCE + 1] = 0.5
     assert wmv_stop(stood) == 10

@@ -7,7 +7,7 @@ setting (a speed policy, say) moves.
 
 For every case (image, sigma, seed) in both files it takes plain DIP's peak PSNR and each rule's
 PSNR at its stop (dip_ext.study.rule_stops, the fixed count chosen on the other images of the same
-file), and prints per quantity the mean of (second - first) over the cases, its standard error,
+file), for the averaged and the raw output, and prints per quantity the mean of (second - first) over the cases, its standard error,
 the spread of single cases and the count of cases, beside a verdict against --tolerance (dB) on
 the mean.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dip_ext.study import rule_stops
+from dip_ext.study import OUTPUTS, rule_stops
 
 
 def read_cases(path: Path) -> dict[str, dict]:
@@ -29,12 +29,17 @@ def read_cases(path: Path) -> dict[str, dict]:
 
 
 def quantities(cases: dict[str, dict], keys: list[str]) -> dict[str, np.ndarray]:
-    """{'peak' or rule: PSNR per case, in the order of keys}; others for a case: same sigma, other image."""
+    """{'peak, OUTPUT' or 'RULE, OUTPUT': PSNR per case, in the order of keys}; others for a case:
+    same sigma, other image."""
     rows = []
     for key in keys:
         case = cases[key]
         others = [cases[k] for k in keys if cases[k]["sigma"] == case["sigma"] and cases[k]["image"] != case["image"]]
-        rows.append({"peak": max(case["plain"]["psnr"])} | {rule: psnr for rule, (psnr, _) in rule_stops(case, others).items()})
+        row = {}
+        for output in OUTPUTS:
+            row[f"peak, {output}"] = max(case["plain"][output]["psnr"])
+            row |= {f"{rule}, {output}": psnr for rule, (psnr, _) in rule_stops(case, others, output).items()}
+        rows.append(row)
     return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 
 

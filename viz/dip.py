@@ -24,7 +24,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio
 from tqdm.auto import tqdm
 
 from devices import one_thread_workers, set_cpu_threads
@@ -33,6 +32,7 @@ from dip_ext.fit import Stage, fit
 from dip_ext.images import add_noise, load_image
 from dip_ext.network import DipConfig
 from dip_ext.progressive import stage_scales, target_pair
+from dip_ext.quality import psnr
 from dip_ext.stopping import discrepancy_stop, estimate_stop, wmv_stop
 from dip_ext.starts import StartSettings
 from dip_ext.study import StudySettings
@@ -51,10 +51,6 @@ GRID_ITERATIONS = (100, 300, 1000, 2000)
 ABLATION_ITERATIONS = 800  # past the sigma-25 peak (near 450) of every variant tried
 SETTINGS = StudySettings()
 RULE_COLOURS = {"discrepancy": PALETTE[3], "ES-WMV": PALETTE[2], "recorrupted": PALETTE[1]}
-
-
-def _psnr(clean: np.ndarray, image: np.ndarray) -> float:
-    return float(peak_signal_noise_ratio(clean, image.astype(np.float64), data_range=1.0))
 
 
 def noisy_image(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -192,18 +188,18 @@ def grid_figure(cache: Path, out: Path) -> FigureEntry:
         panels |= {f"iteration {k}": plain[f"output_{k}"] for k in GRID_ITERATIONS}
         panels |= {rule: (recorrupted if rule == "recorrupted" else plain)[f"output_{index + 1}"] for rule, index in stops.items()}
         classical = classical_denoisers(noisy)
-        best = max(classical, key=lambda method: _psnr(clean, classical[method]))
+        best = max(classical, key=lambda method: psnr(clean, classical[method]))
         panels[f"{best} (best classical,\noracle pick)"] = classical[best]
         rows.append(panels)
-        numbers[name] = {label: _psnr(clean, image) for label, image in panels.items() if label != "clean"}
-        numbers[name] |= {"best classical": _psnr(clean, classical[best]), "best classical name": best,
+        numbers[name] = {label: psnr(clean, image) for label, image in panels.items() if label != "clean"}
+        numbers[name] |= {"best classical": psnr(clean, classical[best]), "best classical name": best,
                           "best rule": max(stops, key=lambda rule: numbers[name][rule])}
     fig, axes = plt.subplots(len(rows), len(rows[0]), figsize=(1.7 * len(rows[0]), 2.0 * len(rows)), constrained_layout=True)
     for row_axes, panels in zip(axes, rows):
         clean = panels["clean"]
         for ax, (label, image) in zip(row_axes, panels.items()):
             ax.imshow(np.clip(image, 0, 1), cmap="gray", vmin=0, vmax=1)
-            ax.set_title(label if label == "clean" else f"{label}\n{_psnr(clean, image):.2f} dB", fontsize=7)
+            ax.set_title(label if label == "clean" else f"{label}\n{psnr(clean, image):.2f} dB", fontsize=7)
             ax.axis("off")
     save(fig, out)
     return FigureEntry(out, f"Each row: the clean image, the noisy one (sigma {SIGMA}), DIP's averaged output at fixed "
@@ -347,7 +343,7 @@ def make_all(out_dir: Path = OUT_DIR, workers: int = 2) -> Path:
                targets_figure(out_dir / "dip_targets.png"), ablation_figure(cache, out_dir / "dip_ablation.png")]
     entries += figure_entries(load_results(jobs), levels, rmse, StartSettings(), T, out_dir)
     return write_index(entries, out_dir, title="Deep Image Prior figures", command="make figures-dip",
-                       extra=["The stopping study's table (8 images x 3 sigmas x 3 seeds) is made by `make bench-dip`; "
+                       extra=["The stopping study's tables (6 colour photographs at 128x128 x 3 sigmas x 2 seeds) are made by `make bench-dip`; "
                               "the start study over several seeds by `make bench-dip-start`; see docs/dip.md."])
 
 

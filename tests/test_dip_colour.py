@@ -1,0 +1,193 @@
+"""dip_ext in colour, SURE and CBM3D: the fit's signals against their definitions over pixels and
+channels, the colour noise estimate, SURE against closed forms, CBM3D's known behaviour, and the
+denoise command on a colour photograph."""
+import numpy as np
+import pytest
+import torch
+
+import dip_ext.fit
+from dip_ext import denoise
+from dip_ext.classical import classical_denoisers, estimated_sigma
+from dip_ext.fit import WMV_WINDOW, Stage, fit, network_side
+from dip_ext.images import add_noise, load_image, make_mask
+from dip_ext.network import DipConfig, input_noise
+from dip_ext.progressive import estimated_mse, target_pair
+from dip_ext.quality import psnr
+from dip_ext.sure import SURE_EPSILON, rademacher_probe, sure
+
+SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
+
+
+@pytest.fixture(scope="module")
+def noisy_astronaut():
+    clean = load_image("astronaut", 32)
+    return clean, add_noise(clean, 25, torch.Generator().manual_seed(0))
+
+
+def _recording_network(monkeypatch) -> list[np.ndarray]:
+    """Make fit() build a network that records its raw outputs (H, W, 3), the twin's included."""
+    outputs = []
+
+    class Recording(dip_ext.fit.SkipHourglass):
+        def forward(self, z):
+            output = super().forward(z)
+            outputs.append(output.detach()[0].double().numpy().transpose(1, 2, 0).copy())
+            return output
+
+    monkeypatch.setattr(dip_ext.fit, "SkipHourglass", Recording)
+    return outputs
+
+
+# ----- the fit's signals in colour, against their definitions --------------------------------------------
+
+def test_colour_signals_are_means_over_pixels_and_channels(noisy_astronaut, monkeypatch):
+    clean, noisy = noisy_astronaut
+    raw = _recording_network(monkeypatch)
+    sigma = 25 / 255
+    record = fit(noisy, SMALL, [Stage(0.0, WMV_WINDOW + 1)], sigma=sigma, clean=clean, progress=False)
+    assert raw[0].shape == (32, 32, 3) and record.final.shape == (32, 32, 3)
+    signals = record.arrays()
+    for k in (0, WMV_WINDOW):
+        assert signals["residual"][k] == pytest.approx(np.mean((raw[k] - noisy) ** 2), rel=1e-5)
+        assert signals["psnr_raw"][k] == pytest.approx(10 * np.log10(1 / np.mean((raw[k] - clean) ** 2)), abs=1e-4)
+    window = np.stack(raw[1:WMV_WINDOW + 1])  # the last 100 raw outputs at iteration 101
+    assert signals["wmv"][WMV_WINDOW] == pytest.approx(window.var(axis=0).mean(), rel=1e-4)
+    assert np.all(np.isnan(signals["sure"]))  # no twin asked for
+
+
+def test_recorrupted_estimates_in_colour_follow_the_formula(noisy_astronaut, monkeypatch):
+    clean, noisy = noisy_astronaut
+    raw = _recording_network(monkeypatch)
+    sigma, scale = 25 / 255, 0.25
+    record = fit(noisy, SMALL, [Stage(scale, 3)], sigma=sigma, snapshot_every=1, progress=False)
+    generator = torch.Generator().manual_seed(0)  # fit's draws with seed 0: the network's input, then the extra noise
+    input_noise(SMALL, network_side(32, SMALL), network_side(32, SMALL), generator)
+    z = torch.randn(noisy.shape, generator=generator, dtype=torch.float64).numpy()
+    _, check = target_pair(noisy, z, scale, sigma)
+    for k in range(3):
+        assert record.estimate_raw[k] == pytest.approx(np.mean((raw[k] - check) ** 2) - sigma ** 2 * (1 + 1 / scale ** 2), rel=1e-5)
+        assert record.estimate[k] == pytest.approx(estimated_mse(record.snapshots[k + 1].astype(np.float64), check, scale, sigma),
+                                                   abs=1e-6)
+
+
+def test_a_colour_mask_hides_whole_pixels_from_the_fit(noisy_astronaut):
+    _, noisy = noisy_astronaut
+    mask = make_mask("block", noisy.shape)
+    garbage = np.where(mask > 0, noisy, 100.0)
+    records = [fit(observation, SMALL, [Stage(0.0, 4)], mask=mask, progress=False) for observation in (noisy * mask, garbage)]
+    assert records[0].loss == records[1].loss
+
+
+# ----- SURE ------------------------------------------------------------------------------------------------
+
+def test_the_probe_is_rademacher_and_seeded():
+    probe = rademacher_probe((200, 200, 3), seed=0)
+    assert set(np.unique(probe)) == {-1.0, 1.0} and abs(probe.mean()) < 0.01  # 120,000 signs: std 0.003
+    assert np.array_equal(probe, rademacher_probe((200, 200, 3), seed=0))
+    assert not np.array_equal(probe, rademacher_probe((200, 200, 3), seed=1))
+
+
+def test_sure_of_a_linear_shrinkage_is_exact_and_unbiased():
+    """f(y) = c y: div f = c N, so SURE = ||(c - 1) y||^2 / N - sigma^2 + 2 sigma^2 c exactly with a
+    Rademacher probe, and its mean over noise draws is the mean of the true MSE."""
+    clean = load_image("coffee", 48)
+    sigma, c = 25 / 255, 0.7
+    generator = torch.Generator().manual_seed(0)
+    estimates, errors = [], []
+    for seed in range(200):
+        noisy = add_noise(clean, 25, generator)
+        probe = rademacher_probe(noisy.shape, seed)
+        value = sure(c * noisy, c * (noisy + 0.01 * probe), noisy, probe, 0.01, sigma)
+        assert value == pytest.approx(np.mean(((c - 1) * noisy) ** 2) - sigma ** 2 + 2 * sigma ** 2 * c, abs=1e-12)
+        estimates.append(value)
+        errors.append(np.mean((c * noisy - clean) ** 2))
+    assert np.mean(estimates) == pytest.approx(np.mean(errors), rel=0.01)  # SURE's std / sqrt(200): 0.1% of the MSE
+
+
+def test_sure_of_soft_thresholding_uses_the_count_of_kept_values():
+    """Soft thresholding's divergence is the number of |y| above the threshold (Donoho-Johnstone);
+    the finite-difference divergence with a small probe finds it."""
+    generator = torch.Generator().manual_seed(1)
+    clean = np.where(load_image("astronaut", 32) > 0.6, 0.5, 0.0)
+    noisy = add_noise(clean, 25, generator)
+    sigma, threshold, epsilon = 25 / 255, 0.15, 1e-6
+    shrink = lambda y: np.sign(y) * np.maximum(np.abs(y) - threshold, 0)  # noqa: E731
+    probe = rademacher_probe(noisy.shape, 3)
+    kept = np.sum(np.abs(noisy) > threshold)
+    expected = np.mean((shrink(noisy) - noisy) ** 2) - sigma ** 2 + 2 * sigma ** 2 * kept / noisy.size
+    assert sure(shrink(noisy), shrink(noisy + epsilon * probe), noisy, probe, epsilon, sigma) == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_fit_with_its_sure_twin_records_the_same_fit(noisy_astronaut):
+    clean, noisy = noisy_astronaut
+    plain = fit(noisy, SMALL, [Stage(0.0, 30)], sigma=25 / 255, clean=clean, progress=False)
+    with_twin = fit(noisy, SMALL, [Stage(0.0, 30)], sigma=25 / 255, clean=clean, progress=False, sure=True)
+    assert with_twin.loss == plain.loss and np.array_equal(with_twin.final, plain.final)
+    assert not np.any(np.isnan(with_twin.sure)) and not np.any(np.isnan(with_twin.sure_raw))
+
+
+def test_sure_of_a_network_that_cannot_move_is_the_residual_less_the_noise_variance(noisy_astronaut):
+    """With a learning rate of 1e-30 neither network moves, f does not depend on y, div f = 0 and
+    SURE_raw = ||f - y||^2 / N - sigma^2, the recorded residual less sigma^2. With a real learning
+    rate the fit follows y, so the divergence is positive once it has fitted for a while."""
+    _, noisy = noisy_astronaut
+    sigma = 25 / 255
+    frozen = fit(noisy, DipConfig(depth=3, channels_down=16, channels_up=16, learning_rate=1e-30), [Stage(0.0, 5)],
+                 sigma=sigma, progress=False, sure=True)
+    np.testing.assert_allclose(frozen.sure_raw, np.asarray(frozen.residual) - sigma ** 2, rtol=0, atol=1e-7)
+    moving = fit(noisy, SMALL, [Stage(0.0, 200)], sigma=sigma, progress=False, sure=True)
+    divergence_terms = np.asarray(moving.sure_raw[100:]) - (np.asarray(moving.residual[100:]) - sigma ** 2)
+    assert np.mean(divergence_terms) > 0
+    assert SURE_EPSILON == 1e-2
+
+
+def test_sure_is_refused_where_it_is_undefined(noisy_astronaut):
+    _, noisy = noisy_astronaut
+    with pytest.raises(ValueError, match="SURE needs the noise level"):
+        fit(noisy, SMALL, [Stage(0.0, 3)], progress=False, sure=True)
+    with pytest.raises(ValueError, match="every pixel observed"):
+        fit(noisy, SMALL, [Stage(0.0, 3)], sigma=0.1, mask=make_mask("block", noisy.shape), progress=False, sure=True)
+
+
+# ----- the colour noise estimate and CBM3D -------------------------------------------------------------
+
+@pytest.mark.parametrize("sigma", [15, 25, 50])
+def test_the_colour_noise_estimate_finds_the_noise_level(sigma):
+    clean = load_image("chelsea", 128)
+    noisy = add_noise(clean, sigma, torch.Generator().manual_seed(0))
+    assert estimated_sigma(noisy) * 255 == pytest.approx(sigma, rel=0.08)
+    per_channel = [estimated_sigma(noisy[..., channel]) for channel in range(3)]
+    assert estimated_sigma(noisy) == pytest.approx(np.mean(per_channel), rel=1e-9)
+
+
+def test_cbm3d_is_the_strongest_classical_denoiser_on_a_colour_photograph():
+    """The DIP paper's comparison: CBM3D well above the noisy input and above every other classical
+    denoiser here (astronaut 64x64, sigma 25: 27.3-27.5 dB against 25.2-25.3 for non-local means)."""
+    clean = load_image("astronaut", 64)
+    for seed in (0, 1):
+        noisy = add_noise(clean, 25, torch.Generator().manual_seed(seed))
+        scores = {name: psnr(clean, denoised) for name, denoised in classical_denoisers(noisy).items()}
+        assert scores["bm3d"] > psnr(clean, noisy) + 6
+        assert scores["bm3d"] > max(score for name, score in scores.items() if name != "bm3d") + 1
+
+
+def test_bm3d_flattens_noise_on_a_flat_grey_image():
+    noisy = add_noise(np.full((48, 48), 0.4), 25, torch.Generator().manual_seed(0))
+    denoised = classical_denoisers(noisy)["bm3d"]
+    assert denoised.shape == (48, 48) and abs(denoised.mean() - 0.4) < 0.01
+    assert denoised.std() < 0.1 * (25 / 255)
+
+
+# ----- the command ---------------------------------------------------------------------------------------------
+
+def test_denoise_keeps_a_colour_photograph_colour_and_reports_every_rule(tmp_path, capsys):
+    out = tmp_path / "astronaut.png"
+    argv = ["--image", "astronaut", "--size", "32", "--sigma", "25", "--iterations", str(WMV_WINDOW + 20),
+            "--depth", "3", "--channels-down", "8", "--channels-up", "8", "--device", "cpu", "--out", str(out)]
+    denoise.run_command(denoise.parser(), denoise.main, argv)
+    printed = capsys.readouterr().out
+    for rule in ("discrepancy", "ES-WMV", "SURE", "recorrupted", "bm3d"):
+        assert f"\n{rule} " in printed
+    import matplotlib.image
+    assert out.exists() and matplotlib.image.imread(out).shape[-1] in (3, 4)
+    assert "with SURE's twin network" in printed
