@@ -46,11 +46,11 @@ bench-grading: $(STAMP)
 bench-speed: $(STAMP)
 	$(PY) -m tools.bench_speed
 
-MODULES ?= gmm utils metrics ddpm samplers training checkpoints recipe noisy_classifier
+MODULES ?=  # empty: tools/mutants.py's DEFAULT_MODULES
 MINUTES ?= 40
 mutants: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m tools.mutants --modules $(MODULES) --minutes $(MINUTES)
+	$(PY) -m tools.mutants $(if $(strip $(MODULES)),--modules $(MODULES)) --minutes $(MINUTES)
 
 WITH ?=
 handout: $(STAMP)

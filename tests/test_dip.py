@@ -102,7 +102,7 @@ def test_benchmark_images_load_square_in_range_and_grey_when_asked():
 def test_colour_photographs_stay_colour_and_grey_is_their_luminance():
     for name in COLOUR_IMAGES:
         image = load_image(name, 48)
-        assert image.shape == (48, 48, 3) and 0 <= image.min() and image.max() <= 1, name
+        assert image.shape == (48, 48, 3), name
         assert np.abs(image[..., 0] - image[..., 2]).mean() > 0.02, f"{name} is not grey in disguise"
     colour, grey = load_image("astronaut", 64), load_image("astronaut", 64, grey=True)
     luminance = colour @ np.array([0.2125, 0.7154, 0.0721])  # ITU-R 709, scikit-image's rgb2gray
