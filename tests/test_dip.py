@@ -468,3 +468,19 @@ def test_the_reported_output_is_the_exponential_average_of_the_raw_outputs(noisy
         np.testing.assert_allclose(record.snapshots[iteration], average, rtol=0, atol=1e-6)
     np.testing.assert_allclose(record.final, average, rtol=0, atol=1e-6)
     assert not np.allclose(record.final, raw_outputs[-1], atol=1e-4), "the average differs from the last raw output"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: stage_scales(0), r"^stages must be at least 1, got 0$"),
+    (lambda: stage_scales(2, 1.0, 0.0), r"^need 0 < smallest <= largest for the noise scales, got 0.0 and 1.0$"),
+    (lambda: stage_scales(2, 0.5, 1.0), r"^need 0 < smallest <= largest"),
+    (lambda: stage_scales(2, spacing="cosine"), r"^unknown spacing 'cosine'; use one of: geometric, linear$"),
+    (lambda: estimate_stop(np.full(3, np.nan)), r"^no quality estimate was recorded: the fit had no recorrupted stage"),
+])
+def test_bad_stage_settings_are_refused_with_the_reason(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_equal_largest_and_smallest_scales_are_one_repeated_scale():
+    assert stage_scales(3, 0.5, 0.5) == pytest.approx((0.5, 0.5, 0.5))
