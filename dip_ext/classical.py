@@ -10,22 +10,20 @@ import bm3d
 import numpy as np
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet, estimate_sigma
 
-
-def _channel_axis(image: np.ndarray) -> int | None:
-    return None if image.ndim == 2 else -1
+from dip_ext.images import channel_axis
 
 
 def estimated_sigma(noisy: np.ndarray) -> float:
     """The noise std of a grey (H, W) or colour (H, W, C) image on its own scale, estimated without
     the clean image: the wavelet median-absolute-deviation rule per channel, averaged over channels."""
-    return float(estimate_sigma(noisy, channel_axis=_channel_axis(noisy), average_sigmas=True))
+    return float(estimate_sigma(noisy, channel_axis=channel_axis(noisy), average_sigmas=True))
 
 
 def classical_denoisers(noisy: np.ndarray) -> dict[str, np.ndarray]:
     """{"bm3d", "nl_means", "tv", "wavelet"} -> denoised image of the noisy one's shape, from noisy
     (H, W) or (H, W, 3) in [0, 1] (+ noise)."""
     sigma = estimated_sigma(noisy)
-    axis = _channel_axis(noisy)
+    axis = channel_axis(noisy)
     return {
         "bm3d": bm3d.bm3d(noisy, sigma) if axis is None else bm3d.bm3d_rgb(noisy, sigma),
         "nl_means": denoise_nl_means(noisy, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6,

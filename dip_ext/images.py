@@ -82,6 +82,11 @@ def channels(image: np.ndarray) -> int:
     return 1 if image.ndim == 2 else image.shape[-1]
 
 
+def channel_axis(image: np.ndarray) -> int | None:
+    """scikit-image's channel_axis for an image: None for grey (H, W), -1 for colour (H, W, C)."""
+    return None if image.ndim == 2 else -1
+
+
 def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
     """(H, W) or (H, W, C) numpy -> (1, C, H, W) float32 tensor, the network's layout."""
     tensor = torch.as_tensor(image, dtype=torch.float32, device=device)

@@ -8,15 +8,16 @@ nothing that chooses a stop reads these.
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from dip_ext.images import channel_axis
+
 
 def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
     return float(peak_signal_noise_ratio(clean, np.asarray(estimate, dtype=np.float64), data_range=1.0))
 
 
 def ssim(clean: np.ndarray, estimate: np.ndarray) -> float:
-    channel_axis = None if clean.ndim == 2 else -1
     return float(structural_similarity(clean, np.asarray(estimate, dtype=np.float64), data_range=1.0,
-                                       channel_axis=channel_axis))
+                                       channel_axis=channel_axis(clean)))
 
 
 def quality(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
