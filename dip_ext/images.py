@@ -127,11 +127,10 @@ def load_image(source: str, size: int | None = 64, grey: bool = False) -> np.nda
     if source in IMAGE_NAMES:
         image = _to_unit(_skimage_photograph(source), grey)
     elif source.startswith("mnist:"):
-        try:
-            image = _held_out_digit(int(source.removeprefix("mnist:")))
-        except ValueError as error:
-            raise ValueError(f"{source!r}: {error}" if "out of range" in str(error) else
-                             f"{source!r}: expected mnist:K with K an integer") from None
+        index = source.removeprefix("mnist:")
+        if not index.isdigit():
+            raise ValueError(f"{source!r}: expected mnist:K with K an integer >= 0")
+        image = _held_out_digit(int(index))
     elif Path(source).suffix or Path(source).exists():
         image = _read_file(Path(source), grey)
     else:

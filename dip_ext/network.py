@@ -49,9 +49,9 @@ class DipConfig:
     def __post_init__(self):
         problems = []
         for field in fields(self):
-            value = getattr(self, field.name)
-            if field.type is int and value < (0 if field.name == "channels_skip" else 1):
-                problems.append(f"{field.name} must be a positive integer, got {value}")
+            value, least = getattr(self, field.name), 0 if field.name == "channels_skip" else 1
+            if field.type is int and value < least:
+                problems.append(f"{field.name} must be an integer >= {least}, got {value}")
         for name in ("kernel_down", "kernel_up", "kernel_skip"):
             if getattr(self, name) % 2 == 0:
                 problems.append(f"{name} must be odd so the output keeps its size, got {getattr(self, name)}")

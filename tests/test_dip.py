@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import skimage.data
 import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
@@ -18,7 +19,7 @@ from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import estimated_mse, stage_scales, target_pair
 from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
 from dip_ext.quality import quality
-from dip_ext.study import rule_stops, summarise
+from dip_ext.study import OUTPUTS, RULES, format_table, rule_stops, summarise
 
 SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
 
@@ -49,13 +50,16 @@ def test_network_layers_follow_the_configuration(config):
     assert isinstance(list(network.modules())[-1], nn.Sigmoid)
 
 
-def test_network_maps_its_input_to_an_image_in_0_1():
+def test_input_is_uniform_noise_on_0_to_the_input_scale_and_maps_to_an_image():
+    """The reference code's input: U(0, 1) noise times input_scale (1/10), so mean scale/2 and std
+    scale/sqrt(12); 32 x 64 x 64 draws put both within 1%."""
     config = DipConfig(depth=3, channels_down=8, channels_up=8)
-    z = input_noise(config, 16, 24, torch.Generator().manual_seed(0))
-    assert z.shape == (1, 32, 16, 24) and 0 <= z.min() and z.max() < config.input_scale
-    output = SkipHourglass(config)(z)
-    assert output.shape == (1, 1, 16, 24)
-    assert 0 < output.min() and output.max() < 1
+    z = input_noise(config, 64, 64, torch.Generator().manual_seed(0))
+    assert z.shape == (1, 32, 64, 64) and 0 <= z.min() and z.max() < config.input_scale
+    assert float(z.mean()) == pytest.approx(config.input_scale / 2, rel=0.01)
+    assert float(z.std()) == pytest.approx(config.input_scale / 12**0.5, rel=0.01)
+    assert not torch.equal(z, input_noise(config, 64, 64, torch.Generator().manual_seed(1)))
+    assert SkipHourglass(config)(z[..., :16, :24]).shape == (1, 1, 16, 24)
 
 
 def test_skip_channels_and_upsampling_change_the_network():
@@ -79,22 +83,42 @@ def test_network_side_pads_to_what_the_depth_needs():
         SkipHourglass(SMALL)(torch.zeros(1, 32, 20, 20))
 
 
-@pytest.mark.parametrize("overrides, message", [({"depth": 0}, "depth must be a positive"),
-                                                ({"kernel_up": 4}, "kernel_up must be odd"),
-                                                ({"upsampling": "cubic"}, "upsampling must be one of"),
-                                                ({"output_average": 1.0}, "output_average must be in")])
+@pytest.mark.parametrize("overrides, message", [
+    ({"depth": 0}, "depth must be an integer >= 1, got 0"),
+    ({"channels_skip": -1}, "channels_skip must be an integer >= 0, got -1"),
+    ({"kernel_skip": 2, "input_scale": 0.0}, "kernel_skip must be odd so the output keeps its size, got 2; "
+                                             "input_scale and learning_rate must be positive and input_noise_std >= 0"),
+    ({"learning_rate": 0.0}, "input_scale and learning_rate must be positive and input_noise_std >= 0"),
+    ({"input_noise_std": -0.01}, "input_scale and learning_rate must be positive and input_noise_std >= 0"),
+    ({"kernel_up": 4}, "kernel_up must be odd so the output keeps its size, got 4"),
+    ({"upsampling": "cubic"}, "upsampling must be one of bilinear, nearest, got 'cubic'"),
+    ({"output_average": 1.0}, "output_average must be in [0, 1), got 1.0"),
+    ({"output_average": -0.1}, "output_average must be in [0, 1), got -0.1"),
+])
 def test_bad_configuration_is_refused(overrides, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError) as error:
         DipConfig(**overrides)
+    assert str(error.value) == f"invalid DIP configuration: {message}"
+    assert DipConfig(output_average=0.0, channels_skip=0, input_noise_std=0.0).output_average == 0.0, "the least allowed"
 
 
 # ----- images and corruptions ---------------------------------------------------------------------
 
-def test_benchmark_images_load_square_in_range_and_grey_when_asked():
+def test_benchmark_images_are_scikit_images_photographs_cropped_resized_and_grey_when_asked():
+    """Against the photograph read here from skimage.data: 8-bit values / 255, ITU-R 709 luminance
+    for colour ones, the central square; at full size equal, at 64 x 64 the same mean brightness
+    (anti-aliased resizing keeps it, to 1e-4 on these images)."""
     for name in BENCHMARK_IMAGES:
+        photograph = getattr(skimage.data, name)().astype(np.float64) / 255
+        if photograph.ndim == 3:
+            photograph = photograph @ np.array([0.2125, 0.7154, 0.0721])
+        height, width = photograph.shape
+        side = min(height, width)
+        square = photograph[(height - side) // 2:(height + side) // 2, (width - side) // 2:(width + side) // 2]
+        np.testing.assert_allclose(load_image(name, None, grey=True), square, atol=1e-12, err_msg=name)
         image = load_image(name, 64, grey=True)
         assert image.shape == (64, 64) and image.dtype == np.float64
-        assert 0 <= image.min() and image.max() <= 1 and image.std() > 0.02, name
+        assert image.mean() == pytest.approx(square.mean(), abs=1e-3), name
     assert load_image("mnist:0", None).shape == (28, 28)
     assert load_image("camera", 32).shape == (32, 32)  # a grey source stays grey
 
@@ -140,6 +164,7 @@ def test_noise_has_the_requested_std_on_the_255_scale():
     noisy = add_noise(clean, 25, torch.Generator().manual_seed(0))
     assert abs((noisy - clean).std() - 25 / 255) < 0.002
     assert abs((noisy - clean).mean()) < 0.002
+    assert check_sigma(100) == pytest.approx(100 / 255), "the largest sigma accepted"
 
 
 def test_masks_observe_what_they_say():
@@ -147,6 +172,9 @@ def test_masks_observe_what_they_say():
     assert abs(random.mean() - 0.5) < 0.01 and set(np.unique(random)) == {0.0, 1.0}
     block = make_mask("block", (64, 64))
     assert block.mean() == 0.75 and block[32, 32] == 0 and block[0, 0] == 1
+    by_hand = np.ones((10, 6))
+    by_hand[2:7, 1:4] = 0  # rows from 10 // 4 = 2, 10 // 2 = 5 of them; columns from 1, 3 of them
+    assert np.array_equal(make_mask("block", (10, 6)), by_hand)
     colour = make_mask("random", (200, 200, 3), torch.Generator().manual_seed(0))
     assert colour.shape == (200, 200, 3) and np.array_equal(colour[..., 2], random)  # same pixels, every channel
 
@@ -167,22 +195,35 @@ def test_tensor_layout_round_trips_grey_and_colour():
     assert to_tensor(colour)[0, 2, 4, 6] == pytest.approx(colour[4, 6, 2])  # channel c of pixel (i, j)
 
 
+_OR_A_NAME = "camera, astronaut, coffee, chelsea, moon, coins, brick, text, rocket, motorcycle, retina, page, grass, " \
+             "gravel, clock, cell, immunohistochemistry, hubble_deep_field"
+_SIGMA_RANGE = "sigma must be in (0, 100] on the 0..255 scale (the paper uses 15, 25, 50), got "
+
+
 @pytest.mark.parametrize("call, message", [
-    (lambda tmp: load_image("lena"), "unknown image 'lena'"),
-    (lambda tmp: load_image(str(tmp / "missing.png")), "no image file at"),
-    (lambda tmp: load_image(str(_garbage(tmp))), "cannot read .* as an image"),
-    (lambda tmp: load_image(str(_tiny_png(tmp)), None), "only 8 x 8 pixels"),
-    (lambda tmp: load_image("camera", 8), "size 8 is too small"),
-    (lambda tmp: load_image("mnist:x"), "expected mnist:K"),
-    (lambda tmp: check_sigma(0), "sigma must be in"),
-    (lambda tmp: check_sigma(255), "sigma must be in"),
-    (lambda tmp: check_mask(np.ones((10, 10)), (12, 12)), "the mask has shape \\(10, 10\\) but the image has \\(12, 12\\)"),
-    (lambda tmp: check_mask(np.full((4, 4), 0.5), (4, 4)), "only 0 .* and 1"),
-    (lambda tmp: make_mask("stripes", (4, 4)), "unknown mask 'stripes'"),
+    (lambda tmp: load_image("lena"), f"unknown image 'lena': give a file path, mnist:K, or one of: {_OR_A_NAME}"),
+    (lambda tmp: load_image(str(tmp / "missing.png")),
+     f"no image file at {{tmp}}/missing.png; give an existing PNG/JPEG or one of: {_OR_A_NAME}"),
+    (lambda tmp: load_image(str(_garbage(tmp))),
+     "cannot read {tmp}/broken.png as an image (cannot identify image file '{tmp}/broken.png'); give a PNG or JPEG file"),
+    (lambda tmp: load_image(str(_tiny_png(tmp)), None), "{tmp}/tiny.png is only 8 x 8 pixels after cropping; give at least 16 x 16"),
+    (lambda tmp: load_image("camera", 8), "size 8 is too small; DIP needs at least 16 x 16 pixels"),
+    (lambda tmp: load_image("mnist:x"), "'mnist:x': expected mnist:K with K an integer >= 0"),
+    (lambda tmp: load_image("mnist:-1"), "'mnist:-1': expected mnist:K with K an integer >= 0"),
+    (lambda tmp: load_image("mnist:1000"), "mnist:1000 is out of range; there are 1000 held-out digits (0..999)"),
+    (lambda tmp: check_sigma(0), _SIGMA_RANGE + "0"),
+    (lambda tmp: check_sigma(255), _SIGMA_RANGE + "255"),
+    (lambda tmp: check_sigma(100.5), _SIGMA_RANGE + "100.5"),
+    (lambda tmp: check_mask(np.ones((10, 10)), (12, 12)), "the mask has shape (10, 10) but the image has (12, 12); they must match"),
+    (lambda tmp: check_mask(np.full((4, 4), 0.5), (4, 4)), "the mask must hold only 0 (missing) and 1 (observed)"),
+    (lambda tmp: make_mask("stripes", (4, 4)), "unknown mask 'stripes'; use one of: random, block"),
+    (lambda tmp: check_mask(np.zeros((4, 4)), (4, 4)), "the mask observes no pixel; at least one must be 1"),
 ])
 def test_bad_input_gets_a_clear_error(tmp_path, call, message):
-    with pytest.raises(ValueError, match=message):
+    """The whole message, word for word: what was wrong and what to give instead."""
+    with pytest.raises(ValueError) as error:
         call(tmp_path)
+    assert str(error.value) == message.format(tmp=tmp_path)
 
 
 def _garbage(directory):
@@ -296,14 +337,23 @@ def test_interrupted_fit_keeps_what_it_recorded(noisy_camera, monkeypatch):
     assert record.interrupted and record.iterations == 2 and record.final is not None
 
 
-def test_fit_refuses_stages_it_cannot_run(noisy_camera):
+_NO_SURE = "SURE needs the noise level sigma, every pixel observed (no mask) and plain stages (scale 0)"
+
+
+@pytest.mark.parametrize("stages, options, message", [
+    ([Stage(0.5, 10)], {}, "progressive stages need the observation's noise level sigma (known or estimated)"),
+    ([Stage(0.0, 10), Stage(0.5, 10)], {"sigma": 0.0}, "progressive stages need the observation's noise level sigma"),
+    ([], {}, "give at least one stage, each with at least one iteration"),
+    ([Stage(0.0, 10), Stage(0.0, 0)], {}, "give at least one stage, each with at least one iteration"),
+    ([Stage(0.0, 10)], {"mask": np.ones((4, 4))}, "the mask has shape (4, 4) but the image has (32, 32); they must match"),
+    ([Stage(0.0, 10)], {"sure": True}, _NO_SURE),
+    ([Stage(0.0, 10), Stage(0.5, 10)], {"sure": True, "sigma": 0.1}, _NO_SURE),
+])
+def test_fit_refuses_stages_it_cannot_run(noisy_camera, stages, options, message):
     _, noisy = noisy_camera
-    with pytest.raises(ValueError, match="need the observation's noise level"):
-        fit(noisy, SMALL, [Stage(0.5, 10)], progress=False)
-    with pytest.raises(ValueError, match="at least one stage"):
-        fit(noisy, SMALL, [], progress=False)
-    with pytest.raises(ValueError, match="the mask has shape"):
-        fit(noisy, SMALL, [Stage(0.0, 10)], mask=np.ones((4, 4)), progress=False)
+    with pytest.raises(ValueError) as error:
+        fit(noisy, SMALL, stages, progress=False, **options)
+    assert str(error.value).startswith(message)
 
 
 # ----- stopping rules on curves whose answer is known ---------------------------------------------------
@@ -353,6 +403,76 @@ def test_fixed_count_never_looks_at_the_case_itself():
     assert rows[0]["rules"]["recorrupted"]["gap"] == pytest.approx(0.0)
     assert rows[0]["rules"]["discrepancy"]["worst gap"] == pytest.approx(3.5)
     assert rows[0]["rules"]["fixed count"]["within 1 dB"] == 0.0
+
+
+def _synthetic_case(image, sigma, peak, discrepancy, wmv, stood, sure, stop, classical):
+    """A case whose plain averaged PSNR curve is 30 - |k - peak| over 10 iterations and raw one 2 dB
+    lower, SSIM k/100 (averaged) and k/100 + 0.5 (raw); the recorrupted fit's curves (15 iterations)
+    reach their maxima, 29 dB averaged and 27 dB raw, exactly at its stops, with SSIM k/100."""
+    k, k15 = np.arange(10), np.arange(15)
+    plain = {"averaged": {"psnr": (30.0 - abs(k - peak)).tolist(), "ssim": (k / 100).tolist()},
+             "raw": {"psnr": (28.0 - abs(k - peak)).tolist(), "ssim": (k / 100 + 0.5).tolist()}}
+    recorrupted = {output: {"psnr": (top - abs(k15 - stop[output])).tolist(), "ssim": (k15 / 100).tolist()}
+                   for output, top in (("averaged", 29.0), ("raw", 27.0))}
+    return {"image": image, "sigma": sigma, "classical": {name: {"psnr": value} for name, value in classical.items()},
+            "plain": plain | {"discrepancy": discrepancy, "wmv": wmv, "wmv stood": stood, "sure": sure},
+            "recorrupted": recorrupted | {"stop": stop}}
+
+
+STUDY_CASES = [
+    _synthetic_case("a", 25.0, 4, 1, 7, True, {"averaged": 4, "raw": 6}, {"averaged": 12, "raw": 2}, {"bm3d": 31.0, "tv": 25.0}),
+    _synthetic_case("b", 25.0, 6, 6, 5, False, {"averaged": 6, "raw": 6}, {"averaged": 6, "raw": 6}, {"bm3d": 28.0, "tv": 26.0}),
+    _synthetic_case("a", 50.0, 3, 3, 3, True, {"averaged": 3, "raw": 3}, {"averaged": 3, "raw": 3}, {"bm3d": 27.0, "tv": 24.0}),
+]
+
+
+def _rule(psnr, ssim, gap, worst, within):
+    return pytest.approx({"psnr": psnr, "ssim": ssim, "gap": gap, "worst gap": worst, "within 1 dB": within})
+
+
+def test_study_summary_of_synthetic_cases_by_hand():
+    """Every number of the sigma-25 rows worked out by hand from the curves above. Averaged: image a
+    stops at 6 by b's peak (fixed count), 1 (discrepancy), 7 (ES-WMV), 4 (SURE), the recorrupted
+    fit's 12, and plain DIP at min(12, 9) (twin); image b at 4, 6, 5, 6, 6 and 6. The sigma-50 case
+    has no other image, so no fixed count, and the "all" row leaves that rule out."""
+    rows = summarise(STUDY_CASES)
+    assert [(row["sigma"], row["runs"]) for row in rows] == [("25", 2), ("50", 1), ("all", 3)]
+    at_25 = rows[0]
+    assert at_25["rules"] == {
+        "fixed count": _rule(28.0, 0.05, 2.0, 2.0, 0.0), "discrepancy": _rule(28.5, 0.035, 1.5, 3.0, 0.5),
+        "ES-WMV": _rule(28.0, 0.06, 2.0, 3.0, 0.5), "SURE": _rule(30.0, 0.05, 0.0, 0.0, 1.0),
+        "recorrupted": _rule(29.0, 0.09, 1.0, 1.0, 1.0), "twin": _rule(27.5, 0.075, 2.5, 5.0, 0.5)}
+    assert list(at_25["rules"]) == list(RULES)
+    assert (at_25["peak"], at_25["recorrupted peak"], at_25["plateau"], at_25["recorrupted plateau"]) == (30, 29, 1, 1)
+    assert at_25["classical"] == pytest.approx({"bm3d": 29.5, "tv": 25.5})
+    assert (at_25["ES-WMV stood"], at_25["images where the peak beats the best classical"]) == ("1 of 2", "1 of 2")
+    assert list(rows[1]["rules"]) == list(rows[2]["rules"]) == list(RULES[1:])
+    assert rows[2]["rules"]["discrepancy"] == _rule(29.0, (0.01 + 0.06 + 0.03) / 3, 1.0, 3.0, 2 / 3)
+    assert rows[2]["classical"] == pytest.approx({"bm3d": 86 / 3, "tv": 25.0})
+    # image a: mean peak 30 over its two cases against its mean best classical (31 + 27) / 2 = 29
+    assert (rows[2]["ES-WMV stood"], rows[2]["images where the peak beats the best classical"]) == ("2 of 3", "2 of 2")
+
+    raw = summarise(STUDY_CASES, "raw")[0]
+    assert raw["rules"] == {
+        "fixed count": _rule(26.0, 0.55, 2.0, 2.0, 0.0), "discrepancy": _rule(26.5, 0.535, 1.5, 3.0, 0.5),
+        "ES-WMV": _rule(26.0, 0.56, 2.0, 3.0, 0.5), "SURE": _rule(27.0, 0.56, 1.0, 2.0, 0.5),
+        "recorrupted": _rule(27.0, 0.04, 1.0, 1.0, 1.0), "twin": _rule(27.0, 0.54, 1.0, 2.0, 0.5)}
+    assert (raw["peak"], raw["recorrupted peak"]) == (28, 27)
+
+
+def test_study_table_prints_the_summaries_rows():
+    table = format_table({output: summarise(STUDY_CASES, output) for output in OUTPUTS}).splitlines()
+    assert table[0] == "Scored on the averaged output:"
+    assert "| 25 | discrepancy | 28.50 | 1.50 / 3.00 | 50% | 0.035 |" in table
+    assert "| all | twin | 28.33 | 1.67 / 5.00 | 67% | 0.060 |" in table
+    assert table.index("Scored on the raw output:") < table.index("| 25 | SURE | 27.00 | 1.00 / 2.00 | 50% | 0.560 |")
+    assert table[-5].startswith("| sigma | runs | DIP peak (averaged) | DIP peak (raw) | recorrupted peak |")
+    assert table[-5].endswith(f"| bm3d | tv | images where DIP's peak beats the best classical | "
+                              f"ES-WMV minimum stood {WMV_PATIENCE} iterations |")
+    assert table[-4] == "|---|---|---|---|---|---|---|---|---|---|"
+    assert table[-3:] == ["| 25 | 2 | 30.00 | 28.00 | 29.00 | 1 / 1 | 29.50 | 25.50 | 1 of 2 | 1 of 2 |",
+                          "| 50 | 1 | 30.00 | 28.00 | 29.00 | 1 / 1 | 27.00 | 24.00 | 1 of 1 | 1 of 1 |",
+                          "| all | 3 | 30.00 | 28.00 | 29.00 | 1 / 1 | 28.67 | 25.00 | 2 of 2 | 2 of 3 |"]
 
 
 # ----- the recorrupted targets ----------------------------------------------------------------------------
@@ -475,7 +595,10 @@ def test_the_reported_output_is_the_exponential_average_of_the_raw_outputs(noisy
     (lambda: stage_scales(2, 1.0, 0.0), r"^need 0 < smallest <= largest for the noise scales, got 0.0 and 1.0$"),
     (lambda: stage_scales(2, 0.5, 1.0), r"^need 0 < smallest <= largest"),
     (lambda: stage_scales(2, spacing="cosine"), r"^unknown spacing 'cosine'; use one of: geometric, linear$"),
-    (lambda: estimate_stop(np.full(3, np.nan)), r"^no quality estimate was recorded: the fit had no recorrupted stage"),
+    (lambda: estimate_stop(np.full(3, np.nan)),
+     r"^no quality estimate was recorded: the fit had no recorrupted stage \(or no SURE twin\)$"),
+    (lambda: wmv_stop(np.full(5, np.nan)), r"^the fit was too short for ES-WMV: its window never filled$"),
+    (lambda: target_pair(np.zeros(4), np.zeros(4), 0.0, 0.1), r"^the noise scale must be positive, got 0.0$"),
 ])
 def test_bad_stage_settings_are_refused_with_the_reason(call, message):
     with pytest.raises(ValueError, match=message):
@@ -484,3 +607,19 @@ def test_bad_stage_settings_are_refused_with_the_reason(call, message):
 
 def test_equal_largest_and_smallest_scales_are_one_repeated_scale():
     assert stage_scales(3, 0.5, 0.5) == pytest.approx((0.5, 0.5, 0.5))
+
+
+def test_the_default_scales_run_from_twice_sigma_to_half_of_it():
+    assert stage_scales(3) == pytest.approx((2.0, 1.0, 0.5))
+
+
+def test_estimated_mse_with_a_mask_averages_over_the_observed_pixels_only():
+    """Output 0.3 off the check target on the observed half and 5 off on the hidden half: the
+    estimate is 0.3^2 - sigma^2 (1 + 1/a^2) by hand, whatever the hidden pixels hold."""
+    check = np.zeros((4, 4))
+    mask = np.zeros((4, 4))
+    mask[:, :2] = 1
+    output = np.where(mask > 0, 0.3, 5.0)
+    sigma, scale = 0.1, 0.5
+    assert estimated_mse(output, check, scale, sigma, mask) == pytest.approx(0.09 - 0.01 * 5)
+    assert estimated_mse(output, check, scale, sigma) == pytest.approx((0.09 + 25) / 2 - 0.01 * 5)

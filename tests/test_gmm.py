@@ -1,9 +1,11 @@
 """The ground-truth mixture: the Dataset, its exact densities and the exact noise predictor."""
 import math
 
+import numpy as np
 import pytest
 import torch
-from scipy.stats import norm
+from scipy.special import softmax
+from scipy.stats import multivariate_normal, norm
 
 from gmm import DATA_RANGE, GMM, NULL_LABEL, PROBLEM_MEANS, PROBLEM_STD, PROBLEM_WEIGHTS, problem_gmm
 
@@ -72,13 +74,16 @@ def test_log_prob_matches_scipy_free_formula(gmm):
     torch.testing.assert_close(gmm.density(x), expected)
 
 
-def test_class_posterior_is_bayes_rule_and_sums_to_one(gmm):
+def test_class_posterior_is_bayes_rule_with_scipys_densities(gmm):
+    """p(k | x_t) = w_k N(x_t; sqrt(abar) mu_k, v_k I) / sum_j w_j N(x_t; sqrt(abar) mu_j, v_j I) with
+    v_k = abar s_k^2 + 1 - abar, the log densities from scipy (normalised in log space: far from
+    both modes at abar = 1 the densities themselves underflow)."""
     x = torch.randn(500, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     for alpha_bar in (1.0, 0.7, 0.05):
-        posterior = gmm.class_posterior(x, alpha_bar)
-        torch.testing.assert_close(posterior.sum(-1), torch.ones(500, dtype=torch.float64))
-        joint = gmm.component_log_probs(x, alpha_bar).exp()
-        torch.testing.assert_close(posterior, joint / joint.sum(-1, keepdim=True))
+        variance = alpha_bar * PROBLEM_STD**2 + 1 - alpha_bar
+        log_joint = np.stack([math.log(w) + multivariate_normal(math.sqrt(alpha_bar) * np.asarray(m), variance * np.eye(2))
+                              .logpdf(x.numpy()) for m, w in zip(PROBLEM_MEANS, PROBLEM_WEIGHTS)], axis=1)
+        torch.testing.assert_close(gmm.class_posterior(x, alpha_bar), torch.from_numpy(softmax(log_joint, axis=1)))
 
 
 @pytest.mark.parametrize("alpha_bar", [0.999, 0.6, 0.2, 1e-4])

@@ -57,7 +57,7 @@ def test_a_short_mnist_run_on_the_gpu_samples_digits(tmp_path):
     model, _ = mnist_ext.recipe.load_model(path, device=CUDA)
     labels = torch.arange(10)
     digits = [generate(model, config.make_schedule(), labels, seed=3, device=CUDA) for _ in range(2)]
-    assert digits[0].shape == (10, 1, 28, 28) and digits[0].min() >= -1 and digits[0].max() <= 1
+    assert digits[0].shape == (10, 1, 28, 28) and digits[0].device.type == "cpu"
     assert torch.equal(digits[0], digits[1])
 
 

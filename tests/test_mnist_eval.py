@@ -44,6 +44,31 @@ def test_score_counts_accuracy_per_class():
         score(PixelReader(), images[:, 0], labels, images)
 
 
+def test_the_floor_compares_a_seeded_split_of_the_real_digits():
+    """The stand-ins are the first n of torch.randperm(M) seeded by `seed` (default 0), the rest the
+    others: the floor is the Frechet distance between their features, rebuilt here by hand."""
+    generator = torch.Generator().manual_seed(3)
+    images, labels = torch.rand(6, 1, 28, 28, generator=generator) * 2 - 1, torch.arange(6)  # pixels in [-1, 1]
+    real = torch.randn(40, 1, 28, 28, generator=generator)
+    for seed in (0, 1):
+        order = torch.randperm(40, generator=torch.Generator().manual_seed(seed))
+        by_hand = frechet_distance(real[order[:6]].flatten(1)[:, :3].numpy(), real[order[6:]].flatten(1)[:, :3].numpy())
+        assert score(PixelReader(), images, labels, real, seed=seed)["frechet_floor"] == pytest.approx(by_hand, rel=1e-6)
+        rest = real[order[6:]].flatten(1)[:, :3].numpy()
+        assert score(PixelReader(), images, labels, real, seed=seed)["frechet"] == pytest.approx(
+            frechet_distance(images.flatten(1)[:, :3].numpy(), rest), rel=1e-6)
+    assert score(PixelReader(), images, labels, real) == score(PixelReader(), images, labels, real, seed=0)
+
+
+def test_report_lines_by_hand():
+    result = {"accuracy": 0.8, "per_class": {0: 1.0, 1: 0.5}, "frechet": 12.345, "frechet_floor": 1.5, "floor_size": 5}
+    assert mnist_ext.scoring.report(result, 0.9712, 1000).splitlines() == [
+        "evaluation classifier: 97.1% accurate on 1000 real digits it never saw",
+        "generated digits read as their label: 80.0%",
+        "  per class: 0: 100%  1: 50%",
+        "Frechet distance in the classifier's features (not Inception FID): 12.35 (real digits in their place, 5 of them: 1.50)"]
+
+
 def test_held_out_digits_are_disjoint_and_balanced():
     (model_images, model_labels), (held_images, held_labels) = model_and_held_out_digits()
     assert len(model_labels) == 4_000 and torch.bincount(held_labels).tolist() == [100] * 10

@@ -77,19 +77,53 @@ def test_distortion_curve_runs_from_high_noise_to_low(tiny_model):
     levels, rmse = distortion_by_level(tiny_model, SCHEDULE, digits, torch.arange(8), torch.Generator().manual_seed(0))
     assert levels == list(range(200, 0, -1))
     assert rmse[0] > 3 * rmse[-1]  # pure noise predicts little; one step of noise leaves the digit visible
-    assert all(0 <= value <= 255 for value in rmse)
+
+
+def test_distortion_of_a_noise_prediction_off_by_a_constant_is_its_closed_form():
+    """A model that returns the true noise plus c predicts x0_hat = x0 - c sqrt((1 - abar_t) / abar_t)
+    at level t; on digits of constant value d the clip at -1 caps the error at 1 + d, so the RMSE
+    on the 0..255 scale is 127.5 min(c sqrt((1 - abar_t) / abar_t), 1 + d) at every pixel."""
+    d, c = 0.25, 0.1
+    digits = torch.full((3, 1, 28, 28), d, dtype=torch.float64)
+
+    def off_by_c(x_t, t, labels):
+        alpha_bar = SCHEDULE.alphas_cumprod[t].reshape(-1, 1, 1, 1)
+        return (x_t - alpha_bar.sqrt() * digits) / (1 - alpha_bar).sqrt() + c
+
+    levels, rmse = distortion_by_level(off_by_c, SCHEDULE, digits, torch.arange(3), torch.Generator().manual_seed(0))
+    alpha_bar = SCHEDULE.alphas_cumprod[torch.tensor(levels) - 1]
+    expected = 127.5 * torch.minimum(c * ((1 - alpha_bar) / alpha_bar).sqrt(), torch.tensor(1 + d))
+    assert rmse == pytest.approx(expected.tolist(), rel=1e-6)
+    assert expected[-1] < 1 < 127.5 * (1 + d) == expected[0], "the curve runs from the clip down to nearly 0"
+
+
+_LEVEL = "t0 must be an integer level between 0 (no diffusion) and T = 200, got "
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"t0": -1}, "t0 must be an integer level between 0"),
-    ({"t0": 201}, "and T = 200"),
-    ({"mask": torch.ones(1, 1, 28, 28)}, "give both observation and mask"),
-    ({"mask": torch.ones(1, 1, 14, 14), "observation": torch.zeros(1, 1, 14, 14)}, "must have the start's shape"),
+    ({"t0": -1}, _LEVEL + "-1"),
+    ({"t0": 201}, _LEVEL + "201"),
+    ({"t0": 2.5}, _LEVEL + "2.5"),
+    ({"mask": torch.ones(2, 1, 28, 28)}, "give both observation and mask (for inpainting) or neither"),
+    ({"observation": torch.ones(2, 1, 28, 28)}, "give both observation and mask (for inpainting) or neither"),
+    ({"mask": torch.ones(1, 1, 14, 14), "observation": torch.zeros(2, 1, 28, 28)},
+     "the mask (1, 1, 14, 14) and observation (2, 1, 28, 28) must have the start's shape (2, 1, 28, 28)"),
+    ({"mask": torch.ones(2, 1, 28, 28), "observation": torch.zeros(2, 1, 14, 14)},
+     "the mask (2, 1, 28, 28) and observation (2, 1, 14, 14) must have the start's shape (2, 1, 28, 28)"),
 ])
 def test_bad_restoration_input_gets_a_clear_error(tiny_model, kwargs, message):
     arguments = {"t0": 10} | kwargs
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError) as error:
         restore(tiny_model, SCHEDULE, torch.zeros(2, 1, 28, 28), arguments.pop("t0"), torch.tensor([0, 1]), **arguments)
+    assert str(error.value) == message
+
+
+def test_the_start_level_runs_from_0_to_T_inclusive(tiny_model):
+    start = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert torch.equal(restore(tiny_model, SCHEDULE, start, 0, torch.tensor([0, 1])), start), "t0 = 0 returns the start"
+    from_noise = restore(tiny_model, SCHEDULE, start, 200, torch.tensor([0, 1]), steps=2,
+                         generator=torch.Generator().manual_seed(0))
+    assert from_noise.shape == start.shape and not torch.equal(from_noise, start)
 
 
 def test_every_intermediate_level_keeps_the_observed_pixels_noised_to_that_level():

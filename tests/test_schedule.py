@@ -29,18 +29,29 @@ def test_cosine_schedule_matches_closed_form_until_the_clip(T):
 
 @pytest.mark.parametrize("name", ["cosine", "linear"])
 @pytest.mark.parametrize("T", [1, 5, 50])
-def test_schedule_identities(name, T):
+def test_schedule_quantities_follow_from_the_betas_by_their_definitions(name, T):
+    """Each quantity computed another way, in Python floats: abar_t as a running product of the
+    alphas, and sigma_t^2 as the variance of x_{t-1} given x_t and x_0, by conditioning the joint
+    Gaussian of the forward process: Var(x_{t-1} | x_0) = 1 - abar_{t-1},
+    Cov(x_{t-1}, x_t | x_0) = sqrt(alpha_t) (1 - abar_{t-1}), Var(x_t | x_0) = 1 - abar_t."""
     s = Schedule.make(name, T)
     for values in (s.betas, s.alphas, s.alphas_cumprod, s.alphas_cumprod_prev, s.posterior_variance):
         assert values.shape == (T,), "every schedule quantity has one entry per step t = 1..T"
     assert ((s.betas > 0) & (s.betas < 1)).all()
     assert (s.betas[1:] >= s.betas[:-1]).all(), "beta_t increases with t"
-    torch.testing.assert_close(s.alphas, 1 - s.betas)
-    torch.testing.assert_close(s.alphas_cumprod, torch.cumprod(s.alphas, 0))
-    assert s.alphas_cumprod_prev[0] == 1
-    torch.testing.assert_close(s.alphas_cumprod_prev[1:], s.alphas_cumprod[:-1])
-    expected_variance = (1 - s.alphas_cumprod_prev) / (1 - s.alphas_cumprod) * s.betas
-    torch.testing.assert_close(s.posterior_variance, expected_variance)
+    alphas, alphas_cumprod, alphas_cumprod_prev, conditional_variance = [], [], [], []
+    product = 1.0  # abar_0
+    for beta in s.betas.tolist():
+        alphas_cumprod_prev.append(product)
+        alpha = 1.0 - beta
+        product *= alpha
+        alphas.append(alpha)
+        alphas_cumprod.append(product)
+        previous_variance = 1 - alphas_cumprod_prev[-1]
+        conditional_variance.append(previous_variance - alpha * previous_variance**2 / (1 - product))
+    for values, expected in ((s.alphas, alphas), (s.alphas_cumprod, alphas_cumprod),
+                             (s.alphas_cumprod_prev, alphas_cumprod_prev), (s.posterior_variance, conditional_variance)):
+        assert values.tolist() == pytest.approx(expected, rel=1e-9, abs=1e-15)
     assert s.posterior_variance[0] == 0, "sigma_1 = 0: the last reverse step adds no noise"
 
 
