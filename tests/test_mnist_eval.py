@@ -21,6 +21,22 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_frechet_distance_matches_scipys_matrix_square_root_for_correlated_and_dead_features():
+    """Against the textbook form |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 sqrtm(S_a S_b)) with scipy's
+    sqrtm, on the sample means and covariances of correlated features; a dead (constant) feature in
+    both sets makes the covariances singular and must not change the answer."""
+    from scipy.linalg import sqrtm
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(500, 4)) @ rng.normal(size=(4, 4))
+    b = rng.normal(size=(400, 4)) @ rng.normal(size=(4, 4)) + 0.5
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    textbook = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a + cov_b - 2 * sqrtm(cov_a @ cov_b).real)
+    assert frechet_distance(a, b) == pytest.approx(textbook, rel=1e-9)
+    dead = lambda x: np.hstack([x, np.zeros((len(x), 1))])  # noqa: E731
+    assert frechet_distance(dead(a), dead(b)) == pytest.approx(textbook, rel=1e-9)
+
+
 class PixelReader(nn.Module):
     """A stand-in classifier: reads the digit from the first pixel, ((x + 1) * 4.5) rounded."""
 
@@ -58,6 +74,16 @@ def test_the_floor_compares_a_seeded_split_of_the_real_digits():
         assert score(PixelReader(), images, labels, real, seed=seed)["frechet"] == pytest.approx(
             frechet_distance(images.flatten(1)[:, :3].numpy(), rest), rel=1e-6)
     assert score(PixelReader(), images, labels, real) == score(PixelReader(), images, labels, real, seed=0)
+
+
+def test_the_stand_ins_are_at_most_half_the_real_digits_in_the_seeded_order():
+    """41 real digits and a request for 100 stand-ins: the first 41 // 2 = 20 of randperm(41) seeded
+    by 0 (the default), the other 21 the rest."""
+    real = torch.rand(41, 1, 28, 28, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    order = torch.randperm(41, generator=torch.Generator().manual_seed(0))
+    stand_ins, rest = mnist_ext.scoring.real_reference(PixelReader(), real, 100)
+    np.testing.assert_array_equal(stand_ins, real[order[:20]].flatten(1)[:, :3].double().numpy())
+    np.testing.assert_array_equal(rest, real[order[20:]].flatten(1)[:, :3].double().numpy())
 
 
 def test_report_lines_by_hand():
