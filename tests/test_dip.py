@@ -62,6 +62,43 @@ def test_input_is_uniform_noise_on_0_to_the_input_scale_and_maps_to_an_image():
     assert SkipHourglass(config)(z[..., :16, :24]).shape == (1, 1, 16, 24)
 
 
+def _reference_forward(network: SkipHourglass, z: torch.Tensor) -> torch.Tensor:
+    """The network module docstring's equations written with torch.nn.functional on the network's
+    own weights: reflection padding, batch norm on the batch's statistics (training mode), leaky
+    ReLU 0.2, the skip branch before the upsampled deeper branch, a sigmoid after the 1x1 head."""
+    functional = nn.functional
+
+    def conv(x, module):  # nn.Sequential(ReflectionPad2d, Conv2d), or a bare 1x1 Conv2d
+        layer = module[-1] if isinstance(module, nn.Sequential) else module
+        pad = (layer.kernel_size[0] - 1) // 2
+        return functional.conv2d(functional.pad(x, [pad] * 4, mode="reflect") if pad else x, layer.weight, layer.bias,
+                                 stride=layer.stride)
+
+    def norm(x, layer):
+        return functional.batch_norm(x, None, None, layer.weight, layer.bias, training=True, eps=1e-5)
+
+    def block(x, sequence):  # conv -> BN -> LReLU
+        return functional.leaky_relu(norm(conv(x, sequence[0]), sequence[1]), 0.2)
+
+    def level(x, module):
+        down = block(block(x, module.down[0]), module.down[1])
+        deep = down if isinstance(module.deeper, nn.Identity) else level(down, module.deeper)
+        deep = functional.interpolate(deep, scale_factor=2, mode=network.config.upsampling)
+        merged = deep if module.skip is None else torch.cat([block(x, module.skip), deep], dim=1)
+        return block(block(norm(merged, module.up[0]), module.up[1]), module.up[2])
+
+    return torch.sigmoid(conv(level(z, network.levels), network.head[0]))
+
+
+@pytest.mark.parametrize("config", [SMALL, DipConfig(depth=2, channels_down=8, channels_up=12, channels_skip=0, kernel_down=5,
+                                                     upsampling="nearest", input_channels=3)])
+def test_network_forward_matches_the_equations_written_out(config):
+    torch.manual_seed(0)
+    network = SkipHourglass(config, channels_out=3)
+    z = input_noise(config, 32, 48, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(network(z), _reference_forward(network, z), rtol=1e-5, atol=1e-6)
+
+
 def test_skip_channels_and_upsampling_change_the_network():
     z = input_noise(SMALL, 32, 32, torch.Generator().manual_seed(0))
     outputs = {}

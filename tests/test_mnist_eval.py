@@ -239,3 +239,5 @@ def test_the_reported_accuracy_is_on_the_diffusion_models_digits_and_training_sk
     assert torch.equal(trained_on[0][1], held_labels[torch.as_tensor(kept)]) and len(trained_on[0][1]) == 970
     again, cached_accuracy = load_or_train_classifier(tmp_path / "c.pt", progress=False, set_aside_per_class=3)
     assert len(trained_on) == 1 and cached_accuracy == accuracy, "read back, not retrained"
+    load_or_train_classifier(tmp_path / "c.pt", progress=False)
+    assert len(trained_on) == 2 and len(trained_on[1][1]) == 1_000, "other training data: trained again, on all of it"
