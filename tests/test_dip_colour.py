@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import dip_ext.classical
 import dip_ext.fit
 from dip_ext import denoise
 from dip_ext.classical import classical_denoisers, estimated_sigma
@@ -176,6 +177,38 @@ def test_bm3d_flattens_noise_on_a_flat_grey_image():
     denoised = classical_denoisers(noisy)["bm3d"]
     assert denoised.shape == (48, 48) and abs(denoised.mean() - 0.4) < 0.01
     assert denoised.std() < 0.1 * (25 / 255)
+
+
+@pytest.mark.parametrize("shape, axis", [((32, 32), None), ((32, 32, 3), -1)])
+def test_each_classical_denoiser_gets_the_gallery_settings_and_the_estimated_sigma(monkeypatch, shape, axis):
+    """A spy in place of each denoiser: every one gets the noisy image and scikit-image's estimate of
+    its sigma, with the settings of scikit-image's denoising gallery (non-local means h = 0.8 sigma,
+    5x5 patches within 6 pixels, fast mode; TV weight sigma; BayesShrink soft wavelet with rescaled
+    sigma), and BM3D is bm3d_rgb on colour, bm3d on grey."""
+    calls = {}
+
+    def spy(name):
+        def record(image, *args, **kwargs):
+            calls[name] = (image, args, kwargs)
+            return np.zeros_like(image)
+        return record
+
+    for module, names in ((dip_ext.classical, ("denoise_nl_means", "denoise_tv_chambolle", "denoise_wavelet")),
+                          (dip_ext.classical.bm3d, ("bm3d", "bm3d_rgb"))):
+        for name in names:
+            monkeypatch.setattr(module, name, spy(name))
+    noisy = add_noise(np.full(shape, 0.5), 25, torch.Generator().manual_seed(0))
+    sigma = estimated_sigma(noisy)
+    denoised = classical_denoisers(noisy)
+    assert list(denoised) == ["bm3d", "nl_means", "tv", "wavelet"] and all(d.shape == shape for d in denoised.values())
+    assert all(image is noisy for image, _, _ in calls.values())
+    assert ("bm3d_rgb" if axis == -1 else "bm3d") in calls and ("bm3d" if axis == -1 else "bm3d_rgb") not in calls
+    assert calls["bm3d_rgb" if axis == -1 else "bm3d"][1:] == ((sigma,), {})
+    assert calls["denoise_nl_means"][2] == {"h": 0.8 * sigma, "sigma": sigma, "fast_mode": True, "patch_size": 5,
+                                            "patch_distance": 6, "channel_axis": axis}
+    assert calls["denoise_tv_chambolle"][2] == {"weight": sigma, "channel_axis": axis}
+    assert calls["denoise_wavelet"][2] == {"sigma": sigma, "method": "BayesShrink", "mode": "soft", "rescale_sigma": True,
+                                           "channel_axis": axis}
 
 
 # ----- the command ---------------------------------------------------------------------------------------------
