@@ -11,7 +11,7 @@ from dip_ext import denoise
 from dip_ext.classical import classical_denoisers, estimated_sigma
 from dip_ext.fit import WMV_WINDOW, Stage, fit, network_side
 from dip_ext.images import add_noise, load_image, make_mask
-from dip_ext.network import DipConfig, input_noise
+from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import target_pair
 from dip_ext.quality import psnr
 from dip_ext.sure import SURE_EPSILON, rademacher_probe, sure
@@ -37,6 +37,45 @@ def _recording_network(monkeypatch) -> list[np.ndarray]:
 
     monkeypatch.setattr(dip_ext.fit, "SkipHourglass", Recording)
     return outputs
+
+
+def test_each_iteration_feeds_the_fixed_input_plus_fresh_noise_drawn_from_the_seed(noisy_astronaut, monkeypatch):
+    """The fit's draws from its seeded generator, replayed: z ~ U(0, scale) at the network's side,
+    then the targets' extra noise (one N(0, 1) per value, float64), then delta_k ~ N(0, std^2 I) at
+    every iteration; the network sees z + delta_k, and Adam runs at the configured learning rate
+    from weights drawn with torch's global seed set to the fit's seed."""
+    _, noisy = noisy_astronaut
+    inputs, learning_rates, initial_weights = [], [], []
+
+    class Recording(dip_ext.fit.SkipHourglass):
+        def __init__(self, *args):
+            super().__init__(*args)
+            initial_weights.append({name: value.clone() for name, value in self.state_dict().items()})
+
+        def forward(self, z):
+            inputs.append(z.detach().clone())
+            return super().forward(z)
+
+    real_adam = torch.optim.Adam
+
+    def adam(parameters, lr):
+        learning_rates.append(lr)
+        return real_adam(parameters, lr=lr)
+
+    monkeypatch.setattr(dip_ext.fit, "SkipHourglass", Recording)
+    monkeypatch.setattr(torch.optim, "Adam", adam)
+    config = DipConfig(depth=3, channels_down=16, channels_up=16, input_noise_std=0.05, learning_rate=0.003)
+    fit(noisy, config, [Stage(0.0, 3)], seed=7, progress=False)
+    generator = torch.Generator().manual_seed(7)
+    side = network_side(32, config)
+    z = input_noise(config, side, side, generator)
+    torch.randn(noisy.shape, generator=generator, dtype=torch.float64)
+    assert len(inputs) == 3 and learning_rates == [0.003]
+    for seen in inputs:
+        torch.testing.assert_close(seen, z + 0.05 * torch.randn(z.shape, generator=generator), rtol=0, atol=1e-7)
+    torch.manual_seed(7)
+    expected = SkipHourglass(config, 3).state_dict()
+    assert len(initial_weights) == 1 and all(torch.equal(initial_weights[0][name], expected[name]) for name in expected)
 
 
 # ----- the fit's signals in colour, against their definitions --------------------------------------------
