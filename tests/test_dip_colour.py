@@ -118,6 +118,22 @@ def test_a_colour_mask_hides_whole_pixels_from_the_fit(noisy_astronaut):
     assert records[0].loss == records[1].loss
 
 
+def test_masked_loss_and_residual_are_means_over_the_observed_values(noisy_astronaut, monkeypatch):
+    """Recomputed from the network's raw outputs: the squared error summed over observed pixels and
+    channels, divided by their count (3 x 3/4 of the pixels for the block mask); snapshots every
+    `snapshot_every` iterations."""
+    _, noisy = noisy_astronaut
+    raw = _recording_network(monkeypatch)
+    mask = make_mask("block", noisy.shape)
+    record = fit(noisy, SMALL, [Stage(0.0, 6)], mask=mask, snapshot_every=3, progress=False)
+    observed = mask > 0
+    assert observed.sum() == 3 * 32 * 32 * 3 // 4
+    for k in range(6):
+        by_hand = float(((raw[k] - noisy)[observed] ** 2).mean())
+        assert record.loss[k] == pytest.approx(by_hand, rel=1e-5) and record.residual[k] == pytest.approx(by_hand, rel=1e-5)
+    assert sorted(record.snapshots) == [3, 6]
+
+
 # ----- SURE ------------------------------------------------------------------------------------------------
 
 def test_the_probe_is_rademacher_and_seeded():
