@@ -11,6 +11,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from torch import nn
 
 import dip_ext.fit
+import dip_ext.study
 from dip_ext import denoise, run_study
 from dip_ext.fit import WMV_WINDOW, Stage, fit, network_side
 from dip_ext.images import (BENCHMARK_IMAGES, COLOUR_IMAGES, add_noise, check_mask, check_sigma, images_in, load_image,
@@ -19,7 +20,7 @@ from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import estimated_mse, stage_scales, target_pair
 from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
 from dip_ext.quality import quality
-from dip_ext.study import OUTPUTS, RULES, format_table, rule_stops, summarise
+from dip_ext.study import OUTPUTS, RULES, StudySettings, format_table, rule_stops, summarise
 
 SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
 
@@ -440,6 +441,54 @@ def test_fixed_count_never_looks_at_the_case_itself():
     assert rows[0]["rules"]["recorrupted"]["gap"] == pytest.approx(0.0)
     assert rows[0]["rules"]["discrepancy"]["worst gap"] == pytest.approx(3.5)
     assert rows[0]["rules"]["fixed count"]["within 1 dB"] == 0.0
+
+
+@pytest.mark.parametrize("iterations, stood", [(1_200, False), (1_201, True)])
+def test_a_study_case_records_every_rules_stop_from_its_fits(monkeypatch, iterations, stood):
+    """run_case with stand-in fits whose signals have known stops: discrepancy where the residual
+    first falls to sigma_hat^2 = 0.01 (400), ES-WMV's minimum (200; it has stood 1,000 iterations
+    only if the run outlasts iteration 1,200), SURE's minima (300 averaged, 310 raw), the
+    recorrupted estimate's (500, 510); what each fit was asked for; the speeds; and the scores of
+    the noisy image and the classical output, by hand."""
+    calls = []
+
+    def stand_in_fit(observation, config, stages, *, sigma, clean, seed, progress, speed, sure=False):
+        calls.append({"observation": observation, "stages": stages, "sigma": sigma, "seed": seed, "sure": sure})
+        record = dip_ext.fit.FitRecord()
+        k = np.arange(iterations if stages[0].scale == 0 else 700, dtype=np.float64)
+        record.loss = list(k)
+        record.residual = list(np.where(k < 400, 1.0, 0.005))
+        record.wmv = list(np.where(k < WMV_WINDOW - 1, np.nan, np.abs(k - 200) + 1))
+        record.sure, record.sure_raw = list(np.abs(k - 300)), list(np.abs(k - 310))
+        record.estimate, record.estimate_raw = list(np.abs(k - 500)), list(np.abs(k - 510))
+        record.psnr, record.psnr_raw = list(20 + k / 3), list(19 + k / 3)
+        record.ssim, record.ssim_raw = list(k / 7), list(k / 9)
+        record.seconds = 2.0 if stages[0].scale == 0 else 7.0
+        return record
+
+    monkeypatch.setattr(dip_ext.study, "fit", stand_in_fit)
+    monkeypatch.setattr(dip_ext.study, "estimated_sigma", lambda noisy: 0.1)
+    monkeypatch.setattr(dip_ext.study, "classical_denoisers", lambda noisy: {"flat": np.full_like(noisy, 0.5)})
+    settings = StudySettings(size=32)
+    case = dip_ext.study.run_case("astronaut", 25.0, 3, settings)
+
+    clean = load_image("astronaut", 32)
+    noisy = add_noise(clean, 25.0, torch.Generator().manual_seed(3))
+    plain_call, recorrupted_call = calls
+    assert all(np.array_equal(call["observation"], noisy) and call["sigma"] == 0.1 and call["seed"] == 3 for call in calls)
+    assert plain_call["stages"] == [Stage(0.0, 2_000)] and plain_call["sure"]
+    assert recorrupted_call["stages"] == [Stage(0.25, 2_000, 200)] and not recorrupted_call["sure"]
+    assert (case["key"], case["image"], case["sigma"], case["seed"]) == ("astronaut|25|3", "astronaut", 25.0, 3)
+    assert case["settings"]["size"] == 32 and case["sigma_estimated"] == pytest.approx(25.5)
+    assert case["noisy"]["psnr"] == pytest.approx(10 * np.log10(1 / np.mean((noisy - clean) ** 2)))
+    assert case["classical"]["flat"]["psnr"] == pytest.approx(10 * np.log10(1 / np.mean((clean - 0.5) ** 2)))
+    plain, recorrupted = case["plain"], case["recorrupted"]
+    assert (plain["discrepancy"], plain["wmv"], plain["wmv stood"]) == (400, 200, stood)
+    assert plain["sure"] == {"averaged": 300, "raw": 310} and recorrupted["stop"] == {"averaged": 500, "raw": 510}
+    assert plain["iterations_per_second"] == iterations / 2.0 and recorrupted["iterations_per_second"] == 100.0
+    assert plain["averaged"]["psnr"][3] == 21.0 and plain["raw"]["psnr"][3] == 20.0
+    assert plain["averaged"]["ssim"][1] == round(1 / 7, 4) and plain["raw"]["ssim"][1] == round(1 / 9, 4)
+    assert len(recorrupted["averaged"]["psnr"]) == 700 and recorrupted["raw"]["ssim"][2] == round(2 / 9, 4)
 
 
 def _synthetic_case(image, sigma, peak, discrepancy, wmv, stood, sure, stop, classical):
