@@ -5,6 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+import dip_ext.fit
+import dip_ext.starts
+from dip_ext.fit import Stage
 from dip_ext.starts import (CORRUPTIONS, RULE_START, Corruption, StartSettings, best_by_steps, best_tradeoffs, corrupt,
                             run_corruption, study_digits, summarise)
 from mnist_ext.recipe import load_model
@@ -25,6 +28,47 @@ def test_corruptions_remove_and_noise_what_they_say():
     assert np.array_equal(observed, clean * mask)
     observed, mask = corrupt(clean, Corruption("random", missing=0.5), torch.Generator().manual_seed(0))
     assert 0.42 < mask.mean() < 0.58 and np.all(observed[mask == 0] == 0) and np.all(observed[mask == 1] == 0.5)
+
+
+@pytest.mark.parametrize("corruption", [Corruption("noise", sigma=50.0), Corruption("holes", missing=0.5)])
+def test_dip_starts_keep_each_digits_snapshots_and_charge_each_start_its_share_of_the_fit(monkeypatch, corruption):
+    """Stand-in fits (4 s for the plain fit, 3 s for the rule's): "DIP k" is each digit's averaged
+    output after k iterations of one fit of max(k) iterations, charged k / max(k) of that fit's
+    seconds per digit; for noise a second fit, to the recorrupted target with the estimated sigma and
+    the study's patience, gives the rule's start; digit i is fitted with seed + i and its mask."""
+    calls = []
+
+    def stand_in_fit(observation, config, stages, *, mask=None, sigma=None, seed=0, snapshot_every=0, progress=True):
+        calls.append({"observation": observation, "stages": stages, "mask": mask, "sigma": sigma, "seed": seed})
+        record = dip_ext.fit.FitRecord()
+        record.snapshots = {k: np.full((28, 28), 10.0 * seed + k) for k in range(1, stages[0].iterations + 1)}
+        record.final = np.full((28, 28), -1.0 - seed)
+        record.seconds = 3.0 if stages[0].scale else 4.0
+        return record
+
+    monkeypatch.setattr(dip_ext.starts, "fit", stand_in_fit)
+    monkeypatch.setattr(dip_ext.starts, "estimated_sigma", lambda observation: 0.2)
+    observations = np.stack([np.full((28, 28), value) for value in (0.1, 0.2)])
+    masks = [None, None] if not corruption.masked else [np.ones((28, 28)), np.zeros((28, 28))]
+    starts = dip_ext.starts.dip_starts(observations, masks, corruption, TINY, seed=5)
+    expected_names = ["DIP 3", "DIP 6"] + ([RULE_START] if corruption.sigma else [])
+    assert list(starts) == expected_names
+    for k in (3, 6):
+        images, seconds = starts[f"DIP {k}"]
+        assert np.array_equal(images, np.stack([np.full((28, 28), 50.0 + k), np.full((28, 28), 60.0 + k)]))
+        assert seconds == pytest.approx(4.0 * k / 6)  # (4 + 4) s over 2 digits, k of the 6 iterations
+    plain = [call for call in calls if call["stages"][0].scale == 0]
+    assert [call["seed"] for call in plain] == [5, 6] and all(call["stages"] == [Stage(0.0, 6)] for call in plain)
+    assert all(call["mask"] is mask for call, mask in zip(plain, masks))
+    assert all(np.array_equal(call["observation"], observation) for call, observation in zip(plain, observations))
+    if corruption.sigma:
+        rule = [call for call in calls if call["stages"][0].scale]
+        assert [call["seed"] for call in rule] == [5, 6] and all(call["sigma"] == 0.2 for call in rule)
+        assert all(call["stages"] == [Stage(TINY.rule.recorrupted_scale, 6, TINY.rule.patience)] for call in rule)
+        images, seconds = starts[RULE_START]
+        assert np.array_equal(images, np.stack([np.full((28, 28), -6.0), np.full((28, 28), -7.0)])) and seconds == 3.0
+    else:
+        assert len(calls) == 2
 
 
 def test_study_digits_are_the_first_of_each_class_and_bounded():
