@@ -36,15 +36,12 @@ MASKS = ("random", "block")
 
 
 def _to_unit(image: np.ndarray, grey: bool) -> np.ndarray:
-    """Any skimage/PIL array (H, W), (H, W, 3) or (H, W, 4) -> float in [0, 1], (H, W) if grey or
-    the source is grey, else (H, W, 3); an alpha channel is dropped."""
+    """An 8-bit array (H, W) or (H, W, 3) -> float64 in [0, 1]: (H, W) if grey or the source is grey
+    (scikit-image's rgb2gray: ITU-R 709 luminance), else (H, W, 3)."""
     image = np.asarray(image)
-    if image.ndim == 3 and image.shape[-1] == 4:
-        image = image[..., :3]
     if image.ndim == 3 and grey:
-        image = color.rgb2gray(image)
-    image = image.astype(np.float64)
-    return image / 255.0 if image.max() > 1.0 else image
+        return color.rgb2gray(image)
+    return image.astype(np.float64) / 255.0
 
 
 def _skimage_photograph(name: str) -> np.ndarray:
@@ -61,7 +58,7 @@ def _read_file(path: Path, grey: bool) -> np.ndarray:
     try:
         with Image.open(path) as opened:
             mode = "L" if opened.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB"
-            return _to_unit(np.asarray(opened.convert(mode), dtype=np.float64) / 255.0, grey)
+            return _to_unit(np.asarray(opened.convert(mode)), grey)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"cannot read {path} as an image ({error}); give a PNG or JPEG file") from None
 
