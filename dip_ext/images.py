@@ -1,8 +1,8 @@
 """Test images and their corruptions: images in [0, 1], grey (H, W) or colour (H, W, 3), no download.
 
 Sources: the standard photographs scikit-image ships inside its wheel (`load_image("astronaut")`),
-a held-out MNIST digit (`"mnist:7"` = the 8th held-out digit, see mnist_ext.data), any PNG/JPEG
-file, or every image in a folder (`images_in`). A colour source stays colour unless grey=True; a
+a held-out MNIST digit (`"mnist:7"` = the 8th held-out digit, see mnist_ext.data), any PNG (8- or
+16-bit) or JPEG file, or every image in a folder (`images_in`). A colour source stays colour unless grey=True; a
 grey source stays grey. Every image is cropped to its central square and resized to `size` x
 `size` by skimage.transform.resize with anti-aliasing (so 512 x 512 astronaut becomes a 128 x 128
 thumbnail of the whole scene).
@@ -36,18 +36,24 @@ MASKS = ("random", "block")
 
 
 def _to_unit(image: np.ndarray, grey: bool) -> np.ndarray:
-    """An 8-bit array (H, W) or (H, W, 3) -> float64 in [0, 1]: (H, W) if grey or the source is grey
-    (scikit-image's rgb2gray: ITU-R 709 luminance), else (H, W, 3)."""
+    """An 8- or 16-bit array (H, W) or (H, W, 3) -> float64 in [0, 1], 0 to the type's largest value:
+    (H, W) if grey or the source is grey (scikit-image's rgb2gray: ITU-R 709 luminance), else (H, W, 3)."""
     image = np.asarray(image)
     if image.ndim == 3 and grey:
         return color.rgb2gray(image)
-    return image.astype(np.float64) / 255.0
+    return image.astype(np.float64) / np.iinfo(image.dtype).max
 
 
 def _skimage_photograph(name: str) -> np.ndarray:
     if name == "motorcycle":
         return data.stereo_motorcycle()[0]  # the left view of the stereo pair
     return getattr(data, name)()
+
+
+_GREY_MODES = {"1": "L", "L": "L", "LA": "L", "I;16": "I;16"}
+"""Pillow's grey modes of PNG and JPEG files -> the mode read: 8-bit grey (bilevel, and grey with
+alpha, too) or 16-bit grey. Any other mode but the integer and float ones is read as 8-bit RGB,
+alpha dropped."""
 
 
 def _read_file(path: Path, grey: bool) -> np.ndarray:
@@ -57,8 +63,10 @@ def _read_file(path: Path, grey: bool) -> np.ndarray:
         raise ValueError(f"no image file at {path}; give an existing PNG/JPEG or one of: {', '.join(IMAGE_NAMES)}")
     try:
         with Image.open(path) as opened:
-            mode = "L" if opened.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB"
-            return _to_unit(np.asarray(opened.convert(mode)), grey)
+            if opened.mode[0] in "IF" and opened.mode != "I;16":  # a TIFF's 32-bit, float or big-endian pixels
+                raise ValueError(f"cannot read {path}: its pixels are Pillow's mode {opened.mode}, whose range is "
+                                 "not known here; give an 8- or 16-bit PNG or a JPEG")
+            return _to_unit(np.asarray(opened.convert(_GREY_MODES.get(opened.mode, "RGB"))), grey)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"cannot read {path} as an image ({error}); give a PNG or JPEG file") from None
 
@@ -169,7 +177,7 @@ def make_mask(kind: str, shape: tuple[int, ...], generator: torch.Generator | No
     """
     height, width = shape[:2]
     if kind == "random":
-        mask = (torch.rand((height, width), generator=generator, dtype=torch.float64) < 0.5).numpy().astype(np.float64)
+        mask = (torch.rand((height, width), generator=generator, dtype=torch.float64) < 0.5).double().numpy()
     elif kind == "block":
         mask = np.ones((height, width))
         mask[height // 4: height // 4 + height // 2, width // 4: width // 4 + width // 2] = 0.0
@@ -182,8 +190,8 @@ def check_mask(mask: np.ndarray | Tensor, image_shape: tuple[int, ...]) -> None:
     """A mask must have the image's shape and hold only 0s and 1s."""
     if tuple(mask.shape) != tuple(image_shape):
         raise ValueError(f"the mask has shape {tuple(mask.shape)} but the image has {tuple(image_shape)}; they must match")
-    values = np.unique(np.asarray(mask))
-    if not set(values.tolist()) <= {0.0, 1.0}:
+    values = set(np.unique(np.asarray(mask)).tolist())
+    if not values <= {0.0, 1.0}:
         raise ValueError("the mask must hold only 0 (missing) and 1 (observed)")
-    if values.max(initial=0.0) == 0.0:
+    if 1.0 not in values:
         raise ValueError("the mask observes no pixel; at least one must be 1")

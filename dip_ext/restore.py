@@ -43,7 +43,7 @@ def _keep_observed(levels: Iterator[tuple[int, Tensor]], observation: Tensor, ma
     """RePaint's replacement at every level the sampler yields. The sampler continues from the x it
     yielded, so the replacement is written into that tensor in place."""
     for level, x in levels:
-        known = observation if level == 0 else noised_start(observation, level, schedule, generator)
+        known = noised_start(observation, level, schedule, generator)  # level 0: the observation itself
         x.copy_(mask * known + (1 - mask) * x)
         yield level, x
 

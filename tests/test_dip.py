@@ -186,6 +186,54 @@ def test_image_file_is_read_and_resized(tmp_path):
     assert load_image(str(tmp_path / "red.png"), 16, grey=True) == pytest.approx(np.full((16, 16), 0.2125 * 200 / 255), abs=2e-3)
 
 
+GREY_RAMP = np.linspace(0, 1, 20 * 20).reshape(20, 20)
+
+
+@pytest.mark.parametrize("array, mode, suffix, read", [
+    (GREY_RAMP > 0.5, "1", ".png", (GREY_RAMP > 0.5).astype(float)),
+    (np.round(GREY_RAMP * 255).astype(np.uint8), "L", ".png", np.round(GREY_RAMP * 255) / 255),
+    (np.round(GREY_RAMP * 255).astype(np.uint8), "L", ".jpg", np.round(GREY_RAMP * 255) / 255),
+    (np.round(GREY_RAMP * 65535).astype(np.uint16), "I;16", ".png", np.round(GREY_RAMP * 65535) / 65535),
+])
+def test_grey_files_read_as_grey_scaled_by_their_bit_depth(tmp_path, array, mode, suffix, read):
+    """A 16-bit PNG spans 0..65535 (a reader that clipped it to 8 bits would give white from 255 / 65535 on)."""
+    path = tmp_path / f"grey{suffix}"
+    Image.fromarray(array).save(path)
+    with Image.open(path) as opened:
+        assert opened.mode == mode
+    image = load_image(str(path), None)
+    assert image.shape == (20, 20)
+    np.testing.assert_allclose(image, read, atol=0.02 if suffix == ".jpg" else 1e-12)
+
+
+def test_alpha_is_dropped_and_a_palette_is_read_as_its_colours(tmp_path):
+    grey = np.round(GREY_RAMP * 255).astype(np.uint8)
+    alpha = np.full_like(grey, 7)
+    Image.fromarray(np.stack([grey, alpha], axis=-1), mode="LA").save(tmp_path / "la.png")
+    np.testing.assert_allclose(load_image(str(tmp_path / "la.png"), None), grey / 255)
+    rgba = np.stack([grey, 255 - grey, np.full_like(grey, 9), alpha], axis=-1)
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "rgba.png")
+    np.testing.assert_allclose(load_image(str(tmp_path / "rgba.png"), None), rgba[..., :3] / 255)
+    palette = Image.fromarray(rgba[..., :3], mode="RGB").quantize(colors=256)
+    palette.save(tmp_path / "palette.png")
+    with Image.open(tmp_path / "palette.png") as opened:
+        assert opened.mode == "P"
+        colours = np.asarray(opened.convert("RGB")) / 255
+    assert load_image(str(tmp_path / "palette.png"), None).shape == (20, 20, 3)
+    np.testing.assert_allclose(load_image(str(tmp_path / "palette.png"), None), colours)
+
+
+@pytest.mark.parametrize("array, mode", [(GREY_RAMP.astype(np.float32), "F"), ((GREY_RAMP * 1000).astype(np.int32), "I"),
+                                         ((GREY_RAMP * 1000).astype(">u2"), "I;16B")])
+def test_files_of_unknown_range_are_refused(tmp_path, array, mode):
+    path = tmp_path / "scan.tiff"
+    Image.fromarray(array).save(path)
+    with pytest.raises(ValueError) as refused:
+        load_image(str(path), None)
+    assert str(refused.value) == (f"cannot read {path}: its pixels are Pillow's mode {mode}, whose range is not known "
+                                  "here; give an 8- or 16-bit PNG or a JPEG")
+
+
 def test_a_folder_gives_its_png_and_jpeg_files_in_order(tmp_path):
     for name in ("b.png", "a.JPG", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
@@ -202,6 +250,8 @@ def test_noise_has_the_requested_std_on_the_255_scale():
     noisy = add_noise(clean, 25, torch.Generator().manual_seed(0))
     assert abs((noisy - clean).std() - 25 / 255) < 0.002
     assert abs((noisy - clean).mean()) < 0.002
+    eps = torch.randn((256, 256), generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    np.testing.assert_allclose(noisy, clean + 25 / 255 * eps, rtol=0, atol=1e-15)  # the seed's N(0, 1) draws, scaled
     assert check_sigma(100) == pytest.approx(100 / 255), "the largest sigma accepted"
 
 
@@ -213,6 +263,11 @@ def test_masks_observe_what_they_say():
     by_hand = np.ones((10, 6))
     by_hand[2:7, 1:4] = 0  # rows from 10 // 4 = 2, 10 // 2 = 5 of them; columns from 1, 3 of them
     assert np.array_equal(make_mask("block", (10, 6)), by_hand)
+    odd = np.ones((9, 7))
+    odd[2:6, 1:4] = 0  # rows from 9 // 4 = 2, 9 // 2 = 4 of them; columns from 1, 3 of them
+    assert np.array_equal(make_mask("block", (9, 7)), odd)
+    uniform = torch.rand((200, 200), generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    assert random.dtype == np.float64 and np.array_equal(random, uniform < 0.5), "observed where the seed's U(0, 1) < 1/2"
     colour = make_mask("random", (200, 200, 3), torch.Generator().manual_seed(0))
     assert colour.shape == (200, 200, 3) and np.array_equal(colour[..., 2], random)  # same pixels, every channel
 

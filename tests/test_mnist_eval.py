@@ -37,6 +37,16 @@ def test_frechet_distance_matches_scipys_matrix_square_root_for_correlated_and_d
     assert frechet_distance(dead(a), dead(b)) == pytest.approx(textbook, rel=1e-9)
 
 
+def test_frechet_distance_of_more_features_than_samples_is_finite_and_zero_to_itself():
+    """30 samples of 64 features (half of them ReLU'd, as the classifier's are): rank-deficient
+    covariances whose product has eigenvalues of -1e-15 in floating point; they are clipped to 0
+    before the square root, so the distance of a set to itself is 0 and not nan."""
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((30, 64))
+    features[:, :32] = np.maximum(features[:, :32], 0)
+    assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-5 * np.trace(np.cov(features, rowvar=False)))
+
+
 class PixelReader(nn.Module):
     """A stand-in classifier: reads the digit from the first pixel, ((x + 1) * 4.5) rounded."""
 

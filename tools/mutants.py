@@ -54,6 +54,9 @@ _MAP_LOCATION = ("map_location matters only for a checkpoint saved from a GPU, w
                  "differs only on a GPU")
 _WEIGHTS_ONLY_DEFAULT = ("torch >= 2.6 (2.13 is pinned) loads with weights_only=True by default "
                          "(test_untrusted_pickles_are_not_executed)")
+_ROWVAR_NONE = "np.cov tests `not rowvar`, so rowvar=None is rowvar=False"
+_HALF_EXACTLY = ("a float64 U(0, 1) draw is exactly 1/2 with probability 2^-53: observed at < 1/2 and at <= 1/2 "
+                 "alike for every seed")
 EQUIVALENT: dict[str, str] = {
     "metrics.x__points__mutmut_6": _CPU_PATH,
     "metrics.x__points__mutmut_7": _CPU_PATH,
@@ -152,6 +155,9 @@ EQUIVALENT: dict[str, str] = {
                                                           "sample the guidance term is 0 x grad or the grad of 0",
     "samplers.xǁClassifierGuidanceǁ__call____mutmut_30": "dim=+1 and dim=-1 are the same axis of the (B, C) logits",
     "samplers.xǁClassifierGuidanceǁ__call____mutmut_61": "the gradient has x_t's dtype, which is eps's for every denoiser here",
+    "mnist_ext.scoring.x_frechet_distance__mutmut_8": _ROWVAR_NONE,
+    "mnist_ext.scoring.x_frechet_distance__mutmut_13": _ROWVAR_NONE,
+    "dip_ext.images.x_make_mask__mutmut_13": _HALF_EXACTLY,
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 
