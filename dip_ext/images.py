@@ -2,10 +2,10 @@
 
 Sources: the standard photographs scikit-image ships inside its wheel (`load_image("astronaut")`),
 a held-out MNIST digit (`"mnist:7"` = the 8th held-out digit, see mnist_ext.data), any PNG (8- or
-16-bit) or JPEG file, or every image in a folder (`images_in`). A colour source stays colour unless grey=True; a
-grey source stays grey. Every image is cropped to its central square and resized to `size` x
-`size` by skimage.transform.resize with anti-aliasing (so 512 x 512 astronaut becomes a 128 x 128
-thumbnail of the whole scene).
+16-bit) or JPEG file, or every image in a folder (`images_in`). A colour source stays colour
+unless grey=True; a grey source stays grey. Every image is cropped to its central square and
+resized to `size` x `size` by skimage.transform.resize with anti-aliasing (so 512 x 512 astronaut
+becomes a 128 x 128 thumbnail of the whole scene).
 
 Corruptions: y = x + sigma/255 * eps (eps ~ N(0, I) independently per pixel and channel, not
 clipped, so the noise model that the stopping rules assume holds exactly), and pixel masks

@@ -55,8 +55,8 @@ _MAP_LOCATION = ("map_location matters only for a checkpoint saved from a GPU, w
 _WEIGHTS_ONLY_DEFAULT = ("torch >= 2.6 (2.13 is pinned) loads with weights_only=True by default "
                          "(test_untrusted_pickles_are_not_executed)")
 _ROWVAR_NONE = "np.cov tests `not rowvar`, so rowvar=None is rowvar=False"
-_HALF_EXACTLY = ("a float64 U(0, 1) draw is exactly 1/2 with probability 2^-53: observed at < 1/2 and at <= 1/2 "
-                 "alike for every seed")
+_HALF_EXACTLY = ("< 1/2 and <= 1/2 differ only where a float64 U(0, 1) draw is exactly 1/2, with probability 2^-53 "
+                 "per pixel")
 EQUIVALENT: dict[str, str] = {
     "metrics.x__points__mutmut_6": _CPU_PATH,
     "metrics.x__points__mutmut_7": _CPU_PATH,
