@@ -121,6 +121,15 @@ def test_network_side_pads_to_what_the_depth_needs():
         SkipHourglass(SMALL)(torch.zeros(1, 32, 20, 20))
 
 
+@pytest.mark.parametrize("height, width", [(20, 16), (16, 20), (8, 8), (8, 16)])
+def test_the_network_refuses_each_side_it_cannot_take(height, width):
+    """Depth 3 needs sides that divide by 8 and are at least 16: one side not divisible (either one),
+    or both divisible but too small."""
+    with pytest.raises(ValueError) as error:
+        SkipHourglass(SMALL)(torch.zeros(1, SMALL.input_channels, height, width))
+    assert str(error.value) == f"the input's sides {(height, width)} must divide by 2^depth = 8 and be at least 16"
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"depth": 0}, "depth must be an integer >= 1, got 0"),
     ({"channels_skip": -1}, "channels_skip must be an integer >= 0, got -1"),
@@ -253,6 +262,23 @@ def test_noise_has_the_requested_std_on_the_255_scale():
     eps = torch.randn((256, 256), generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
     np.testing.assert_allclose(noisy, clean + 25 / 255 * eps, rtol=0, atol=1e-15)  # the seed's N(0, 1) draws, scaled
     assert check_sigma(100) == pytest.approx(100 / 255), "the largest sigma accepted"
+    assert check_sigma(0.5) == pytest.approx(0.5 / 255), "any positive sigma, below 1 too"
+
+
+@pytest.mark.parametrize("height, width", [(30, 20), (20, 30)])
+def test_a_file_is_cropped_to_its_central_square(tmp_path, height, width):
+    """Rows (columns) numbered in the pixel values: the square kept starts (long side - short side) / 2 in."""
+    numbers = np.add.outer(np.arange(height), np.zeros(width)) if height > width else np.add.outer(np.zeros(height), np.arange(width))
+    Image.fromarray(numbers.astype(np.uint8)).save(tmp_path / "ruler.png")
+    kept = np.round(load_image(str(tmp_path / "ruler.png"), None) * 255)
+    assert kept.shape == (20, 20)
+    expected = np.arange(5, 25)
+    np.testing.assert_array_equal(kept[:, 0] if height > width else kept[0], expected)
+
+
+def test_the_smallest_image_dip_takes_is_accepted(tmp_path):
+    Image.fromarray(np.full((16, 16), 128, dtype=np.uint8)).save(tmp_path / "small.png")
+    assert load_image(str(tmp_path / "small.png"), None).shape == (16, 16)
 
 
 def test_masks_observe_what_they_say():
@@ -603,7 +629,8 @@ def test_study_summary_of_synthetic_cases_by_hand():
 
 def test_study_table_prints_the_summaries_rows():
     table = format_table({output: summarise(STUDY_CASES, output) for output in OUTPUTS}).splitlines()
-    assert table[0] == "Scored on the averaged output:"
+    assert table[:3] == ["Scored on the averaged output:", "",
+                         "| sigma | rule | PSNR at stop | gap to peak (mean / worst) | within 1 dB | SSIM at stop |"]
     assert "| 25 | discrepancy | 28.50 | 1.50 / 3.00 | 50% | 0.035 |" in table
     assert "| all | twin | 28.33 | 1.67 / 5.00 | 67% | 0.060 |" in table
     assert table.index("Scored on the raw output:") < table.index("| 25 | SURE | 27.00 | 1.00 / 2.00 | 50% | 0.560 |")

@@ -10,11 +10,12 @@ import dip_ext.fit
 from dip_ext import denoise
 from dip_ext.classical import classical_denoisers, estimated_sigma
 from dip_ext.fit import WMV_WINDOW, Stage, fit, network_side
-from dip_ext.images import add_noise, load_image, make_mask
+from dip_ext.images import add_noise, load_image, make_mask, to_image, to_tensor
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import target_pair
 from dip_ext.quality import psnr
 from dip_ext.sure import SURE_EPSILON, rademacher_probe, sure
+from speed import SpeedPolicy
 
 SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
 
@@ -180,6 +181,55 @@ def test_a_fit_with_its_sure_twin_records_the_same_fit(noisy_astronaut):
     with_twin = fit(noisy, SMALL, [Stage(0.0, 30)], sigma=25 / 255, clean=clean, progress=False, sure=True)
     assert with_twin.loss == plain.loss and np.array_equal(with_twin.final, plain.final)
     assert not np.any(np.isnan(with_twin.sure)) and not np.any(np.isnan(with_twin.sure_raw))
+
+
+def test_sure_is_computed_from_each_iterations_outputs_of_the_twin_that_fits_the_probed_observation(
+        noisy_astronaut, monkeypatch):
+    """The raw outputs, recorded as the networks run (main, then twin, at every iteration): SURE_raw
+    from each pair; SURE from their exponential averages, formed here by hand; and the twin's outputs
+    are those of plain DIP fitted to y + eps b from the same seed."""
+    _, noisy = noisy_astronaut
+    sigma, iterations, decay = 25 / 255, 12, SMALL.output_average
+    outputs = _recording_network(monkeypatch)
+    record = fit(noisy, SMALL, [Stage(0.0, iterations)], sigma=sigma, progress=False, sure=True)
+    main, twin = outputs[0::2], outputs[1::2]
+    probe = rademacher_probe(noisy.shape, 0)
+    expected_raw = [sure(f, f_twin, noisy, probe, SURE_EPSILON, sigma) for f, f_twin in zip(main, twin)]
+    np.testing.assert_allclose(record.sure_raw, expected_raw, rtol=0, atol=1e-9)
+    average, twin_average, expected = main[0], twin[0], []
+    for k in range(iterations):
+        if k:
+            average, twin_average = decay * average + (1 - decay) * main[k], decay * twin_average + (1 - decay) * twin[k]
+        expected.append(sure(average, twin_average, noisy, probe, SURE_EPSILON, sigma))
+    np.testing.assert_allclose(record.sure, expected, rtol=0, atol=1e-6)
+    outputs.clear()
+    # y + eps b formed in float32 as the fit forms it: Adam's first steps move by about lr x sign(gradient),
+    # so a target one float32 rounding away would send near-zero gradients, and the outputs, elsewhere
+    probed = to_image(to_tensor(noisy) + SURE_EPSILON * to_tensor(probe))
+    fit(probed, SMALL, [Stage(0.0, iterations)], progress=False)
+    np.testing.assert_allclose(np.stack(outputs), np.stack(twin), rtol=0, atol=1e-6)
+
+
+def test_without_averaging_every_raw_signal_is_its_averaged_one(noisy_astronaut):
+    """output_average = 0 makes a_k = f_k exactly, so the raw and averaged records must agree value for
+    value: the quality estimate of a masked progressive stage, PSNR, SSIM and SURE."""
+    clean, noisy = noisy_astronaut
+    unaveraged = DipConfig(depth=3, channels_down=16, channels_up=16, output_average=0.0)
+    mask = make_mask("random", noisy.shape, torch.Generator().manual_seed(1))
+    masked = fit(noisy * mask, unaveraged, [Stage(0.5, 6)], sigma=25 / 255, mask=mask, clean=clean,
+                 progress=False).arrays()
+    probed = fit(noisy, unaveraged, [Stage(0.0, 6)], sigma=25 / 255, clean=clean, progress=False, sure=True).arrays()
+    for signals, names in ((masked, ("estimate", "psnr", "ssim")), (probed, ("sure", "psnr", "ssim"))):
+        for name in names:
+            assert not np.any(np.isnan(signals[name])) and np.array_equal(signals[f"{name}_raw"], signals[name]), name
+
+
+def test_a_channels_last_fit_is_the_same_fit(noisy_astronaut):
+    _, noisy = noisy_astronaut
+    plain = fit(noisy, SMALL, [Stage(0.0, 5)], progress=False)
+    channels_last = fit(noisy, SMALL, [Stage(0.0, 5)], progress=False, speed=SpeedPolicy(channels_last=True))
+    np.testing.assert_allclose(channels_last.loss, plain.loss, rtol=1e-4)
+    np.testing.assert_allclose(channels_last.final, plain.final, rtol=0, atol=1e-4)
 
 
 def test_sure_of_a_network_that_cannot_move_is_the_residual_less_the_noise_variance(noisy_astronaut):

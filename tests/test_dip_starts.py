@@ -8,6 +8,7 @@ import torch
 import dip_ext.fit
 import dip_ext.starts
 from dip_ext.fit import Stage
+from dip_ext.images import digit_to_unit, unit_to_digit
 from dip_ext.starts import (CORRUPTIONS, RULE_START, Corruption, StartSettings, best_by_steps, best_tradeoffs, corrupt,
                             run_corruption, study_digits, summarise)
 from mnist_ext.recipe import load_model
@@ -134,6 +135,35 @@ def test_the_observation_row_scores_the_noisy_digits_themselves(noise_run):
     assert np.allclose(noise_run["grid"]["corrupted"], noisy[np.linspace(0, 9, 4).round().astype(int)])
 
 
+@pytest.fixture(scope="module")
+def holes_run(tiny_mnist):
+    """Half the pixels removed at random, the study's default seed (the corruption draws from it)."""
+    model, _ = load_model(tiny_mnist)
+    digits, labels = study_digits(1)
+    return run_corruption(model, SCHEDULE, DigitClassifier().eval(), digits.repeat(4, 1, 1, 1), digits, labels,
+                          CORRUPTIONS[2], TINY)
+
+
+def test_a_masked_run_keeps_the_observed_pixels_in_every_restored_digit(holes_run):
+    digits, _ = study_digits(1)
+    clean = (digits[:, 0].double().numpy() + 1) / 2
+    generator = torch.Generator().manual_seed(0)  # the default seed's draws, digit after digit
+    observations, masks = zip(*(corrupt(digit, CORRUPTIONS[2], generator) for digit in clean))
+    shown = np.linspace(0, len(clean) - 1, 4).round().astype(int)
+    observed = np.stack(masks)[shown] == 1
+    assert np.allclose(holes_run["grid"]["corrupted"], np.stack(observations)[shown])
+    restored = {name: images for name, images in holes_run["grid"].items() if ", t0 = " in name}
+    assert set(restored) == {"DIP 6, t0 = 20, 2 steps", "observation, t0 = 20, 2 steps", "noise, t0 = 200, 30 steps"}
+    for name, images in restored.items():
+        # RePaint's last replacement writes the observation (here the clean digit's pixels) into x_0
+        assert np.allclose(images[observed], clean[shown][observed], atol=1e-6), name
+        assert not np.allclose(images[~observed], 0.0), name  # the missing pixels are filled, not left at 0
+    observation_alone = next(row for row in holes_run["rows"] if row["start"] == "observation" and row["t0"] == 0)
+    assert observation_alone["seconds per digit"] == 0.0 and observation_alone["seed"] == 0
+    floors = {row["frechet_floor"] for row in holes_run["rows"]}  # real digits against real digits, once per run
+    assert len(floors) == 1 and np.isfinite(floors.pop())
+
+
 def _row(start, t0, steps, psnr, accuracy=1.0, seed=0, sampler="ddim", label=True, corruption="c"):
     return {"corruption": corruption, "seed": seed, "start": start, "t0": t0, "sampler": sampler, "steps": steps,
             "label": label, "psnr": psnr, "ssim": 0.5, "accuracy": accuracy, "frechet": 1.0, "frechet_floor": 1.0,
@@ -157,6 +187,18 @@ def test_tradeoff_is_the_fewest_steps_beating_dip_alone_by_one_db_at_generation_
     assert lines[1].startswith("  DIP 3: 10 ddim steps from t0 = 100 (with label): 21.20 dB, ")  # 2 steps miss 1 dB, 5 steps miss the accuracy
     assert lines[2:] == [f"  {start}: no setting reaches DIP alone + 1 dB with that accuracy"
                          for start in ("DIP 6", "noise", "observation")]
+
+
+def test_a_tradeoff_reached_without_the_label_says_so():
+    rows = [_row("DIP 3", 0, 0, 20.0, label=False, sampler="-"), _row("noise", 200, 30, 9.0, accuracy=0.9),
+            _row("observation", 20, 5, 21.5, label=False)]
+    lines = best_tradeoffs(summarise(rows))
+    assert lines[3].startswith("  observation: 5 ddim steps from t0 = 20 (without label): 21.50 dB, ")
+
+
+def test_digits_outside_the_model_range_are_clipped_into_the_unit_range_and_back():
+    assert digit_to_unit(torch.tensor([-3.0, -1.0, 0.0, 1.0, 2.5])).tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
+    assert unit_to_digit(np.array([-0.5, 0.25, 1.5])).tolist() == [-1.0, -0.5, 1.0]
 
 
 def test_figures_are_drawn_and_their_notes_follow_their_numbers(noise_run, tmp_path):

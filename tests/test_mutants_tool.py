@@ -1,6 +1,9 @@
 """tools/mutants.py: the table counts mutmut's verdicts as documented, leaving equivalent mutants out."""
 import json
 
+import pytest
+from scipy.stats import binomtest
+
 from tools import mutants
 
 
@@ -14,12 +17,13 @@ def test_report_counts_kills_timeouts_equivalents_and_survivors(tmp_path, monkey
     table = mutants.report(("m",))
     row = table.splitlines()[1].split()
     # module, mutants, checked, killed, timeout, equivalent, survived, no tests, score = 3 / (3 + 1 + 1)
-    assert row == ["m", "7", "6", "3", "1", "1", "1", "1", "60.0%"]
+    # and, one mutant unchecked, Wilson's 95% interval of 3 killed of 5 judged: 0.231 to 0.882 (tabulated)
+    assert row == ["m", "7", "6", "3", "1", "1", "1", "1", "60.0%", "23.1%", "-", "88.2%"]
     assert "  m.x_f__mutmut_4" in table and "  m.x_f__mutmut_6" in table and "mutmut_5" not in table
 
 
 def test_recheck_judges_survivors_stopped_and_unstarted_mutants_by_the_tests_of_their_function(tmp_path, monkeypatch):
-    """Each chosen mutant's covering tests run with MUTANT_UNDER_TEST set: exit 1 is killed, a conftest
+    """Each chosen mutant's covering test files run with MUTANT_UNDER_TEST set: exit 1 is killed, a conftest
     that fails to import under the mutant is killed, a plain usage error stays 4, a test run past the
     limit is 36. Killed and equivalent mutants are not run again."""
     (tmp_path / "mutants").mkdir()
@@ -28,8 +32,9 @@ def test_recheck_judges_survivors_stopped_and_unstarted_mutants_by_the_tests_of_
              "m.x_f__mutmut_5": 0, "m.x_f__mutmut_6": 1, "m.x_f__mutmut_7": 0}
     (tmp_path / "mutants" / "m.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
     (tmp_path / "mutants" / "mutmut-stats.json").write_text(json.dumps({
-        "tests_by_mangled_function_name": {"m.x_f": ["tests/slow.py::b", "tests/skip.py::c", "tests/fast.py::a"]},
-        "duration_by_test": {"tests/slow.py::b": 9.0, "tests/fast.py::a": 1.0}}))
+        "tests_by_mangled_function_name": {"m.x_f": ["tests/slow.py::b", "tests/skip.py::c", "tests/fast.py::a",
+                                                     "tests/fast.py::d"]},
+        "duration_by_test": {"tests/slow.py::b": 9.0, "tests/fast.py::a": 1.0, "tests/fast.py::d": 2.0}}))
     monkeypatch.setattr(mutants, "ROOT", tmp_path)
     monkeypatch.setitem(mutants.EQUIVALENT, "m.x_f__mutmut_5", "a reason")
     outcomes = {"m.x_f__mutmut_1": (1, b""), "m.x_f__mutmut_2": None,
@@ -47,7 +52,35 @@ def test_recheck_judges_survivors_stopped_and_unstarted_mutants_by_the_tests_of_
     mutants.recheck(("m",), children=1)
     assert sorted(name for name, _ in runs) == ["m.x_f__mutmut_1", "m.x_f__mutmut_2", "m.x_f__mutmut_3",
                                                 "m.x_f__mutmut_4", "m.x_f__mutmut_7"]
-    assert all(tests == ["tests/fast.py::a", "tests/slow.py::b"] for _, tests in runs), "fastest first, ignored left out"
+    assert all(tests == ["tests/fast.py", "tests/slow.py"] for _, tests in runs), "whole files, fastest first, ignored left out"
     verdicts = json.loads((tmp_path / "mutants" / "m.py.meta").read_text())["exit_code_by_key"]
     assert verdicts == {"m.x_f__mutmut_1": 1, "m.x_f__mutmut_2": 36, "m.x_f__mutmut_3": 1, "m.x_f__mutmut_4": 4,
                         "m.x_f__mutmut_5": 0, "m.x_f__mutmut_6": 1, "m.x_f__mutmut_7": 0}
+
+
+def test_a_complete_run_has_no_interval(tmp_path, monkeypatch):
+    (tmp_path / "mutants").mkdir()
+    (tmp_path / "mutants" / "m.py.meta").write_text(json.dumps({"exit_code_by_key": {"m.x_f__mutmut_1": 1}}))
+    monkeypatch.setattr(mutants, "ROOT", tmp_path)
+    assert mutants.report(("m",)).splitlines()[1].split() == ["m", "1", "1", "1", "0", "0", "0", "0", "100.0%"]
+
+
+@pytest.mark.parametrize("killed, judged", [(0, 10), (10, 10), (57, 60), (1, 2), (140, 200)])
+def test_the_interval_is_wilsons_as_scipy_computes_it(killed, judged):
+    expected = binomtest(killed, judged).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = mutants.wilson_interval(killed, judged)
+    assert low == pytest.approx(expected.low, abs=1e-4) and high == pytest.approx(expected.high, abs=1e-4)
+
+
+def test_a_sample_draws_unchecked_mutants_of_each_module_and_the_same_ones_for_a_seed(tmp_path, monkeypatch):
+    (tmp_path / "mutants").mkdir()
+    for module in ("a", "b"):
+        codes = {f"{module}.x_f__mutmut_{k}": (1 if k < 5 else None) for k in range(40)}
+        (tmp_path / "mutants" / f"{module}.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    monkeypatch.setattr(mutants, "ROOT", tmp_path)
+    drawn = mutants.sample(("a", "b"), 10)
+    assert len(drawn) == 20 == len(set(drawn))
+    assert sum(name.startswith("a.") for name in drawn) == 10
+    assert all(int(name.rsplit("_", 1)[1]) >= 5 for name in drawn)  # the 5 checked ones are never drawn
+    assert mutants.sample(("a", "b"), 10) == drawn and mutants.sample(("a", "b"), 10, seed=1) != drawn
+    assert len(mutants.sample(("a",), 100)) == 35  # at most every unchecked one
