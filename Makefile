@@ -35,6 +35,7 @@ bench-mnist: $(STAMP)
 
 bench-dip: $(STAMP)
 	$(PY) -m tools.bench_dip_network
+	$(PY) -m tools.bench_dip_reference
 	$(PY) -m dip_ext.run_study
 
 bench-dip-start: $(STAMP)
