@@ -93,7 +93,7 @@ def main() -> None:
         ours, theirs = results[(image, 50, default_std)], results[(image, 50, REFERENCE_INPUT_NOISE_SIGMA_50)]
         cells = []
         for column in columns:
-            raw = column + " raw" if column != "peak" else "peak raw"
+            raw = f"{column} raw"
             cells.append(f"{ours[column]:.2f} / {ours[raw]:.2f} | {theirs[column]:.2f} / {theirs[raw]:.2f}")
             differences[column].append((theirs[column] - ours[column], theirs[raw] - ours[raw]))
         print(f"| {image} | " + " | ".join(cells) + " |")
