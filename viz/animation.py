@@ -3,12 +3,12 @@
     python -m viz.animation [--n 5000] [--density hist|kde] [--seed 0] [--fps 8]
 
 One frame per reverse step t = T, ..., 0: left, the density of n samples of the learned chain at
-that step; right, the exact q(x_t). Written with Pillow (no ffmpeg needed).
+that step; right, the exact q(x_t). Each frame is drawn once and the GIF written with Pillow (no ffmpeg needed).
 """
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.animation import FuncAnimation, PillowWriter
+from PIL import Image
 
 from gmm import problem_gmm
 from samplers import sample
@@ -34,18 +34,21 @@ def make(out, n: int = 5_000, density: str = "hist", seed: int = 0, fps: int = 8
     for ax, name in zip(axes, ("learned p_theta(x_t)", "exact q(x_t)")):
         pixel_axes(ax, name)
     axes[1].set_ylabel("")
-    title = fig.suptitle("")
+    title = fig.suptitle(f"reverse process, t = {schedule.T} of {schedule.T} (t decreases: noise -> data)")
+    fig.draw_without_rendering()  # lay the figure out once (its widest title): every frame has the same layout,
+    fig.set_layout_engine("none")  # and constrained layout, which would redo it frame by frame, is switched off
 
-    def draw(index):
-        t = schedule.T - index
-        vmax = float(np.percentile(np.concatenate([f.ravel() for f in frames[index]]), 99.9))
-        for image, values in zip(images, frames[index]):
+    fig.set_dpi(DPI * 0.8)
+    pictures = []
+    for index, densities in enumerate(frames):
+        vmax = float(np.percentile(np.concatenate([d.ravel() for d in densities]), 99.9))
+        for image, values in zip(images, densities):
             image.set_data(values)
             image.set_clim(0, vmax)
-        title.set_text(f"reverse process, t = {t} of {schedule.T} (t decreases: noise -> data)")
-        return images
-
-    animation = FuncAnimation(fig, draw, frames=len(frames), blit=False)
+        title.set_text(f"reverse process, t = {schedule.T - index} of {schedule.T} (t decreases: noise -> data)")
+        fig.canvas.draw()
+        pictures.append(Image.fromarray(np.array(fig.canvas.buffer_rgba())))  # a copy: the canvas is redrawn
+    plt.close(fig)
     levels = range(schedule.T + 1)
     split = max(t for t in levels if exact_mode_count(gmm, float(alphas_cumprod[t])) == 2)
     exact_x = sample(gmm.exact_denoiser(schedule.alphas_cumprod), schedule, n,
@@ -61,8 +64,7 @@ def make(out, n: int = 5_000, density: str = "hist", seed: int = 0, fps: int = 8
                "exact_share_after_split": first_mode_share(exact_x[split], split),
                "learned_share_at_0": first_mode_share(trajectory[0], 0), "exact_share_at_0": first_mode_share(exact_x[0], 0)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    animation.save(out, writer=PillowWriter(fps=fps), dpi=DPI * 0.8)
-    plt.close(fig)
+    pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0)
     return FigureEntry(
         out, "Animation: the density of x_t under the learned reverse process (left) and the exact q(x_t) (right), "
              f"one frame per step from t = {schedule.T} to 0.",
