@@ -1,10 +1,13 @@
 """tools/mutants.py: the table counts mutmut's verdicts as documented, leaving equivalent mutants out."""
+import fnmatch
 import json
+import tomllib
 
 import pytest
 from scipy.stats import binomtest
 
 from tools import mutants
+from tools.mutants import DEFAULT_MODULES, ROOT
 
 
 def test_report_counts_kills_timeouts_equivalents_and_survivors(tmp_path, monkeypatch):
@@ -84,3 +87,16 @@ def test_a_sample_draws_unchecked_mutants_of_each_module_and_the_same_ones_for_a
     assert all(int(name.rsplit("_", 1)[1]) >= 5 for name in drawn)  # the 5 checked ones are never drawn
     assert mutants.sample(("a", "b"), 10) == drawn and mutants.sample(("a", "b"), 10, seed=1) != drawn
     assert len(mutants.sample(("a",), 100)) == 35  # at most every unchecked one
+
+
+def test_make_mutants_runs_every_module_mutmut_mutates_and_no_command():
+    """The default modules are exactly the files [tool.mutmut] mutates (its globs, as mutmut reads
+    them): none is generated and never run, and no command (train, sample, evaluate, denoise) is."""
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    sources = [path.relative_to(ROOT).as_posix() for pattern in ("*.py", "mnist_ext/*.py", "dip_ext/*.py")
+               for path in ROOT.glob(pattern)]
+    mutated = {path[:-3].replace("/", ".") for path in sources
+               if any(fnmatch.fnmatch(path, glob) for glob in settings["only_mutate"])
+               and not any(fnmatch.fnmatch(path, glob) for glob in settings["do_not_mutate"])}
+    assert mutated == set(DEFAULT_MODULES)
+    assert not mutated & {"mnist_ext.train", "mnist_ext.sample", "mnist_ext.evaluate", "dip_ext.denoise", "train"}
