@@ -83,3 +83,61 @@ def test_idx_folder_splits_train_for_the_model_and_t10k_held_out(idx_dir):
     (model_images, model_labels), (held_images, held_labels) = model_and_held_out_digits(folder)
     assert model_images.shape == (7, 1, 28, 28) and held_images.shape == (3, 1, 28, 28)
     assert model_labels.tolist() == labels.tolist() and held_labels.tolist() == labels[:3].tolist()
+
+
+def test_each_refusal_names_the_file_and_what_was_found(idx_dir, tmp_path):
+    folder, _, _ = idx_dir
+    missing = tmp_path / "gone-idx3-ubyte"
+    with pytest.raises(FileNotFoundError) as error:
+        read_idx(missing, IDX_IMAGES)
+    assert str(error.value) == f"{missing} does not exist; expected an IDX file (raw or .gz) from MNIST or Fashion-MNIST"
+    short = tmp_path / "short"
+    short.write_bytes(b"\x00\x08")  # too short to hold a magic number
+    with pytest.raises(ValueError) as error:
+        read_idx(short, IDX_LABELS)
+    assert str(error.value) == (f"{short} is not an IDX file of the expected kind: magic number None, "
+                                "expected 0x00000801 (labels)")
+    wrong = tmp_path / "wrong"
+    wrong.write_bytes((1234).to_bytes(4, "big"))  # a whole magic number, of no IDX kind
+    with pytest.raises(ValueError, match=r"magic number 1234, expected 0x00000803 \(images\)$"):
+        read_idx(wrong, IDX_IMAGES)
+    magic_only = tmp_path / "magic-only"
+    magic_only.write_bytes(IDX_LABELS.to_bytes(4, "big"))  # the right magic number and nothing after it
+    with pytest.raises(ValueError) as error:
+        read_idx(magic_only, IDX_LABELS)
+    assert str(error.value) == f"{magic_only} is truncated or padded: its header says (0,) (8 bytes) but it has 4 bytes"
+    with pytest.raises(ValueError) as error:
+        load_idx_dir(folder, "validation")
+    assert str(error.value) == "split must be one of ['test', 'train'], got 'validation'"
+
+
+def test_every_header_size_is_read_as_four_big_endian_bytes(tmp_path):
+    """Sizes of 2^24 + 1 need all four bytes: a header read from fewer would match the one byte of data."""
+    for shape, magic in (((2**24 + 1,), IDX_LABELS), ((1, 2**24 + 1, 1), IDX_IMAGES), ((1, 1, 2**16 + 1), IDX_IMAGES)):
+        path = tmp_path / "big-header"
+        path.write_bytes(magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in shape) + b"\x07")
+        header = 4 + 4 * len(shape)
+        with pytest.raises(ValueError) as error:
+            read_idx(path, magic)
+        assert str(error.value) == (f"{path} is truncated or padded: its header says {shape} "
+                                    f"({header + int(np.prod(shape))} bytes) but it has {header + 1} bytes")
+
+
+def test_a_folder_whose_images_and_labels_disagree_is_refused(idx_dir):
+    folder, images, labels = idx_dir
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels[:6], IDX_LABELS, compress=True)  # one label short
+    with pytest.raises(ValueError) as error:
+        load_idx_dir(folder)
+    assert str(error.value) == f"{folder}: expected N images of 28x28 and N labels, got images (7, 28, 28) and labels (6,)"
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.array([0, 1, 2, 3, 4, 5, 10]), IDX_LABELS, compress=True)
+    with pytest.raises(ValueError) as error:
+        load_idx_dir(folder)
+    assert str(error.value) == f"{folder}: labels must be 0..9, found 10"
+
+
+def test_load_digits_reads_the_train_split_unless_told(idx_dir):
+    folder, images, labels = idx_dir
+    write_idx(folder / "t10k-images-idx3-ubyte", images[:2], IDX_IMAGES)
+    write_idx(folder / "t10k-labels-idx1-ubyte", labels[:2], IDX_LABELS)
+    assert load_digits(folder)[1].tolist() == labels.tolist()
+    assert load_digits(folder, "test")[1].tolist() == labels[:2].tolist()

@@ -170,3 +170,26 @@ def test_train_command_flags_come_from_the_config_and_resume_finds_the_default_c
     assert resumed["config"] == uninterrupted["config"] and resumed["step"] == TINY.steps
     for name, value in resumed["ema"].items():
         assert torch.equal(value, uninterrupted["ema"][name]), name
+
+
+def test_a_recipe_for_a_data_dir_trains_on_that_folders_digits(tmp_path, monkeypatch):
+    """Every digit a batch shows the model comes from the folder's IDX train split."""
+    from test_mnist_data import write_idx
+
+    from mnist_ext.data import IDX_IMAGES, IDX_LABELS
+
+    pixels = np.stack([np.full((28, 28), 10 * k) for k in range(7)])  # seven flat digits, told apart by their value
+    write_idx(tmp_path / "train-images-idx3-ubyte", pixels, IDX_IMAGES)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(7), IDX_LABELS)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", pixels[:2], IDX_IMAGES)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(2), IDX_LABELS)
+    shown = []
+    real_losses = mnist_recipe.p_losses
+    monkeypatch.setattr(mnist_recipe, "p_losses", lambda model, schedule, x0, *a, **k: shown.append(x0) or
+                        real_losses(model, schedule, x0, *a, **k))
+    parts = mnist_recipe.recipe(tmp_path).training_parts(TINY, torch.device("cpu"))
+    parts.batch_loss(torch.Generator().manual_seed(0))
+    values = torch.cat(shown).flatten().double().numpy()
+    folder_values = np.arange(7) * 10 / 127.5 - 1
+    assert len(shown[0]) == TINY.batch_size
+    assert np.isclose(values[:, None], folder_values[None], atol=1e-6).any(axis=1).all()

@@ -70,6 +70,7 @@ _CONVEX = ("the image is in [0, 1] before the resize, and anti-aliased bilinear 
            "pixels: the clip changes nothing (checked on every photograph at 64, 100 and 128)")
 _MASK_FLOAT64 = ("a float64 mask of 0s and 1s makes m * known + (1 - m) * x pick one float32 term exactly: the same "
                  "values once copied back into x")
+_BIG_ENDIAN = "int.from_bytes reads big-endian by default on Python >= 3.11, which the project needs (tomllib)"
 EQUIVALENT: dict[str, str] = {
     "metrics.x__points__mutmut_6": _CPU_PATH,
     "metrics.x__points__mutmut_7": _CPU_PATH,
@@ -185,6 +186,12 @@ EQUIVALENT: dict[str, str] = {
     "dip_ext.fit.x_fit__mutmut_138": "the finished progress bar left on screen: nothing computed changes",
     "dip_ext.starts.x_run_corruption__mutmut_37": _MASK_FLOAT64,
     "dip_ext.starts.x_run_corruption__mutmut_39": _MASK_FLOAT64,
+    "mnist_ext.data.x_read_idx__mutmut_25": _BIG_ENDIAN,
+    "mnist_ext.data.x_read_idx__mutmut_36": _BIG_ENDIAN,
+    "mnist_ext.data.x_read_idx__mutmut_63": _BIG_ENDIAN,
+    "mnist_ext.recipe.x_recipe__mutmut_4": _ON_CPU,
+    "mnist_ext.recipe.x_recipe__mutmut_7": _ON_CPU,
+    "mnist_ext.recipe.x_recipe__mutmut_13": _ON_CPU,
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 
