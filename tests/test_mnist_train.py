@@ -193,3 +193,12 @@ def test_a_recipe_for_a_data_dir_trains_on_that_folders_digits(tmp_path, monkeyp
     folder_values = np.arange(7) * 10 / 127.5 - 1
     assert len(shown[0]) == TINY.batch_size
     assert np.isclose(values[:, None], folder_values[None], atol=1e-6).any(axis=1).all()
+
+
+def test_mnist_checkpoints_are_version_1_and_a_missing_one_says_how_to_train_it(tmp_path, tiny_mnist):
+    """Version 1 is the format every MNIST checkpoint written so far has (bump it with the format)."""
+    assert torch.load(tiny_mnist, weights_only=True)["version"] == 1
+    missing = tmp_path / "none.pt"
+    with pytest.raises(FileNotFoundError) as error:
+        load_model(missing)
+    assert str(error.value) == f"no checkpoint at {missing}; train one with: python -m mnist_ext.train --ckpt {missing}"

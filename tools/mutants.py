@@ -71,6 +71,7 @@ _CONVEX = ("the image is in [0, 1] before the resize, and anti-aliased bilinear 
 _MASK_FLOAT64 = ("a float64 mask of 0s and 1s makes m * known + (1 - m) * x pick one float32 term exactly: the same "
                  "values once copied back into x")
 _BIG_ENDIAN = "int.from_bytes reads big-endian by default on Python >= 3.11, which the project needs (tomllib)"
+_PER_SAMPLE = 'utils.p_losses returns the per-sample loss for every reduction but "mean"'
 EQUIVALENT: dict[str, str] = {
     "metrics.x__points__mutmut_6": _CPU_PATH,
     "metrics.x__points__mutmut_7": _CPU_PATH,
@@ -192,6 +193,15 @@ EQUIVALENT: dict[str, str] = {
     "mnist_ext.recipe.x_recipe__mutmut_4": _ON_CPU,
     "mnist_ext.recipe.x_recipe__mutmut_7": _ON_CPU,
     "mnist_ext.recipe.x_recipe__mutmut_13": _ON_CPU,
+    "mnist_ext.recipe.x_recipe__mutmut_73": _ON_CPU,
+    "mnist_ext.recipe.x_recipe__mutmut_74": _ON_CPU,
+    "mnist_ext.recipe.x_recipe__mutmut_75": _ON_CPU,
+    "mnist_ext.recipe.x_recipe__mutmut_91": _ON_CPU,
+    "mnist_ext.recipe.x_recipe__mutmut_83": _PER_SAMPLE,
+    "mnist_ext.recipe.x_recipe__mutmut_92": _PER_SAMPLE,
+    "mnist_ext.recipe.x_recipe__mutmut_93": _PER_SAMPLE,
+    "mnist_ext.scoring.x_load_or_train_classifier__mutmut_48": "progress=None hides the bar: nothing computed changes",
+    "mnist_ext.scoring.x__augment__mutmut_73": "grid_sample's align_corners is False by default",
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 
