@@ -34,18 +34,21 @@ def make(out, n: int = 5_000, density: str = "hist", seed: int = 0, fps: int = 8
     for ax, name in zip(axes, ("learned p_theta(x_t)", "exact q(x_t)")):
         pixel_axes(ax, name)
     axes[1].set_ylabel("")
-    title = fig.suptitle(f"reverse process, t = {schedule.T} of {schedule.T} (t decreases: noise -> data)")
+    fig.set_dpi(DPI * 0.8)
+
+    def heading(t: int) -> str:
+        return f"reverse process, t = {t} of {schedule.T} (t decreases: noise -> data)"
+
+    title = fig.suptitle(heading(schedule.T))
     fig.draw_without_rendering()  # lay the figure out once (its widest title): every frame has the same layout,
     fig.set_layout_engine("none")  # and constrained layout, which would redo it frame by frame, is switched off
-
-    fig.set_dpi(DPI * 0.8)
     pictures = []
     for index, densities in enumerate(frames):
         vmax = float(np.percentile(np.concatenate([d.ravel() for d in densities]), 99.9))
         for image, values in zip(images, densities):
             image.set_data(values)
             image.set_clim(0, vmax)
-        title.set_text(f"reverse process, t = {schedule.T - index} of {schedule.T} (t decreases: noise -> data)")
+        title.set_text(heading(schedule.T - index))
         fig.canvas.draw()
         pictures.append(Image.fromarray(np.array(fig.canvas.buffer_rgba())))  # a copy: the canvas is redrawn
     plt.close(fig)
