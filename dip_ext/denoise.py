@@ -27,7 +27,7 @@ from dip_ext.fit import WMV_WINDOW, Stage, fit
 from dip_ext.images import MASKS, add_noise, check_sigma, load_image, make_mask
 from dip_ext.network import DipConfig
 from dip_ext.quality import psnr, quality
-from dip_ext.stopping import discrepancy_stop, estimate_stop, wmv_stop
+from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, wmv_stop
 from dip_ext.study import StudySettings
 from speed import speed_policy
 
@@ -57,6 +57,7 @@ def main(args) -> None:
     stops = {"oracle peak (uses the clean image)": int(np.argmax(signals["psnr"])),
              f"last iteration ({plain.iterations})": plain.iterations - 1}
     outputs = {name: plain.snapshots[index + 1] for name, index in stops.items()}
+    late = []  # the blind rules that the fit's end stopped before their own criterion did
     if sigma is not None:
         stops["discrepancy"] = discrepancy_stop(signals["residual"], sigma ** 2)
         if plain.iterations >= WMV_WINDOW:
@@ -70,6 +71,13 @@ def main(args) -> None:
         outputs |= {name: plain.snapshots[stops[name] + 1] for name in ("discrepancy", "ES-WMV", "SURE") if name in stops}
         outputs["recorrupted"] = recorrupted.snapshots[stop + 1]
         stops["recorrupted"] = stop
+        late = [rule for rule, ended_first in (
+            ("discrepancy (its residual never reached sigma^2)", signals["residual"].min() > sigma ** 2),
+            (f"ES-WMV (its variance minimum stood under {WMV_PATIENCE} iterations)",
+             "ES-WMV" in stops and stops["ES-WMV"] + WMV_PATIENCE >= plain.iterations),
+            ("SURE (its estimate was lowest on the last iteration)", stops.get("SURE") == plain.iterations - 1),
+            (f"recorrupted (its estimate improved within its last {StudySettings.patience} iterations)",
+             recorrupted.iterations == args.iterations)) if ended_first]
     twin = " (with SURE's twin network)" if with_sure else ""
     print(f"{plain.iterations} iterations in {plain.seconds:.0f} s ({plain.iterations / plain.seconds:.2f}/s){twin}")
     print(f"{'corrupted input':<40}            PSNR {psnr(clean, corrupted):6.2f}")
@@ -80,6 +88,8 @@ def main(args) -> None:
         for name, denoised in classical_denoisers(observation).items():
             outputs[name] = denoised
             print(f"{name:<40}            PSNR {psnr(clean, denoised):6.2f}")
+    if late:
+        print(f"the fit ended before these rules could stop: {'; '.join(late)}. Try --iterations {2 * args.iterations}")
     out = args.out or Path("figures/dip") / f"denoise_{Path(args.image).stem.replace(':', '')}.png"
     _picture(clean, corrupted, outputs, out)
     print(f"wrote {out}")

@@ -329,3 +329,37 @@ def test_denoise_keeps_a_colour_photograph_colour_and_reports_every_rule(tmp_pat
     import matplotlib.image
     assert out.exists() and matplotlib.image.imread(out).shape[-1] in (3, 4)
     assert "with SURE's twin network" in printed
+    # 120 iterations: no variance minimum can stand 1,000 of them, nor the recorrupted fit go 200 without a new best
+    late = _rules_the_fit_ended_first(printed)
+    assert {"ES-WMV", "recorrupted"} <= late
+    stopped_last = {rule for rule in ("discrepancy", "SURE") if _printed_stop(printed, rule) == WMV_WINDOW + 20}
+    assert late & {"discrepancy", "SURE"} <= stopped_last  # a rule that never fired returns the last iterate
+    assert f"Try --iterations {2 * (WMV_WINDOW + 20)}" in printed
+
+
+def _printed_stop(printed: str, rule: str) -> int:
+    """The iteration `denoise` printed for a rule (its line: `rule ... iteration K  PSNR ...`)."""
+    line = next(line for line in printed.splitlines() if line.startswith(rule + " "))
+    return int(line.split("iteration")[1].split()[0])
+
+
+def _rules_the_fit_ended_first(printed: str) -> set[str]:
+    """The rules named in `denoise`'s closing warning, empty when it printed none."""
+    warning = [line for line in printed.splitlines() if line.startswith("the fit ended before these rules could stop: ")]
+    if not warning:
+        return set()
+    listed = warning[0].split(": ", 1)[1].split(". Try")[0]
+    return {part.split(" (")[0] for part in listed.split("; ")}
+
+
+def test_denoise_names_only_the_rules_the_fit_ended_before(tmp_path, capsys):
+    """Sigma 50 on a small network: the residual reaches sigma^2 and the recorrupted estimate stops
+    improving (at about iterations 90 and 270) well inside 500 iterations, while the variance minimum
+    cannot stand the 1,000 ES-WMV waits for: only ES-WMV is named."""
+    argv = ["--image", "astronaut", "--size", "32", "--sigma", "50", "--iterations", "500", "--no-sure", "--depth", "3",
+            "--channels-down", "16", "--channels-up", "16", "--device", "cpu", "--out", str(tmp_path / "a.png")]
+    denoise.run_command(denoise.parser(), denoise.main, argv)
+    printed = capsys.readouterr().out
+    assert _rules_the_fit_ended_first(printed) == {"ES-WMV"}
+    assert _printed_stop(printed, "discrepancy") < 500 and _printed_stop(printed, "recorrupted") + 200 < 500
+    assert "Try --iterations 1000" in printed
