@@ -19,7 +19,7 @@ from dip_ext.images import (BENCHMARK_IMAGES, COLOUR_IMAGES, add_noise, check_ma
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import estimated_mse, stage_scales, target_pair
 from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
-from dip_ext.quality import quality
+from dip_ext.quality import quality, ssim
 from dip_ext.study import OUTPUTS, RULES, StudySettings, format_table, rule_stops, summarise
 
 SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
@@ -378,6 +378,20 @@ def test_psnr_and_ssim_use_the_unit_data_range():
     assert 0 < quality(clean, clean + add_noise(np.zeros((32, 32)), 50, torch.Generator().manual_seed(0)))["ssim"] < 0.9
 
 
+def test_ssim_of_flat_images_is_its_closed_form_with_the_unit_data_range():
+    """Flat images a and b have no variance or covariance, so SSIM = (2ab + C1) / (a^2 + b^2 + C1)
+    with C1 = (0.01 L)^2 for the data range L = 1 (Wang et al. 2004); colour averages the channels.
+    Dark values make C1 matter: L = 2 would give 0.889 for 0.833 at a = 0.02, b = 0.01."""
+    def flat_ssim(a, b):
+        return (2 * a * b + 1e-4) / (a * a + b * b + 1e-4)
+
+    assert ssim(np.full((16, 16), 0.02), np.full((16, 16), 0.01)) == pytest.approx(flat_ssim(0.02, 0.01), abs=1e-9)
+    clean, estimate = np.array([0.02, 0.05, 0.3]), np.array([0.01, 0.04, 0.1])
+    expected = np.mean([flat_ssim(a, b) for a, b in zip(clean, estimate)])
+    assert ssim(np.broadcast_to(clean, (16, 16, 3)).copy(), np.broadcast_to(estimate, (16, 16, 3)).copy()) == pytest.approx(
+        expected, abs=1e-9)
+
+
 def test_colour_psnr_pools_the_channels_and_ssim_averages_them():
     clean = load_image("astronaut", 32)
     error = np.zeros_like(clean)
@@ -499,6 +513,7 @@ def test_estimate_stop_and_plateau_width():
     psnr = np.array([20.0, 25.0, 27.9, 28.0, 27.6, 27.4, 26.0])
     assert plateau_width(psnr, 0.5) == 3
     assert plateau_width(psnr, 0.65) == 4
+    assert plateau_width(np.array([9.0, 9.5, 10.0, 9.75, 9.4]), 0.5) == 3, "a value exactly 0.5 dB down is within"
 
 
 def test_fixed_count_maximises_the_mean_of_the_other_curves():
@@ -766,6 +781,7 @@ def test_the_reported_output_is_the_exponential_average_of_the_raw_outputs(noisy
     (lambda: estimate_stop(np.full(3, np.nan)),
      r"^no quality estimate was recorded: the fit had no recorrupted stage \(or no SURE twin\)$"),
     (lambda: wmv_stop(np.full(5, np.nan)), r"^the fit was too short for ES-WMV: its window never filled$"),
+    (lambda: fixed_count_stop([]), r"^a fixed count is chosen on other images; give at least one curve$"),
     (lambda: target_pair(np.zeros(4), np.zeros(4), 0.0, 0.1), r"^the noise scale must be positive, got 0.0$"),
 ])
 def test_bad_stage_settings_are_refused_with_the_reason(call, message):

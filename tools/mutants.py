@@ -71,6 +71,10 @@ _CONVEX = ("the image is in [0, 1] before the resize, and anti-aliased bilinear 
 _MASK_FLOAT64 = ("a float64 mask of 0s and 1s makes m * known + (1 - m) * x pick one float32 term exactly: the same "
                  "values once copied back into x")
 _BIG_ENDIAN = "int.from_bytes reads big-endian by default on Python >= 3.11, which the project needs (tomllib)"
+_UNIT_RANGE = ("without a data range scikit-image's PSNR takes the float dtype's, 1 for a clean image with no negative "
+               "value: every clean image is in [0, 1]")
+_PROMOTES = "scikit-image's PSNR promotes both images to their common float type: float64, the clean image's"
+_CLEAN_TYPE = "scikit-image's SSIM computes both images in the clean image's float type, whatever the estimate's"
 _PER_SAMPLE = 'utils.p_losses returns the per-sample loss for every reduction but "mean"'
 EQUIVALENT: dict[str, str] = {
     "metrics.x__points__mutmut_6": _CPU_PATH,
@@ -202,6 +206,12 @@ EQUIVALENT: dict[str, str] = {
     "mnist_ext.recipe.x_recipe__mutmut_93": _PER_SAMPLE,
     "mnist_ext.scoring.x_load_or_train_classifier__mutmut_48": "progress=None hides the bar: nothing computed changes",
     "mnist_ext.scoring.x__augment__mutmut_73": "grid_sample's align_corners is False by default",
+    "dip_ext.quality.x_psnr__mutmut_4": _UNIT_RANGE,
+    "dip_ext.quality.x_psnr__mutmut_7": _UNIT_RANGE,
+    "dip_ext.quality.x_psnr__mutmut_9": _PROMOTES,
+    "dip_ext.quality.x_psnr__mutmut_11": _PROMOTES,
+    "dip_ext.quality.x_ssim__mutmut_11": _CLEAN_TYPE,
+    "dip_ext.quality.x_ssim__mutmut_13": _CLEAN_TYPE,
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 
