@@ -27,7 +27,7 @@ from dip_ext.fit import WMV_WINDOW, Stage, fit
 from dip_ext.images import MASKS, add_noise, check_sigma, load_image, make_mask
 from dip_ext.network import DipConfig
 from dip_ext.quality import psnr, quality
-from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, wmv_stop
+from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, wmv_stood, wmv_stop
 from dip_ext.study import StudySettings
 from speed import speed_policy
 
@@ -74,7 +74,7 @@ def main(args) -> None:
         late = [rule for rule, ended_first in (
             ("discrepancy (its residual never reached sigma^2)", signals["residual"].min() > sigma ** 2),
             (f"ES-WMV (its variance minimum stood under {WMV_PATIENCE} iterations)",
-             "ES-WMV" in stops and stops["ES-WMV"] + WMV_PATIENCE >= plain.iterations),
+             "ES-WMV" in stops and not wmv_stood(stops["ES-WMV"], plain.iterations)),
             ("SURE (its estimate was lowest on the last iteration)", stops.get("SURE") == plain.iterations - 1),
             (f"recorrupted (its estimate improved within its last {StudySettings.patience} iterations)",
              recorrupted.iterations == args.iterations)) if ended_first]

@@ -44,6 +44,12 @@ def wmv_stop(variance: np.ndarray, patience: int = WMV_PATIENCE) -> int:
     return best_index
 
 
+def wmv_stood(stop: int, iterations: int, patience: int = WMV_PATIENCE) -> bool:
+    """Whether ES-WMV's minimum at index `stop` stood `patience` iterations inside a run of
+    `iterations`; if not, the run ended first and wmv_stop returned its overall minimum."""
+    return stop + patience < iterations
+
+
 def estimate_stop(estimated_mse: np.ndarray) -> int:
     """The index of the lowest estimated MSE, recorrupted or SURE (nan where there is no estimate)."""
     if np.all(np.isnan(estimated_mse)):

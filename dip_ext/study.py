@@ -22,7 +22,8 @@ from dip_ext.fit import Stage, fit
 from dip_ext.images import add_noise, load_image
 from dip_ext.network import DipConfig
 from dip_ext.quality import quality
-from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
+from dip_ext.stopping import (WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stood,
+                              wmv_stop)
 from speed import SpeedPolicy, speed_policy
 
 RULES = ("fixed count", "discrepancy", "ES-WMV", "SURE", "recorrupted", "twin")
@@ -72,7 +73,7 @@ def run_case(image: str, sigma: float, seed: int, settings: StudySettings) -> di
         "classical": {name: quality(clean, denoised) for name, denoised in classical_denoisers(noisy).items()},
         "plain": _curves(signals) | {
             "discrepancy": discrepancy_stop(signals["residual"], sigma_hat ** 2), "wmv": wmv,
-            "wmv stood": wmv + WMV_PATIENCE < plain.iterations,  # else the run ended first: its overall minimum
+            "wmv stood": wmv_stood(wmv, plain.iterations),
             "sure": {"averaged": estimate_stop(signals["sure"]), "raw": estimate_stop(signals["sure_raw"])},
             "iterations_per_second": plain.iterations / plain.seconds},  # the SURE twin included: two networks
         "recorrupted": _curves(re_signals) | {

@@ -18,7 +18,8 @@ from dip_ext.images import (BENCHMARK_IMAGES, COLOUR_IMAGES, add_noise, check_ma
                             make_mask, to_image, to_tensor)
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from dip_ext.progressive import estimated_mse, stage_scales, target_pair
-from dip_ext.stopping import WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stop
+from dip_ext.stopping import (WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stood,
+                              wmv_stop)
 from dip_ext.quality import quality, ssim
 from dip_ext.study import OUTPUTS, RULES, StudySettings, format_table, rule_stops, summarise
 
@@ -503,6 +504,16 @@ def test_wmv_returns_the_minimum_once_it_has_stood_for_the_patience():
     assert wmv_stop(variance, patience=200) == len(variance) - 1  # never stood: the overall minimum
     with pytest.raises(ValueError, match="window never filled"):
         wmv_stop(np.full(5, np.nan))
+
+
+def test_wmv_stood_agrees_with_where_wmv_stop_returned():
+    """Minimum at index 2, patience 4: wmv_stop's loop sees it stand at index 6, so a run of 7
+    stood and a run of 6 ended first (wmv_stop then returned the same index as its overall minimum)."""
+    variance = np.array([5.0, 4.0, 3.0, 3.5, 3.6, 3.7, 3.8])
+    for length, stood in ((7, True), (6, False)):
+        stop = wmv_stop(variance[:length], patience=4)
+        assert stop == 2 and wmv_stood(stop, length, patience=4) is stood
+    assert wmv_stood(999, 2000) and not wmv_stood(1000, 2000), "the default patience is the paper's 1,000"
 
 
 def test_estimate_stop_and_plateau_width():
