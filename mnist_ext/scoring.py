@@ -18,6 +18,8 @@ CLASSIFIER_KIND = "mnist-digit-classifier"
 CLASSIFIER_VERSION = 1
 DEFAULT_CLASSIFIER = CHECKPOINT_DIR / "mnist" / "classifier.pt"
 FEATURES = 128
+CLASSIFIER_EPOCHS = 30
+"""Passes over the held-out digits when the evaluation classifier is trained (what `make figures-mnist` uses)."""
 
 
 class DigitClassifier(nn.Module):
@@ -53,7 +55,7 @@ def _augment(x: Tensor, generator: torch.Generator) -> Tensor:
     return F.grid_sample(x + 1, grid, align_corners=False) - 1  # the background (-1) stays background
 
 
-def train_classifier(images: Tensor, labels: Tensor, epochs: int = 30, batch_size: int = 64, lr: float = 3e-3,
+def train_classifier(images: Tensor, labels: Tensor, epochs: int = CLASSIFIER_EPOCHS, batch_size: int = 64, lr: float = 3e-3,
                      seed: int = 0, progress: bool = True) -> DigitClassifier:
     """Train on (images (N, 1, 28, 28), labels (N,)) with augmentation and a one-cycle learning rate."""
     torch.manual_seed(seed)
@@ -81,7 +83,8 @@ def first_of_each_class(labels: Tensor, per_class: int) -> Tensor:
     return chosen
 
 
-def load_or_train_classifier(path: Path = DEFAULT_CLASSIFIER, data_dir: Path | None = None, epochs: int = 30,
+def load_or_train_classifier(path: Path = DEFAULT_CLASSIFIER, data_dir: Path | None = None,
+                             epochs: int = CLASSIFIER_EPOCHS,
                              progress: bool = True, set_aside_per_class: int = 0) -> tuple[DigitClassifier, float]:
     """The evaluation classifier for this data, trained on the held-out digits on first use, and its
     accuracy on the diffusion model's digits (which it never saw).

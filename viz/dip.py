@@ -3,9 +3,9 @@
     python -m viz.dip [--out-dir figures/dip]        (make figures-dip; seconds once figures/dip/cache/ holds the fits)
 
 From an empty cache it fits about 31,000 iterations on the photographs and runs the MNIST start
-study on one digit per class (viz/dip_start.py), in two one-thread worker processes: 11 min 10 s
-measured on 2 idle cores, with the MNIST model already trained (`make figures-mnist` trains it; this
-command trains it first if it is absent).
+study on one digit per class (viz/dip_start.py), in two one-thread worker processes: 19 min on 2
+idle cores with the MNIST model already trained (`make figures-mnist` trains it; this command trains
+it first if it is absent, 9 more minutes). docs/dip.md has the breakdown.
 
   dip_curves.png    PSNR against iteration, each stopping rule's signal, where each rule stops
   dip_grid.png      clean / noisy / DIP at several iterations / each rule's stop / best classical
