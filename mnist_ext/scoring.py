@@ -55,8 +55,8 @@ def _augment(x: Tensor, generator: torch.Generator) -> Tensor:
     return F.grid_sample(x + 1, grid, align_corners=False) - 1  # the background (-1) stays background
 
 
-def train_classifier(images: Tensor, labels: Tensor, epochs: int = CLASSIFIER_EPOCHS, batch_size: int = 64, lr: float = 3e-3,
-                     seed: int = 0, progress: bool = True) -> DigitClassifier:
+def train_classifier(images: Tensor, labels: Tensor, epochs: int = CLASSIFIER_EPOCHS, batch_size: int = 64,
+                     lr: float = 3e-3, seed: int = 0, progress: bool = True) -> DigitClassifier:
     """Train on (images (N, 1, 28, 28), labels (N,)) with augmentation and a one-cycle learning rate."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -84,8 +84,7 @@ def first_of_each_class(labels: Tensor, per_class: int) -> Tensor:
 
 
 def load_or_train_classifier(path: Path = DEFAULT_CLASSIFIER, data_dir: Path | None = None,
-                             epochs: int = CLASSIFIER_EPOCHS,
-                             progress: bool = True, set_aside_per_class: int = 0) -> tuple[DigitClassifier, float]:
+                             epochs: int = CLASSIFIER_EPOCHS, progress: bool = True, set_aside_per_class: int = 0) -> tuple[DigitClassifier, float]:
     """The evaluation classifier for this data, trained on the held-out digits on first use, and its
     accuracy on the diffusion model's digits (which it never saw).
 
