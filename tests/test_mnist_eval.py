@@ -176,6 +176,27 @@ def test_the_classifier_is_two_conv_conv_pool_stages_and_a_128_unit_hidden_layer
     torch.testing.assert_close(classifier(x), linear[1](hidden))
 
 
+def test_augmentation_draws_only_from_the_generator_it_is_given():
+    """The same generator seed gives the same augmented batch whatever the global random state, and
+    another seed another batch: the classifier's training depends on its seed alone."""
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    augmented = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        augmented.append(mnist_ext.scoring._augment(x, torch.Generator().manual_seed(3)))
+    assert torch.equal(augmented[0], augmented[1])
+    assert not torch.allclose(augmented[0], mnist_ext.scoring._augment(x, torch.Generator().manual_seed(4)))
+
+
+def test_the_classifier_shows_its_progress_bar_unless_told_not_to(capsys):
+    generator = torch.Generator().manual_seed(0)
+    images, labels = torch.rand(64, 1, 28, 28, generator=generator) * 2 - 1, torch.randint(0, 10, (64,), generator=generator)
+    train_classifier(images, labels, epochs=1)
+    assert "training the evaluation classifier" in capsys.readouterr().err
+    train_classifier(images, labels, epochs=1, progress=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_augmentation_draws_its_rotations_scalings_and_shifts_from_the_stated_ranges():
     """4,000 augmented copies of a centred 16 x 4 bar, measured by image moments: the centroid moves
     by U(-2.1, 2.1) pixels (+-0.15 of half the side: std 0.3 x 14 / sqrt(12) = 1.21), the bar turns

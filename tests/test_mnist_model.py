@@ -1,4 +1,5 @@
 """The MNIST U-Net: shapes with and without labels, attention, and the shared diffusion code on it."""
+import pytest
 import torch
 
 from ddpm import NoisePredictor
@@ -30,6 +31,11 @@ def test_the_encoder_halves_28_to_14_to_7_to_4_and_the_decoder_climbs_back():
     assert [side[0] for side in sides] == [28, 14, 7, 4, 4, 4, 4, 7, 14, 28] and all(h == w for h, w in sides)
     narrow = MnistUNet(channels=(8, 16, 4, 8), embed_dim=32, attention_levels=1)  # 4 wide at 7 pixels: any widths work
     assert narrow(torch.randn(2, 1, 28, 28), torch.rand(2), torch.tensor([3, 10])).shape == (2, 1, 28, 28)
+
+
+def test_attention_refuses_channels_its_heads_do_not_divide():
+    with pytest.raises(ValueError, match=r"^channels \(10\) must be divisible by heads \(4\)$"):
+        SelfAttention(10, heads=4)
 
 
 def test_attention_is_residual_and_mixes_positions():
