@@ -664,6 +664,10 @@ def test_study_table_prints_the_summaries_rows():
     assert table[-5].endswith(f"| bm3d | tv | images where DIP's peak beats the best classical | "
                               f"ES-WMV minimum stood {WMV_PATIENCE} iterations |")
     assert table[-4] == "|---|---|---|---|---|---|---|---|---|---|"
+    headers = [index for index, line in enumerate(table) if line.startswith("| sigma |")]
+    assert len(headers) == len(OUTPUTS) + 1
+    for index in headers:  # Markdown draws a table only under a separator row as wide as its header
+        assert table[index + 1] == "|" + "---|" * (table[index].count("|") - 1)
     assert table[-3:] == ["| 25 | 2 | 30.00 | 28.00 | 29.00 | 1 / 1 | 29.50 | 25.50 | 1 of 2 | 1 of 2 |",
                           "| 50 | 1 | 30.00 | 28.00 | 29.00 | 1 / 1 | 27.00 | 24.00 | 1 of 1 | 1 of 1 |",
                           "| all | 3 | 30.00 | 28.00 | 29.00 | 1 / 1 | 28.67 | 25.00 | 2 of 2 | 2 of 3 |"]
