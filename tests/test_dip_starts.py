@@ -24,6 +24,8 @@ def test_corruptions_remove_and_noise_what_they_say():
     clean = np.full((28, 28), 0.5)
     noisy, mask = corrupt(clean, Corruption("n", sigma=51.0), torch.Generator().manual_seed(0))
     assert mask is None and np.std(noisy - clean) * 255 == pytest.approx(51.0, rel=0.08)
+    draws = torch.randn((28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    np.testing.assert_allclose(noisy - clean, draws * 51.0 / 255, rtol=0, atol=1e-12)  # sigma on the 0..255 scale
     observed, mask = corrupt(clean, Corruption("lower", lower_half=True), torch.Generator().manual_seed(0))
     assert np.all(mask[:14] == 1) and np.all(mask[14:] == 0)
     assert np.array_equal(observed, clean * mask)
