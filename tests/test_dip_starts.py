@@ -125,6 +125,34 @@ def test_rows_cover_every_start_sampler_and_level(noise_run):
                                        "observation, t0 = 20, 2 steps", "noise, t0 = 200, 6 steps"]
 
 
+def test_each_start_hands_the_reverse_process_its_own_images(monkeypatch, tiny_mnist):
+    """The reverse process starts at t0 < T from each DIP output and from the observation, as many
+    times each, and at T from zeros (pure noise)."""
+    model, _ = load_model(tiny_mnist)
+    digits, labels = study_digits(1)
+    fitted = {name: (np.random.default_rng(k).uniform(size=(len(labels), 28, 28)), 1.0)
+              for k, name in enumerate(["DIP 3", "DIP 6"])}
+    monkeypatch.setattr(dip_ext.starts, "dip_starts", lambda *args, **kwargs: dict(fitted))
+    handed = []
+
+    def recording(model, schedule, start, t0, *args, **kwargs):
+        handed.append((start.clone(), t0))
+        return start
+
+    monkeypatch.setattr(dip_ext.starts, "restore", recording)
+    run_corruption(model, SCHEDULE, DigitClassifier().eval(), digits.repeat(4, 1, 1, 1), digits, labels,
+                   Corruption("noise 50", sigma=50.0), TINY, seed=0)
+    expected = {name: unit_to_digit(images)[:, None] for name, (images, _) in fitted.items()}
+    counts = {"DIP 3": 0, "DIP 6": 0, "observation": 0}
+    for start, t0 in handed:
+        if t0 == SCHEDULE.T:
+            assert torch.equal(start, torch.zeros_like(digits))
+            continue
+        name = next((name for name, images in expected.items() if torch.equal(start, images)), "observation")
+        counts[name] += 1
+    assert counts["DIP 3"] == counts["DIP 6"] == counts["observation"] > 0
+
+
 def test_the_observation_row_scores_the_noisy_digits_themselves(noise_run):
     digits, _ = study_digits(1)
     clean = (digits[:, 0].double().numpy() + 1) / 2
