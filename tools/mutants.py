@@ -131,6 +131,7 @@ EQUIVALENT: dict[str, str] = {
     "noisy_classifier.x_training_parts__mutmut_8": _ONE_CYCLE_LR,
     "mnist_ext.generate.x_generate__mutmut_33": _ON_CPU,
     "dip_ext.images.x_to_tensor__mutmut_9": _ON_CPU,
+    "mnist_ext.data.x_model_and_held_out_digits__mutmut_5": "load_idx_dir reads the train split unless told",
     "dip_ext.fit.x__adam_step__mutmut_13": _EVERY_GRAD,
     "mnist_ext.generate.x_generate__mutmut_8": _LABELS_TO_INT64,
     "mnist_ext.generate.x_generate__mutmut_10": _LABELS_TO_INT64,
