@@ -84,7 +84,8 @@ def first_of_each_class(labels: Tensor, per_class: int) -> Tensor:
 
 
 def load_or_train_classifier(path: Path = DEFAULT_CLASSIFIER, data_dir: Path | None = None,
-                             epochs: int = CLASSIFIER_EPOCHS, progress: bool = True, set_aside_per_class: int = 0) -> tuple[DigitClassifier, float]:
+                             epochs: int = CLASSIFIER_EPOCHS, progress: bool = True,
+                             set_aside_per_class: int = 0) -> tuple[DigitClassifier, float]:
     """The evaluation classifier for this data, trained on the held-out digits on first use, and its
     accuracy on the diffusion model's digits (which it never saw).
 

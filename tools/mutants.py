@@ -207,7 +207,7 @@ EQUIVALENT: dict[str, str] = {
     "mnist_ext.recipe.x_recipe__mutmut_83": _PER_SAMPLE,
     "mnist_ext.recipe.x_recipe__mutmut_92": _PER_SAMPLE,
     "mnist_ext.recipe.x_recipe__mutmut_93": _PER_SAMPLE,
-    "mnist_ext.scoring.x_load_or_train_classifier__mutmut_48": "progress=None hides the bar: nothing computed changes",
+    "mnist_ext.scoring.x_load_or_train_classifier__mutmut_47": "progress=None hides the bar: nothing computed changes",
     "mnist_ext.scoring.x__augment__mutmut_73": "grid_sample's align_corners is False by default",
     "dip_ext.quality.x_psnr__mutmut_4": _UNIT_RANGE,
     "dip_ext.quality.x_psnr__mutmut_7": _UNIT_RANGE,
