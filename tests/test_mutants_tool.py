@@ -25,40 +25,48 @@ def test_report_counts_kills_timeouts_equivalents_and_survivors(tmp_path, monkey
     assert "  m.x_f__mutmut_4" in table and "  m.x_f__mutmut_6" in table and "mutmut_5" not in table
 
 
-def test_recheck_judges_survivors_stopped_and_unstarted_mutants_by_the_tests_of_their_function(tmp_path, monkeypatch):
-    """Each chosen mutant's covering test files run with MUTANT_UNDER_TEST set: exit 1 is killed, a conftest
-    that fails to import under the mutant is killed, a plain usage error stays 4, a test run past the
-    limit is 36. Killed and equivalent mutants are not run again."""
+def test_recheck_judges_survivors_stopped_and_named_unchecked_mutants_by_the_tests_of_their_function(tmp_path, monkeypatch):
+    """Each chosen mutant runs with MUTANT_UNDER_TEST set: first its function's covering tests by node
+    id, quickest first (ignored files left out); only if they pass or cannot be found, the whole files
+    that hold them. Exit 1 is killed, a conftest that fails to import under the mutant is killed, a plain
+    usage error stays 4, a run past the limit is 36. Killed, equivalent and unnamed unchecked mutants
+    are not run."""
     (tmp_path / "mutants").mkdir()
     (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\npytest_add_cli_args = ["-x", "--ignore=tests/skip.py"]\n')
     codes = {"m.x_f__mutmut_1": 0, "m.x_f__mutmut_2": -24, "m.x_f__mutmut_3": 4, "m.x_f__mutmut_4": 4,
-             "m.x_f__mutmut_5": 0, "m.x_f__mutmut_6": 1, "m.x_f__mutmut_7": 0}
+             "m.x_f__mutmut_5": 0, "m.x_f__mutmut_6": 1, "m.x_f__mutmut_7": 0, "m.x_f__mutmut_8": 0,
+             "m.x_f__mutmut_9": None, "m.x_f__mutmut_10": None}
     (tmp_path / "mutants" / "m.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
     (tmp_path / "mutants" / "mutmut-stats.json").write_text(json.dumps({
-        "tests_by_mangled_function_name": {"m.x_f": ["tests/slow.py::b", "tests/skip.py::c", "tests/fast.py::a",
-                                                     "tests/fast.py::d"]},
+        "tests_by_mangled_function_name": {"m.x_f": ["tests/slow.py::b", "tests/skip.py::c", "tests/fast.py::d",
+                                                     "tests/fast.py::a"]},
         "duration_by_test": {"tests/slow.py::b": 9.0, "tests/fast.py::a": 1.0, "tests/fast.py::d": 2.0}}))
     monkeypatch.setattr(mutants, "ROOT", tmp_path)
     monkeypatch.setitem(mutants.EQUIVALENT, "m.x_f__mutmut_5", "a reason")
-    outcomes = {"m.x_f__mutmut_1": (1, b""), "m.x_f__mutmut_2": None,
-                "m.x_f__mutmut_3": (4, b"ImportError while loading conftest 'tests/conftest.py'."),
-                "m.x_f__mutmut_4": (4, b"ERROR: not found: tests/fast.py::a"), "m.x_f__mutmut_7": (0, b"")}
-    runs = []
+    node_ids, files = ["tests/fast.py::a", "tests/fast.py::d", "tests/slow.py::b"], ["tests/fast.py", "tests/slow.py"]
+    outcomes = {  # mutant -> (exit code, output) of the node-id run, then of the whole-file run
+        "m.x_f__mutmut_1": [(1, b"")], "m.x_f__mutmut_2": [None],
+        "m.x_f__mutmut_3": [(4, b"ImportError while loading conftest 'tests/conftest.py'.")],
+        "m.x_f__mutmut_4": [(4, b"ERROR: not found: tests/fast.py::a"), (4, b"ERROR: usage")],
+        "m.x_f__mutmut_7": [(0, b""), (0, b"")], "m.x_f__mutmut_8": [(0, b""), (1, b"")], "m.x_f__mutmut_9": [(0, b""), (1, b"")]}
+    runs = {}
 
     def run(command, env, **options):
-        runs.append((env["MUTANT_UNDER_TEST"], command[-2:]))
-        outcome = outcomes[env["MUTANT_UNDER_TEST"]]
+        name = env["MUTANT_UNDER_TEST"]
+        runs.setdefault(name, []).append(command[command.index("no:cacheprovider") + 1:])
+        outcome = outcomes[name][len(runs[name]) - 1]
         if outcome is None:
             raise mutants.subprocess.TimeoutExpired(command, 1)
         return mutants.subprocess.CompletedProcess(command, outcome[0], stdout=outcome[1], stderr=b"")
     monkeypatch.setattr(mutants.subprocess, "run", run)
-    mutants.recheck(("m",), children=1)
-    assert sorted(name for name, _ in runs) == ["m.x_f__mutmut_1", "m.x_f__mutmut_2", "m.x_f__mutmut_3",
-                                                "m.x_f__mutmut_4", "m.x_f__mutmut_7"]
-    assert all(tests == ["tests/fast.py", "tests/slow.py"] for _, tests in runs), "whole files, fastest first, ignored left out"
+    mutants.recheck(("m",), children=1, unchecked={"m.x_f__mutmut_9"})
+    assert runs == {"m.x_f__mutmut_1": [node_ids], "m.x_f__mutmut_2": [node_ids], "m.x_f__mutmut_3": [node_ids],
+                    "m.x_f__mutmut_4": [node_ids, files], "m.x_f__mutmut_7": [node_ids, files],
+                    "m.x_f__mutmut_8": [node_ids, files], "m.x_f__mutmut_9": [node_ids, files]}
     verdicts = json.loads((tmp_path / "mutants" / "m.py.meta").read_text())["exit_code_by_key"]
     assert verdicts == {"m.x_f__mutmut_1": 1, "m.x_f__mutmut_2": 36, "m.x_f__mutmut_3": 1, "m.x_f__mutmut_4": 4,
-                        "m.x_f__mutmut_5": 0, "m.x_f__mutmut_6": 1, "m.x_f__mutmut_7": 0}
+                        "m.x_f__mutmut_5": 0, "m.x_f__mutmut_6": 1, "m.x_f__mutmut_7": 0, "m.x_f__mutmut_8": 1,
+                        "m.x_f__mutmut_9": 1, "m.x_f__mutmut_10": None}
 
 
 def test_a_complete_run_has_no_interval(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ cover the changed function, and count the bugs no test notices.
     python -m tools.mutants --report              # the per-module table of the last runs, and the survivors
     python -m tools.mutants --recheck             # judge survivors and mutants stopped at mutmut's limit again
     python -m tools.mutants --modules dip_ext.study --sample 60   # 60 mutants drawn at random: an estimate of the score
+    python -m tools.mutants --modules mnist_ext.data --recheck --unchecked   # judged one by one, not through mutmut
 
 Configuration: [tool.mutmut] in pyproject.toml (what is copied, what is mutated, the pytest flags).
 mutmut keeps each verdict in mutants/, so a run cut short by its time budget continues where it
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tomllib
 from collections import Counter
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -276,40 +278,49 @@ def report(modules: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0) -> None:
+def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0, unchecked: Collection[str] = ()) -> None:
     """Judge again, one mutant at a time per child, every survivor (not listed as equivalent) and
-    every mutant mutmut stopped at its limit: run the test files that hold the tests covering its
-    function (mutmut's stats; whole files, because the stats credit the calls a module-scoped fixture
-    makes to the first test that uses it) with the mutant switched on (MUTANT_UNDER_TEST, as mutmut does), without mutmut's
-    CPU-time limit, and write the verdict into mutants/<module>.py.meta (1 killed, 0 survived,
-    36 stopped after `minutes_each`: an endless loop). A mutant that makes tests/conftest.py fail
-    to import (it builds the shared configs) errors every test: killed. Other verdicts are kept as
-    pytest's exit code and judged again on the next recheck."""
+    every mutant mutmut stopped at its limit, and judge the `unchecked` mutants named (instead of
+    through mutmut: its CPU-time limit stops mutants whose tests share module-scoped fixtures that
+    train, whatever their verdict would be). The mutant is switched on (MUTANT_UNDER_TEST, as mutmut does) without mutmut's CPU-time
+    limit: first the tests covering its function (mutmut's stats), quickest first; if they all pass
+    (or pytest cannot find one), the whole files that hold them, because the stats credit the calls a
+    module-scoped fixture makes to the first test that uses it. The verdict goes into
+    mutants/<module>.py.meta (1 killed, 0 survived, 36 stopped after `minutes_each`: an endless loop).
+    A mutant that makes tests/conftest.py fail to import (it builds the shared configs) errors every
+    test: killed. Other verdicts are kept as pytest's exit code and judged again on the next recheck."""
     stats = json.loads((ROOT / "mutants" / "mutmut-stats.json").read_text())
     tests_by_function, seconds = stats["tests_by_mangled_function_name"], stats["duration_by_test"]
     pytest_arguments = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args"]
     ignored = tuple(argument.split("=", 1)[1] for argument in pytest_arguments if argument.startswith("--ignore="))
     chosen = [(module, name) for module in modules for name, code in verdicts(module).items()
-              if (code in SURVIVED and name not in EQUIVALENT) or code in TIMED_OUT or code == UNUSABLE]
+              if (code in SURVIVED and name not in EQUIVALENT) or code in TIMED_OUT or code == UNUSABLE
+              or (code is None and name in unchecked)]
 
-    def judge(module_and_name: tuple[str, str]) -> tuple[str, str, int]:
-        module, name = module_and_name
-        files = Counter()
-        for test in tests_by_function.get(name.rsplit("__mutmut_", 1)[0], []):
-            if not test.startswith(ignored):
-                files[test.split("::")[0]] += seconds.get(test, 0.0)
-        tests = sorted(files, key=files.get)  # the file whose covering tests are quickest first
-        if not tests:
-            return module, name, 33
+    def pytest_verdict(name: str, tests: list[str]) -> int:
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
         environment = dict(os.environ, MUTANT_UNDER_TEST=name, OMP_NUM_THREADS="1")
         try:
             finished = subprocess.run(command, cwd=ROOT / "mutants", env=environment, capture_output=True,
                                       timeout=60 * minutes_each)
-            conftest_broken = finished.returncode == UNUSABLE and b"while loading conftest" in finished.stdout + finished.stderr
-            return module, name, 1 if finished.returncode == 1 or conftest_broken else finished.returncode
         except subprocess.TimeoutExpired:
-            return module, name, 36
+            return 36
+        conftest_broken = finished.returncode == UNUSABLE and b"while loading conftest" in finished.stdout + finished.stderr
+        return 1 if finished.returncode == 1 or conftest_broken else finished.returncode
+
+    def judge(module_and_name: tuple[str, str]) -> tuple[str, str, int]:
+        module, name = module_and_name
+        covering = [test for test in tests_by_function.get(name.rsplit("__mutmut_", 1)[0], []) if not test.startswith(ignored)]
+        if not covering:
+            return module, name, 33
+        covering.sort(key=lambda test: seconds.get(test, 0.0))
+        code = pytest_verdict(name, covering)
+        if code in SURVIVED or code == UNUSABLE:
+            files = Counter()
+            for test in covering:
+                files[test.split("::")[0]] += seconds.get(test, 0.0)
+            code = pytest_verdict(name, sorted(files, key=files.get))  # the file whose covering tests are quickest first
+        return module, name, code
 
     with ThreadPoolExecutor(children) as pool:
         for module, name, code in pool.map(judge, chosen):
@@ -331,10 +342,16 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="only print the table of the runs so far")
     parser.add_argument("--recheck", action="store_true",
                         help="judge the survivors and the mutants stopped at mutmut's limit again, one by one (recheck)")
+    parser.add_argument("--unchecked", action="store_true",
+                        help="with --recheck: judge the unchecked mutants (or --sample of them) that way too, not through mutmut")
     args = parser.parse_args()
     modules = tuple(args.modules)
     if args.recheck:
-        recheck(modules, args.children)
+        unchecked = ()
+        if args.unchecked:
+            unchecked = sample(modules, args.sample, args.seed) if args.sample is not None else [
+                name for module in modules for name, code in verdicts(module).items() if code is None]
+        recheck(modules, args.children, unchecked=unchecked)
     elif not args.report:
         mutmut = Path(sys.executable).parent / "mutmut"
         if args.sample is not None and not all(verdicts(module) for module in modules):
