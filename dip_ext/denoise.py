@@ -12,6 +12,7 @@ or a --mask, gives them the true one). SURE's rule fits a twin network beside pl
 saves that time). Writes a picture of clean, corrupted, each rule's output and the best classical
 denoiser to --out.
 """
+from collections.abc import Iterable
 from pathlib import Path
 
 import argparse
@@ -23,7 +24,7 @@ import torch
 from cli import add_speed_flags, command_parser, config_overrides, run_command, speed_from_flags
 from devices import pick_device
 from dip_ext.classical import classical_denoisers, estimated_sigma
-from dip_ext.fit import WMV_WINDOW, Stage, fit
+from dip_ext.fit import WMV_WINDOW, FitRecord, Stage, fit
 from dip_ext.images import MASKS, add_noise, check_sigma, load_image, make_mask
 from dip_ext.network import DipConfig
 from dip_ext.quality import psnr, quality
@@ -52,25 +53,18 @@ def main(args) -> None:
     print(f"DIP on {device}: {speed.describe()}")
     with_sure = args.sure and sigma is not None and mask is None
     plain = fit(corrupted, config, [Stage(0.0, args.iterations)], sigma=sigma, mask=mask, clean=clean, seed=args.seed,
-                snapshot_every=1, device=device, speed=speed, sure=with_sure)
+                snapshot_every=1, device=device, speed=speed, sure=with_sure,
+                keep_snapshots=lambda record: _snapshots_of(_plain_stops(record, sigma, with_sure).values()))
     signals = plain.arrays()
-    stops = {"oracle peak (uses the clean image)": int(np.argmax(signals["psnr"])),
-             f"last iteration ({plain.iterations})": plain.iterations - 1}
+    stops = _plain_stops(plain, sigma, with_sure)
     outputs = {name: plain.snapshots[index + 1] for name, index in stops.items()}
     late = []  # the blind rules that the fit's end stopped before their own criterion did
     if sigma is not None:
-        stops["discrepancy"] = discrepancy_stop(signals["residual"], sigma ** 2)
-        if plain.iterations >= WMV_WINDOW:
-            stops["ES-WMV"] = wmv_stop(signals["wmv"])
-        if with_sure:
-            stops["SURE"] = estimate_stop(signals["sure"])
         recorrupted = fit(corrupted, config, [Stage(StudySettings.recorrupted_scale, args.iterations, StudySettings.patience)],
                           sigma=sigma, mask=mask, clean=clean, seed=args.seed, snapshot_every=1, device=device,
-                          speed=speed)
-        stop = estimate_stop(recorrupted.arrays()["estimate"])
-        outputs |= {name: plain.snapshots[stops[name] + 1] for name in ("discrepancy", "ES-WMV", "SURE") if name in stops}
-        outputs["recorrupted"] = recorrupted.snapshots[stop + 1]
-        stops["recorrupted"] = stop
+                          speed=speed, keep_snapshots=lambda record: _snapshots_of([_recorrupted_stop(record)]))
+        stops["recorrupted"] = _recorrupted_stop(recorrupted)
+        outputs["recorrupted"] = recorrupted.snapshots[stops["recorrupted"] + 1]
         late = [rule for rule, ended_first in (
             ("discrepancy (its residual never reached sigma^2)", signals["residual"].min() > sigma ** 2),
             (f"ES-WMV (its variance minimum stood under {WMV_PATIENCE} iterations)",
@@ -93,6 +87,33 @@ def main(args) -> None:
     out = args.out or Path("figures/dip") / f"denoise_{Path(args.image).stem.replace(':', '')}.png"
     _picture(clean, corrupted, outputs, out)
     print(f"wrote {out}")
+
+
+def _plain_stops(record: FitRecord, sigma: float | None, with_sure: bool) -> dict[str, int]:
+    """Each rule's stop (0-based index) on what plain DIP's fit has recorded so far: the clean
+    image's peak, the last iteration and, with a noise level, the blind rules."""
+    signals = record.arrays()
+    stops = {"oracle peak (uses the clean image)": int(np.argmax(signals["psnr"])),
+             f"last iteration ({record.iterations})": record.iterations - 1}
+    if sigma is not None:
+        stops["discrepancy"] = discrepancy_stop(signals["residual"], sigma ** 2)
+        if record.iterations >= WMV_WINDOW:
+            stops["ES-WMV"] = wmv_stop(signals["wmv"])
+        if with_sure:
+            stops["SURE"] = estimate_stop(signals["sure"])
+    return stops
+
+
+def _recorrupted_stop(record: FitRecord) -> int:
+    """The recorrupted rule's stop on what its fit has recorded so far."""
+    return estimate_stop(record.arrays()["estimate"])
+
+
+def _snapshots_of(stops: Iterable[int]) -> set[int]:
+    """The snapshots (keyed by iteration count) that hold the outputs at `stops` (0-based indices).
+    Every rule's stop on the whole fit is its stop on each part that contains it (a first crossing, a
+    running or overall extremum), so a fit that keeps these after each iteration keeps the finals."""
+    return {index + 1 for index in stops}
 
 
 def _picture(clean: np.ndarray, corrupted: np.ndarray, outputs: dict[str, np.ndarray], out: Path) -> None:

@@ -18,6 +18,7 @@ this per-iteration record. Ctrl-C ends the fit early and keeps what was recorded
 import copy
 import time
 from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +58,7 @@ class FitRecord:
     sure/sure_raw: SURE of the averaged/raw output (nan without sure=True); stage: the stage index.
     psnr/ssim of the averaged output, psnr_raw/ssim_raw of the raw one, to the clean image
     (evaluation only; empty without it). snapshots: averaged output every `snapshot_every`
-    iterations (iteration -> float32 image).
+    iterations (iteration -> float32 image), only those `keep_snapshots` still names when given.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -116,14 +117,18 @@ def _averaged(average: Tensor | None, raw: Tensor, decay: float) -> Tensor:
 
 def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigma: float | None = None,
         mask: np.ndarray | None = None, clean: np.ndarray | None = None, seed: int = 0,
-        snapshot_every: int = 0, device: torch.device | str = "cpu", progress: bool = True,
-        speed: SpeedPolicy | None = None, sure: bool = False) -> FitRecord:
+        snapshot_every: int = 0, keep_snapshots: Callable[[FitRecord], Collection[int]] | None = None,
+        device: torch.device | str = "cpu", progress: bool = True, speed: SpeedPolicy | None = None,
+        sure: bool = False) -> FitRecord:
     """Fit DIP to observation (H, W) or (H, W, C) in [0, 1] (noisy; missing pixels where mask == 0)
     stage by stage.
 
     sigma: the observation's noise std on the 0..1 scale (known or estimated), needed by stages
-    with scale > 0 and by sure. For an image whose sides do not divide by 2^depth the network runs on a larger
-    input (network_side) and its output is cropped back to the image. The network's forward pass runs
+    with scale > 0 and by sure. keep_snapshots(record), called after each snapshot, names the
+    iterations whose snapshots to keep (the rest are dropped): a command that needs only the outputs
+    its rules return holds a few images, not one per iteration (a 512x512 colour one is 3 MB). For
+    an image whose sides do not divide by 2^depth the network runs on a larger input (network_side)
+    and its output is cropped back to the image. The network's forward pass runs
     under `speed` (default: DIP's policy for the device kind, speed.py); the output, the loss and
     everything recorded are float32. Same seed and policy, same record (on the same machine).
     """
@@ -203,6 +208,9 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
                     record.ssim_raw.append(ssim(clean, raw_image))
                 if snapshot_every and record.iterations % snapshot_every == 0:
                     record.snapshots[record.iterations] = averaged.astype(np.float32)
+                    if keep_snapshots is not None:
+                        kept = keep_snapshots(record)
+                        record.snapshots = {k: image for k, image in record.snapshots.items() if k in kept}
                 bar.update()
                 if stage.patience is not None and check_target is not None:
                     if record.estimate[-1] < best:

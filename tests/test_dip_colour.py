@@ -363,3 +363,43 @@ def test_denoise_names_only_the_rules_the_fit_ended_before(tmp_path, capsys):
     assert _rules_the_fit_ended_first(printed) == {"ES-WMV"}
     assert _printed_stop(printed, "discrepancy") < 500 and _printed_stop(printed, "recorrupted") + 200 < 500
     assert "Try --iterations 1000" in printed
+
+
+@pytest.mark.parametrize("sigma_255", [25, 50])
+def test_denoise_holds_only_the_snapshots_its_rules_return(sigma_255):
+    """denoise prunes its fits' snapshots after every iteration to the outputs its rules would
+    return on the record so far. Each snapshot is copied as it is stored: at the end the kept ones
+    are exactly those at each rule's stop on the whole record, equal to the stored ones, and no more
+    than one per rule plus the newest were ever held. At sigma 50 the residual reaches sigma^2 inside
+    the fit, so the discrepancy stop is a first crossing, not the end."""
+    clean = load_image("astronaut", 16)
+    noisy = add_noise(clean, sigma_255, torch.Generator().manual_seed(1))
+    sigma = sigma_255 / 255
+    stored, held = {}, []
+
+    def keep(stops_of):
+        def kept(record):
+            stored[record.iterations] = record.snapshots[record.iterations].copy()
+            held.append(len(record.snapshots))
+            return denoise._snapshots_of(stops_of(record))
+        return kept
+
+    iterations = WMV_WINDOW + 60
+    plain = fit(noisy, SMALL, [Stage(0.0, iterations)], sigma=sigma, clean=clean, snapshot_every=1, sure=True,
+                progress=False, keep_snapshots=keep(lambda record: denoise._plain_stops(record, sigma, True).values()))
+    stops = denoise._plain_stops(plain, sigma, True)
+    assert set(stops) == {"oracle peak (uses the clean image)", f"last iteration ({iterations})", "discrepancy",
+                          "ES-WMV", "SURE"}
+    if sigma_255 == 50:
+        assert stops["discrepancy"] < iterations - 1
+    assert set(plain.snapshots) == {index + 1 for index in stops.values()} and len(stored) == iterations
+    for iteration, image in plain.snapshots.items():
+        np.testing.assert_array_equal(image, stored[iteration])
+    assert len(held) == iterations and max(held) <= len(stops) + 1
+
+    stored.clear(), held.clear()
+    recorrupted = fit(noisy, SMALL, [Stage(0.25, 150, patience=20)], sigma=sigma, clean=clean, snapshot_every=1,
+                      progress=False, keep_snapshots=keep(lambda record: [denoise._recorrupted_stop(record)]))
+    best = int(np.nanargmin(recorrupted.arrays()["estimate"]))
+    assert list(recorrupted.snapshots) == [best + 1] and max(held) <= 2
+    np.testing.assert_array_equal(recorrupted.snapshots[best + 1], stored[best + 1])
