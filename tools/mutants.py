@@ -79,6 +79,10 @@ _PROMOTES = "scikit-image's PSNR promotes both images to their common float type
 _CLEAN_TYPE = "scikit-image's SSIM computes both images in the clean image's float type, whatever the estimate's"
 _PER_SAMPLE = 'utils.p_losses returns the per-sample loss for every reduction but "mean"'
 EQUIVALENT: dict[str, str] = {
+    "metrics.x_mean_distance__mutmut_1": ("the default chunk only splits the sum over rows of a (a memory bound): the "
+                                          "same mean to float32 rounding"),
+    "metrics.x__within_mean__mutmut_5": ("the projections are float64 (_points), so int64 ranks promote to the same "
+                                         "float64 products"),
     "metrics.x__points__mutmut_6": _CPU_PATH,
     "metrics.x__points__mutmut_7": _CPU_PATH,
     "metrics.x__points__mutmut_9": _CPU_PATH,
@@ -188,6 +192,8 @@ EQUIVALENT: dict[str, str] = {
     "dip_ext.network.xǁSkipHourglassǁforward__mutmut_8": "shape[+2] is shape[-2], the height, of the (1, C, H, W) input",
     "dip_ext.images.x_load_image__mutmut_68": _CONVEX,
     "dip_ext.images.x_load_image__mutmut_69": _CONVEX,
+    "dip_ext.fit.x_fit__mutmut_49": _ON_CPU,
+    "dip_ext.fit.x_fit__mutmut_78": _ON_CPU,
     "dip_ext.fit.x_fit__mutmut_117": _ON_CPU,
     "dip_ext.fit.x_fit__mutmut_161": _ON_CPU,
     "dip_ext.fit.x_fit__mutmut_120": ("the probe comes from its own random stream and only SURE reads it: drawing it "
