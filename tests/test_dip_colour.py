@@ -403,3 +403,11 @@ def test_denoise_holds_only_the_snapshots_its_rules_return(sigma_255):
     best = int(np.nanargmin(recorrupted.arrays()["estimate"]))
     assert list(recorrupted.snapshots) == [best + 1] and max(held) <= 2
     np.testing.assert_array_equal(recorrupted.snapshots[best + 1], stored[best + 1])
+
+
+def test_the_fits_progress_bar_shows_when_asked_and_only_then(capsys):
+    noisy = add_noise(np.full((16, 16, 3), 0.5), 25, torch.Generator().manual_seed(0))
+    fit(noisy, SMALL, [Stage(0.0, 2)], progress=False)
+    assert "DIP" not in capsys.readouterr().err
+    fit(noisy, SMALL, [Stage(0.0, 2)], progress=True)
+    assert "DIP" in capsys.readouterr().err

@@ -200,6 +200,8 @@ EQUIVALENT: dict[str, str] = {
                                       "without sure=True changes nothing computed"),
     "dip_ext.fit.x_fit__mutmut_135": "the progress bar without its total: nothing computed changes",
     "dip_ext.fit.x_fit__mutmut_138": "the finished progress bar left on screen: nothing computed changes",
+    "dip_ext.restore.x_noised_start__mutmut_10": _INT_FULL,
+    "dip_ext.restore.x_noised_start__mutmut_13": _INT_FULL,
     "dip_ext.starts.x_run_corruption__mutmut_37": _MASK_FLOAT64,
     "dip_ext.starts.x_run_corruption__mutmut_39": _MASK_FLOAT64,
     "mnist_ext.data.x_read_idx__mutmut_25": _BIG_ENDIAN,
