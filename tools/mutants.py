@@ -290,10 +290,11 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0, 
     """Judge again, one mutant at a time per child, every survivor (not listed as equivalent) and
     every mutant mutmut stopped at its limit, and judge the `unchecked` mutants named (instead of
     through mutmut: its CPU-time limit stops mutants whose tests share module-scoped fixtures that
-    train, whatever their verdict would be). The mutant is switched on (MUTANT_UNDER_TEST, as mutmut does) without mutmut's CPU-time
-    limit: first the tests covering its function (mutmut's stats), quickest first; if they all pass
-    (or pytest cannot find one), the whole files that hold them, because the stats credit the calls a
-    module-scoped fixture makes to the first test that uses it. The verdict goes into
+    train, whatever their verdict would be). The mutant is switched on (MUTANT_UNDER_TEST, as mutmut
+    does) without mutmut's CPU-time limit: first the tests covering its function (mutmut's stats),
+    quickest first; if they all pass (or pytest cannot find one), the whole files that hold them,
+    because the stats credit the calls a module-scoped fixture makes to the first test that uses it.
+    The verdict goes into
     mutants/<module>.py.meta (1 killed, 0 survived, 36 stopped after `minutes_each`: an endless loop).
     A mutant that makes tests/conftest.py fail to import (it builds the shared configs) errors every
     test: killed. Other verdicts are kept as pytest's exit code and judged again on the next recheck."""
