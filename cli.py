@@ -6,6 +6,7 @@ keeps the config's default, so the defaults are written once, in the dataclass. 
 comma-separated values (`--channels 32,64`), boolean fields true or false (`--zero-output false`).
 """
 import argparse
+import re
 import traceback
 import typing
 from dataclasses import fields
@@ -130,8 +131,15 @@ def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Nam
     except (ValueError, FileNotFoundError, ImportError) as error:
         parser.exit(2, f"error: {error}\n")
     except NotImplementedError as error:
-        where = Path(traceback.extract_tb(error.__traceback__)[-1].filename).name
-        parser.exit(2, f"error: not implemented yet: {error} (the TODO in {where})\n")
+        parser.exit(2, f"error: not implemented yet: {error} (the TODO in {_todo_file(error)})\n")
+
+
+def _todo_file(error: NotImplementedError) -> str:
+    """The file whose TODO raised `error`: its innermost frame, or, for an error raised in a worker
+    process and raised again here (concurrent.futures), the innermost frame of the worker's traceback."""
+    remote = getattr(error.__cause__, "tb", None)  # concurrent.futures' _RemoteTraceback: the worker's, as text
+    frames = re.findall(r'File "([^"]+)", line \d+', remote) if isinstance(remote, str) else []
+    return Path(frames[-1] if frames else traceback.extract_tb(error.__traceback__)[-1].filename).name
 
 
 # ----- two-pixel sampling: sample.py and train.py --sample ----------------------------------------

@@ -76,6 +76,7 @@ class FitRecord:
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     final: np.ndarray | None = None
     seconds: float = 0.0
+    twin_seconds: float = 0.0  # the part of `seconds` spent on SURE's twin network
     interrupted: bool = False
 
     @property
@@ -190,10 +191,12 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
                     record.estimate.append(estimated_mse(averaged, check_target, stage.scale, sigma, mask))
                     record.estimate_raw.append(estimated_mse(raw_image, check_target, stage.scale, sigma, mask))
                 if sure:
+                    twin_began = time.perf_counter()
                     _, twin_raw = _adam_step(twin, optimisers[1], perturbed, twin_target, observed, speed, device)
                     twin_average = _averaged(twin_average, twin_raw, config.output_average)
                     record.sure.append(sure_estimate(averaged, to_image(twin_average), observation, probe, SURE_EPSILON, sigma))
                     record.sure_raw.append(sure_estimate(raw_image, to_image(twin_raw), observation, probe, SURE_EPSILON, sigma))
+                    record.twin_seconds += time.perf_counter() - twin_began
                 else:
                     record.sure.append(np.nan)
                     record.sure_raw.append(np.nan)

@@ -35,6 +35,7 @@ def stage_scales(stages: int, largest: float = 2.0, smallest: float = 0.5, spaci
         raise ValueError(f"need 0 < smallest <= largest for the noise scales, got {smallest} and {largest}")
     if spacing not in SPACINGS:
         raise ValueError(f"unknown spacing {spacing!r}; use one of: {', '.join(SPACINGS)}")
+    # BEGIN SOLUTION the scales from largest to smallest, geometric or linear
     if stages == 1:
         return (smallest,)
     if spacing == "geometric":
@@ -42,24 +43,32 @@ def stage_scales(stages: int, largest: float = 2.0, smallest: float = 0.5, spaci
     else:
         scales = np.linspace(largest, smallest, stages)
     return tuple(float(scale) for scale in scales)
+    # END SOLUTION
 
 
 def target_pair(observation: np.ndarray, z: np.ndarray, scale: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """(y + a sigma z, y - sigma z / a): the target to fit and the independent one to check against.
 
-    observation, z: (H, W); sigma on the 0..1 scale; scale a > 0.
+    observation y, z ~ N(0, I): (H, W) or (H, W, C), the same shape; sigma on the 0..1 scale; scale
+    a > 0. Returns two arrays of the observation's shape.
     """
     if scale <= 0:
         raise ValueError(f"the noise scale must be positive, got {scale}")
+    # BEGIN SOLUTION the fit target y + a sigma z and the check target y - sigma z / a
     return observation + scale * sigma * z, observation - sigma * z / scale
+    # END SOLUTION
 
 
 def estimated_mse(output: np.ndarray, check_target: np.ndarray, scale: float, sigma: float,
                   mask: np.ndarray | None = None) -> float:
     """||f - ybar_a||^2 / N - sigma^2 (1 + 1 / a^2): unbiased for ||f - x||^2 / N (module docstring).
 
-    With a mask, N counts the observed pixels only.
+    output f, check_target ybar_a: (H, W) or (H, W, C), the same shape; sigma on the 0..1 scale;
+    scale a > 0. With a mask (the output's shape, 1 = observed), the mean runs over the observed
+    values only and N counts them. Returns a float.
     """
+    # BEGIN SOLUTION ||f - ybar_a||^2 / N - sigma^2 (1 + 1 / a^2)
     squared = (output - check_target) ** 2
     mean = squared.mean() if mask is None else squared[mask > 0].mean()
     return float(mean - sigma ** 2 * (1 + 1 / scale ** 2))
+    # END SOLUTION

@@ -31,47 +31,68 @@ def check_start_level(t0: int, schedule: Schedule) -> int:
 
 
 def noised_start(estimate: Tensor, t0: int, schedule: Schedule, generator: torch.Generator | None = None) -> Tensor:
-    """x_t0 = sqrt(abar_t0) x_hat + sqrt(1 - abar_t0) eps: a draw from q(x_t0 | x_hat); t0 = 0 returns x_hat."""
-    if check_start_level(t0, schedule) == 0:
+    """x_t0 = sqrt(abar_t0) x_hat + sqrt(1 - abar_t0) eps: a draw from q(x_t0 | x_hat); t0 = 0 returns
+    a copy of x_hat.
+
+    estimate x_hat: (N, 1, 28, 28) in [-1, 1]; t0: an integer level 0..T (check_start_level), the
+    paper's t, so schedule index t0 - 1; eps drawn from `generator`. Returns a tensor of x_hat's shape.
+    """
+    check_start_level(t0, schedule)
+    # BEGIN SOLUTION x_t0 = sqrt(abar_t0) x_hat + sqrt(1 - abar_t0) eps (utils.q_sample), x_hat at t0 = 0
+    if t0 == 0:
         return estimate.clone()
     t = torch.full((len(estimate),), t0 - 1, dtype=torch.long)  # level t0 is schedule index t0 - 1
     return q_sample(schedule, estimate, t, generator=generator)
+    # END SOLUTION
 
 
-def _keep_observed(levels: Iterator[tuple[int, Tensor]], observation: Tensor, mask: Tensor, schedule: Schedule,
-                   generator: torch.Generator | None) -> Iterator[tuple[int, Tensor]]:
-    """RePaint's replacement at every level the sampler yields. The sampler continues from the x it
-    yielded, so the replacement is written into that tensor in place."""
+def keep_observed(levels: Iterator[tuple[int, Tensor]], observation: Tensor, mask: Tensor, schedule: Schedule,
+                  generator: torch.Generator | None = None) -> Iterator[tuple[int, Tensor]]:
+    """RePaint's replacement at every level s the sampler yields:
+    x_s <- m * (observation noised to level s) + (1 - m) * x_s, and at s = 0 the observation itself.
+
+    levels: the sampler's (s, x_s), x_s (N, 1, 28, 28); observation y and mask m (1 = observed): x_s's
+    shape. Yields (s, x_s) after the replacement. The sampler continues from the x_s it yielded, so
+    the replacement must be written into that tensor in place (x_s.copy_(...)).
+    """
+    # BEGIN SOLUTION RePaint: x_s <- m * (y noised to level s) + (1 - m) * x_s, in place, at every level
     for level, x in levels:
         known = noised_start(observation, level, schedule, generator)  # level 0: the observation itself
         x.copy_(mask * known + (1 - mask) * x)
         yield level, x
+    # END SOLUTION
 
 
 @torch.no_grad()
 def restore(model, schedule: Schedule, start: Tensor, t0: int, labels: Tensor, *, steps: int | None = None,
             sampler: str = "ddim", guidance_weight: float = 0.0, observation: Tensor | None = None,
             mask: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-    """Noise `start` (N, 1, 28, 28) to level t0 and run the reverse process from there to x_0.
+    """Noise `start` (N, 1, 28, 28) in [-1, 1] to level t0 and run the reverse process from there to x_0.
 
     labels: (N,) digits, or the model's null label for unconditional steps; steps: reverse steps
-    from t0 (default all t0); with observation and mask (both (N, 1, 28, 28), mask 1 = observed),
-    observed pixels are kept consistent at every level (module docstring). t0 = 0 returns `start`.
+    from t0 (default all t0), taken by `sampler` ("ddim" or "ddpm") with `denoiser` below (the
+    classifier-free guidance mix when guidance_weight > 0) and DDIM's x0 prediction clipped to
+    `clip_x0`; with observation and mask (both (N, 1, 28, 28), mask 1 = observed), observed pixels
+    are kept consistent at every level (keep_observed). t0 = 0 returns the start (noised_start).
+    Returns x_0, (N, 1, 28, 28), clamped to [-PIXEL_RANGE, PIXEL_RANGE].
     """
     if (observation is None) != (mask is None):
         raise ValueError("give both observation and mask (for inpainting) or neither")
     if mask is not None and (mask.shape != start.shape or observation.shape != start.shape):
         raise ValueError(f"the mask {tuple(mask.shape)} and observation {tuple(observation.shape)} must have the "
                          f"start's shape {tuple(start.shape)}")
+    denoiser = ClassifierFreeGuidance(model, guidance_weight) if guidance_weight else model
+    clip_x0 = PIXEL_RANGE if sampler == "ddim" else None
+    # BEGIN SOLUTION noise the start to t0, then the reverse process from t0 to x_0 (samplers.reverse_process)
     x_t0 = noised_start(start, t0, schedule, generator)
     if t0 == 0:
         return x_t0
-    denoiser = ClassifierFreeGuidance(model, guidance_weight) if guidance_weight else model
     levels = reverse_process(denoiser, schedule, x_t0, labels, sampler, steps, generator=generator, start_level=t0,
-                             clip_x0=PIXEL_RANGE if sampler == "ddim" else None)
+                             clip_x0=clip_x0)
     if mask is not None:
-        levels = _keep_observed(levels, observation, mask, schedule, generator)
+        levels = keep_observed(levels, observation, mask, schedule, generator)
     return final(levels).clamp(-PIXEL_RANGE, PIXEL_RANGE)
+    # END SOLUTION
 
 
 @torch.no_grad()

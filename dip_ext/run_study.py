@@ -4,6 +4,13 @@
     python -m dip_ext.run_study --grey --size 64 --seeds 0 1 2    # the grey study: 8 images at 64x64
     python -m dip_ext.run_study --images astronaut photos/ --sigmas 25 --seeds 0
     python -m dip_ext.run_study --shard 3/8           # the 3rd of 8 parts: cases 3, 11, 19, ...
+    python -m dip_ext.run_study --rule my_rules.py:lowest_residual       # your rule beside the others
+
+Every case measures the published rules (dip_ext.rules.BASELINES, and the fixed count when it
+summarises), the reference rules (dip_ext.rules.REFERENCE_RULES; --no-reference-rules leaves them
+out) and each --rule (NAME=MODULE:FUNCTION or FILE.py:FUNCTION, dip_ext.plugins). A rule whose code
+is still a TODO is named in one line with the TODO it waits for, and the others' rows print. A rule
+added to recorded cases is measured on their recorded plain fit, without fitting it again.
 
 --images takes scikit-image names, PNG/JPEG files and folders of them; the network's flags
 (--depth, --channels-down, ...) change its configuration. Finished cases are appended
@@ -26,7 +33,9 @@ from cli import add_speed_flags, command_parser, config_overrides, run_command, 
 from devices import one_thread_workers
 from dip_ext.images import BENCHMARK_IMAGES, COLOUR_IMAGES, SIGMAS, check_sigma, images_in, load_image
 from dip_ext.network import DipConfig
-from dip_ext.study import OUTPUTS, StudySettings, case_key, format_table, run_case, summarise
+from dip_ext.plugins import Method, load_method
+from dip_ext.rules import BASELINES, OUTPUTS, REFERENCE_RULES
+from dip_ext.study import StudySettings, add_rules, case_key, format_table, run_case, summarise
 
 DEFAULT_RUNS = Path("figures/dip/study/runs.jsonl")
 
@@ -58,12 +67,32 @@ def image_sources(given: list[str]) -> list[str]:
     return [source for item in given for source in (images_in(Path(item)) if Path(item).is_dir() else [item])]
 
 
+def methods_from_flags(specs: list[str], reference: bool) -> list[Method]:
+    """The published rules, then the reference ones (unless left out), then each --rule, by name (each name once)."""
+    methods = [Method(name, f"dip_ext.rules:{function.__name__}", function) for name, function in BASELINES.items()]
+    methods += [load_method(spec) for spec in (list(REFERENCE_RULES) if reference else []) + specs]
+    names = [method.name for method in methods]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"two rules are called {', '.join(repeated)}; name one: --rule NAME=MODULE:FUNCTION")
+    return methods
+
+
+def _new_case(image: str, sigma: float, seed: int, settings: StudySettings, specs: list[str], reference: bool):
+    return run_case(image, sigma, seed, settings, methods_from_flags(specs, reference))
+
+
+def _more_rules(record: dict, settings: StudySettings, specs: list[str], reference: bool):
+    return add_rules(record, methods_from_flags(specs, reference), settings)
+
+
 def main(args) -> None:
     images = image_sources(args.images or list(BENCHMARK_IMAGES if args.grey else COLOUR_IMAGES))
     for image in images:
         load_image(image, args.size, args.grey)  # a clear error now, not in a worker an hour later
     for sigma in args.sigmas:
         check_sigma(sigma)
+    methods = methods_from_flags(args.rule, args.reference_rules)
     part, parts = parse_shard(args.shard) if args.shard else (1, 1)
     speed = speed_from_flags("dip", torch.device("cpu"), args)
     settings = StudySettings(size=args.size, grey=args.grey, iterations=args.iterations,
@@ -80,30 +109,39 @@ def main(args) -> None:
     wanted = [(image, sigma, seed) for image in images for sigma in args.sigmas for seed in args.seeds]
     mine = shard_cases(wanted, part, parts)
     todo = [case for case in mine if case_key(*case) not in done]
+    stale = [done[case_key(*case)] for case in mine if case_key(*case) in done and any(
+        done[case_key(*case)]["rules"].get(method.name, {}).get("source") != method.digest for method in methods)]
     record = args.runs if parts == 1 else args.runs.with_name(f"{args.runs.stem}.shard-{part}-of-{parts}{args.runs.suffix}")
     print(f"{len(mine) - len(todo)} of {len(mine)} cases{f' in shard {part}/{parts}' if parts > 1 else ''} already "
-          f"recorded; running {len(todo)} in {args.workers} processes, recording to {record}")
+          f"recorded; running {len(todo)} in {args.workers} processes, recording to {record}"
+          + (f"; rules to measure on {len(stale)} recorded ones" if stale else ""))
+    waiting = {}
     with one_thread_workers(args.workers) as pool, record.open("a") as runs:
-        futures = [pool.submit(run_case, *case, settings) for case in todo]
+        futures = [pool.submit(_new_case, *case, settings, args.rule, args.reference_rules) for case in todo]
+        futures += [pool.submit(_more_rules, case, settings, args.rule, args.reference_rules) for case in stale]
         try:
             for future in tqdm(as_completed(futures), total=len(futures), desc="cases"):
-                case = future.result()
+                case, waits = future.result()
+                waiting |= waits
                 runs.write(json.dumps(case) + "\n")
                 runs.flush()
                 done[case["key"]] = case
         except KeyboardInterrupt:
             pool.shutdown(cancel_futures=True)
             raise SystemExit(f"interrupted: the finished cases are in {record}; rerun to continue")
+    for rule, todo_text in waiting.items():
+        print(f"{rule}: waits for the TODO in {todo_text}")
     missing = [case for case in wanted if case_key(*case) not in done]
     if missing:
         print(f"{len(missing)} of {len(wanted)} cases are still to run (other shards); the tables come once all are recorded")
         return
     cases = [done[case_key(*case)] for case in wanted]
-    table = format_table({output: summarise(cases, output) for output in OUTPUTS})
-    speed = [case[fit]["iterations_per_second"] for case in cases for fit in ("plain", "recorrupted")]
+    names = [method.name for method in methods if method.name not in waiting]
+    table = format_table({output: summarise(cases, output, names) for output in OUTPUTS})
     print(table)
-    print(f"\nfitting speed per one-thread process: {min(speed):.1f}-{max(speed):.1f} iterations/s "
-          f"at {settings.size}x{settings.size}, width {settings.network.channels_down} (plain fits: two networks, SURE's twin)")
+    speed = [case["plain"]["seconds"] for case in cases]
+    print(f"\nplain DIP with SURE's twin: {min(speed):.0f}-{max(speed):.0f} s per case on one thread at "
+          f"{settings.size}x{settings.size}, width {settings.network.channels_down}, {settings.iterations} iterations")
     (args.runs.parent / "table.md").write_text(table + "\n")
 
 
@@ -119,6 +157,11 @@ def parser():
     parser.add_argument("--workers", type=int, default=2, help="parallel one-thread processes")
     parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="where finished cases are kept")
     parser.add_argument("--shard", default=None, metavar="K/N", help="run only part K of N (every N-th case from the K-th)")
+    parser.add_argument("--rule", action="append", default=[], metavar="[NAME=]MODULE:FUNCTION",
+                        help="a stopping rule of your own, measured beside the others (repeatable; dip_ext/rules.py "
+                             "says what a rule is)")
+    parser.add_argument("--no-reference-rules", dest="reference_rules", action="store_false",
+                        help="leave out the reference rules (recorrupted, twin)")
     add_speed_flags(parser)
     return parser
 

@@ -1,34 +1,46 @@
-"""DIP as the starting point of the reverse process, measured on held-out MNIST digits (Example 1).
+"""DIP as the starting point of the reverse process, measured on held-out MNIST digits (Example 1):
+the start harness.
 
-For each corruption and each digit, DIP is fitted once and its averaged output kept after each k
-of `dip_iterations`; for noise corruptions a second fit, to the recorrupted target with its
-rollback (the stopping study's best rule, dip_ext/progressive.py), gives the start "DIP rule",
-with the noise level estimated from the observation. Every start (DIP, the observation itself,
-and pure noise at t0 = T, i.e. generation) is noised to t0 and taken down by a sampler in `steps`
-steps (restore.py): DDIM with and without the digit's label (classifier-free guidance, w = 1),
-ancestral sampling with it. For masks, the observed pixels are kept consistent at every level
-(RePaint, restore.py).
+A start is any function of a StartProblem (one corrupted digit) that returns an estimate of the
+clean digit, (28, 28) in [0, 1], or None where it does not apply. Built in: the observation itself,
+and DIP alone: one fit per digit of max(`dip_iterations`) iterations, its averaged output kept after
+each k ("DIP k"). Plugged in by name (dip_ext.plugins): the reference start (REFERENCE_STARTS, the
+recorrupted rule's output, "DIP rule") and any of your own, e.g. `--start my_starts.py:my_start`.
+
+Every start (and pure noise at t0 = T, i.e. generation) is noised to t0 and taken down by a sampler
+in `steps` steps (dip_ext.restore): DDIM with and without the digit's label (classifier-free
+guidance, w = 1), ancestral sampling with it. For masks, the observed pixels are kept consistent
+at every level (RePaint). While restore's TODOs are not filled in, only the starts alone are
+scored, and the rows that need the reverse process are named as waiting.
 
 Each row scores one setting on all digits: PSNR and SSIM to the clean digit, the evaluation
 classifier's accuracy on the label, the Frechet distance in its feature space, and the seconds per
-digit including the DIP fit. The classifier was trained without the digits restored here
-(`STUDY_DIGITS_SET_ASIDE`), so its accuracy is measured on digits it never saw.
+digit including the start's fit. The classifier was trained without the digits restored here
+(`STUDY_DIGITS_SET_ASIDE`), so its accuracy is measured on digits it never saw. Jobs (one
+corruption and seed each) are cached under a key of the settings, the starts' code and both
+checkpoints, so a rerun prints at once and a changed start or model recomputes.
 """
+import hashlib
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+import dip_ext.restore
+from devices import one_thread_workers
 from dip_ext.classical import estimated_sigma
-from dip_ext.fit import Stage, fit
+from dip_ext.fit import FitRecord, Stage, fit
 from dip_ext.images import digit_to_unit, unit_to_digit
 from dip_ext.network import DipConfig
+from dip_ext.plugins import Method, load_method, waiting_for
 from dip_ext.quality import psnr, ssim
 from dip_ext.restore import restore
-from dip_ext.study import StudySettings
 from mnist_ext.data import model_and_held_out_digits
-from mnist_ext.scoring import features, first_of_each_class, frechet_distance, predict, real_reference
+from mnist_ext.recipe import DEFAULT_CHECKPOINT, load_model
+from mnist_ext.scoring import features, first_of_each_class, frechet_distance, load_or_train_classifier, predict, real_reference
 
 DIGIT_DIP = DipConfig(depth=4, channels_down=32, channels_up=32)
 """28 x 28 digits: depth 4 runs the network at 32 x 32 (depth 5 would need 64 x 64). Width 32: on
@@ -38,7 +50,11 @@ STUDY_DIGITS_SET_ASIDE = 5
 """The study restores the first k (at most this many) held-out digits of each class; the evaluation
 classifier is trained on the other held-out digits."""
 RULE_START = "DIP rule"
+REFERENCE_STARTS = (f"{RULE_START}=dip_ext.recorrupted:recorrupted_start",)
+"""The starts the study plugs in unless told otherwise: a TODO of the handout."""
 GRID_DIGITS = 4
+CLASSIFIER = DEFAULT_CHECKPOINT.parent / "classifier_without_study_digits.pt"
+"""The evaluation classifier trained without the study's digits (trained on first use)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,6 @@ class StartSettings:
     steps: tuple[int, ...] = (2, 5, 10, 25)
     samplers: tuple[str, ...] = ("ddim", "ddpm")
     guidance: float = 1.0
-    rule: StudySettings = field(default_factory=StudySettings)
     grid_t0_fraction: float = 0.2
     grid_steps: int = 5
 
@@ -103,35 +118,74 @@ def quality(clean: np.ndarray, restored: np.ndarray) -> tuple[float, float]:
     return float(np.mean(psnr_values)), float(np.mean(ssim_values))
 
 
-def dip_starts(observations: np.ndarray, masks: list, corruption: Corruption, settings: StartSettings,
-               seed: int) -> dict[str, tuple[np.ndarray, float]]:
-    """{start name: (outputs (N, 28, 28), seconds per digit of its fit)}: "DIP k" for each k, and
-    for noise corruptions the recorrupted rule's output (RULE_START)."""
+@dataclass
+class StartProblem:
+    """One corrupted digit as a start may know it. observation: (28, 28) in [0, 1], missing pixels 0;
+    mask: (28, 28), 1 = observed, or None; sigma: the noise std estimated from the observation (0..1
+    scale), None for a corruption without noise; iterations: the study's longest DIP fit; seed."""
+
+    observation: np.ndarray
+    mask: np.ndarray | None
+    sigma: float | None
+    iterations: int
+    seed: int
+
+    def fit(self, stages: list[Stage], snapshot_every: int = 0) -> FitRecord:
+        """DIP (DIGIT_DIP) fitted to the observation by `stages`, with this digit's mask, sigma and seed."""
+        return fit(self.observation, DIGIT_DIP, list(stages), sigma=self.sigma, mask=self.mask, seed=self.seed,
+                   snapshot_every=snapshot_every, progress=False)
+
+
+def digit_problems(observations: np.ndarray, masks: list, corruption: Corruption, settings: StartSettings,
+                   seed: int) -> list[StartProblem]:
+    """One StartProblem per digit; digit i is fitted with seed + i."""
+    return [StartProblem(observation, mask, estimated_sigma(observation) if corruption.sigma else None,
+                         max(settings.dip_iterations), seed + index)
+            for index, (observation, mask) in enumerate(zip(observations, masks))]
+
+
+def dip_starts(problems: list[StartProblem], settings: StartSettings) -> dict[str, tuple[np.ndarray, float]]:
+    """DIP alone: {"DIP k": (outputs (N, 28, 28), seconds per digit)} for each k, from one fit per digit
+    of max(k) iterations, each k charged its share k / max(k) of that fit's time."""
     longest = max(settings.dip_iterations)
     outputs = {k: [] for k in settings.dip_iterations}
-    rule_outputs, seconds, rule_seconds = [], 0.0, 0.0
-    for index, (observation, mask) in enumerate(zip(observations, masks)):
-        record = fit(observation, DIGIT_DIP, [Stage(0.0, longest)], mask=mask, seed=seed + index, snapshot_every=1,
-                     progress=False)
+    seconds = 0.0
+    for problem in problems:
+        record = problem.fit([Stage(0.0, longest)], snapshot_every=1)
         seconds += record.seconds
         for k in settings.dip_iterations:
             outputs[k].append(record.snapshots[k].astype(np.float64))
-        if corruption.sigma:
-            stage = Stage(settings.rule.recorrupted_scale, longest, settings.rule.patience)
-            rule = fit(observation, DIGIT_DIP, [stage], sigma=estimated_sigma(observation), seed=seed + index, progress=False)
-            rule_outputs.append(rule.final)
-            rule_seconds += rule.seconds
-    n = len(observations)
-    starts = {f"DIP {k}": (np.stack(images), seconds / n * k / longest) for k, images in outputs.items()}
-    if rule_outputs:
-        starts[RULE_START] = (np.stack(rule_outputs), rule_seconds / n)
-    return starts
+    n = len(problems)
+    return {f"DIP {k}": (np.stack(images), seconds / n * k / longest) for k, images in outputs.items()}
+
+
+def plugged_starts(problems: list[StartProblem], methods: list[Method]) -> tuple[dict[str, tuple[np.ndarray, float]],
+                                                                                 dict[str, str]]:
+    """Each plugged start on every digit: ({name: (outputs (N, 28, 28), seconds per digit)}, {name:
+    the TODO it waits for}). A start that returns None for every digit does not apply here."""
+    starts, waiting = {}, {}
+    for method in methods:
+        images, began = [], time.perf_counter()
+        try:
+            for problem in problems:
+                images.append(method.function(problem))
+        except NotImplementedError as error:
+            waiting[method.name] = waiting_for(error)
+            continue
+        if all(image is None for image in images):
+            continue
+        if any(image is None for image in images) or any(np.shape(image) != (28, 28) for image in images):
+            raise ValueError(f"the start {method.name!r} ({method.spec}) must return a (28, 28) image for every digit "
+                             f"or None for every digit; got {[None if image is None else np.shape(image) for image in images]}")
+        starts[method.name] = (np.stack(images).astype(np.float64), (time.perf_counter() - began) / len(problems))
+    return starts, waiting
 
 
 def run_corruption(model, schedule, classifier, real: torch.Tensor, digits: torch.Tensor, labels: torch.Tensor,
-                   corruption: Corruption, settings: StartSettings, seed: int = 0) -> dict:
+                   corruption: Corruption, settings: StartSettings, seed: int = 0, methods: list[Method] = ()) -> dict:
     """Every start x t0 x sampler x steps x label setting on one corruption of `digits` (N, 1, 28, 28)
-    in [-1, 1]: {"rows": one dict per setting, "grid": images (GRID_DIGITS, 28, 28) in [0, 1] by column}.
+    in [-1, 1]: {"rows": one dict per setting, "grid": images (GRID_DIGITS, 28, 28) in [0, 1] by column,
+    "waiting": {what waits: the TODO it waits for}}.
 
     t0 = 0 rows score a start alone. The noise start runs from t0 = T only.
     """
@@ -140,7 +194,10 @@ def run_corruption(model, schedule, classifier, real: torch.Tensor, digits: torc
     observed = [corrupt(digit, corruption, generator) for digit in clean]
     observations = np.stack([observation for observation, _ in observed])
     masks = [mask for _, mask in observed]
-    starts = dip_starts(observations, masks, corruption, settings, seed)
+    problems = digit_problems(observations, masks, corruption, settings, seed)
+    starts = dip_starts(problems, settings)
+    plugged, waiting = plugged_starts(problems, list(methods))
+    starts |= plugged
     starts["observation"] = (observations, 0.0)
     mask = None if not corruption.masked else torch.as_tensor(np.stack(masks), dtype=torch.float32)[:, None]
     observation = None if mask is None else unit_to_digit(observations)[:, None]
@@ -164,25 +221,30 @@ def run_corruption(model, schedule, classifier, real: torch.Tensor, digits: torc
     for name, (images, fit_seconds) in starts.items():
         add(name, 0, "-", 0, False, unit_to_digit(images)[:, None], fit_seconds)
     grid_t0 = round(settings.grid_t0_fraction * schedule.T)
-    for name, (images, fit_seconds) in list(starts.items()) + [("noise", (None, 0.0))]:
-        start = torch.zeros_like(digits) if images is None else unit_to_digit(images)[:, None]
-        t0s = [schedule.T] if images is None else [round(f * schedule.T) for f in settings.t0_fractions]
-        for t0 in t0s:
-            for sampler in settings.samplers:
-                for steps in [s for s in settings.steps if s <= t0]:
-                    for label in (False, True) if sampler == "ddim" else (True,):
-                        began = time.perf_counter()
-                        restored = restore(model, schedule, start, t0, labels if label else null, steps=steps,
-                                           sampler=sampler, guidance_weight=settings.guidance if label else 0.0,
-                                           observation=observation, mask=mask,
-                                           generator=torch.Generator().manual_seed(seed))
-                        add(name, t0, sampler, steps, label, restored,
-                            fit_seconds + (time.perf_counter() - began) / len(labels))
-                        grid_setting = (steps == max(settings.steps)) if images is None else \
-                            (t0 == grid_t0 and steps == settings.grid_steps)
-                        if sampler == "ddim" and label and grid_setting and (name == grid_dip or not name.startswith("DIP")):
-                            grid[f"{name}, t0 = {t0}, {steps} steps"] = digit_to_unit(restored[shown, 0])
-    return {"rows": rows, "grid": grid}
+    try:
+        for name, (images, fit_seconds) in list(starts.items()) + [("noise", (None, 0.0))]:
+            start = torch.zeros_like(digits) if images is None else unit_to_digit(images)[:, None]
+            t0s = [schedule.T] if images is None else [round(f * schedule.T) for f in settings.t0_fractions]
+            for t0 in t0s:
+                for sampler in settings.samplers:
+                    for steps in [s for s in settings.steps if s <= t0]:
+                        for label in (False, True) if sampler == "ddim" else (True,):
+                            began = time.perf_counter()
+                            restored = restore(model, schedule, start, t0, labels if label else null, steps=steps,
+                                               sampler=sampler, guidance_weight=settings.guidance if label else 0.0,
+                                               observation=observation, mask=mask,
+                                               generator=torch.Generator().manual_seed(seed))
+                            add(name, t0, sampler, steps, label, restored,
+                                fit_seconds + (time.perf_counter() - began) / len(labels))
+                            grid_setting = (steps == max(settings.steps)) if images is None else \
+                                (t0 == grid_t0 and steps == settings.grid_steps)
+                            if sampler == "ddim" and label and grid_setting and (name == grid_dip or not name.startswith("DIP")):
+                                grid[f"{name}, t0 = {t0}, {steps} steps"] = digit_to_unit(restored[shown, 0])
+    except NotImplementedError as error:
+        rows = [row for row in rows if row["t0"] == 0]
+        grid = {name: images for name, images in grid.items() if ", t0 = " not in name}
+        waiting["every start through the reverse process (t0 > 0)"] = waiting_for(error)
+    return {"rows": rows, "grid": grid, "waiting": waiting}
 
 
 SETTING = ("corruption", "start", "t0", "sampler", "steps", "label")
@@ -254,3 +316,114 @@ def best_by_steps(summary: list[dict]) -> str:
             lines.append(f"| {start} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def format_rows(summary: list[dict]) -> str:
+    """The summary's rows with the label or without diffusion, as Markdown (mean +- std over seeds)."""
+    lines = ["| corruption | start | t0 | sampler | steps | label | PSNR | SSIM | accuracy | Frechet (floor) | s/digit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in summary:
+        if row["label"] or row["t0"] == 0:
+            lines.append(f"| {row['corruption']} | {row['start']} | {row['t0']} | {row['sampler']} | {row['steps']} | "
+                         f"{'w=1' if row['label'] else '-'} | {row['psnr']:.2f} +- {row['psnr std']:.2f} | {row['ssim']:.3f} | "
+                         f"{100 * row['accuracy']:.0f}% | {row['frechet']:.1f} ({row['frechet_floor']:.1f}) | "
+                         f"{row['seconds per digit']:.2f} |")
+    return "\n".join(lines)
+
+
+def report(results: list[dict]) -> str:
+    """What the start harness prints: every row, the best PSNR per step count, the steps each start
+    needs, and one line for each start or row still waiting for a TODO."""
+    rows = [row for result in results for row in result["rows"]]
+    summary = summarise(rows)
+    parts = [format_rows(summary), "",
+             "The best mean PSNR (dB) with the label at each number of reverse steps (t0 and sampler picked with "
+             "the clean digits; label accuracy in brackets):", ""]
+    if any(row["t0"] > 0 for row in rows):
+        parts += [best_by_steps(summary), "\n".join(best_tradeoffs(summary))]
+    else:
+        parts.append("(no row went through the reverse process)")
+    waiting = {name: text for result in results for name, text in result["waiting"].items()}
+    parts += [f"{name}: waits for the TODO in {text}" for name, text in waiting.items()]
+    return "\n".join(parts)
+
+
+# ----- jobs: one (corruption, seed) each, in one-thread processes, cached -----------------------------
+
+def study_classifier(path: Path = CLASSIFIER):
+    """The evaluation classifier trained without the study's digits (trained on first use)."""
+    classifier, _ = load_or_train_classifier(path, set_aside_per_class=STUDY_DIGITS_SET_ASIDE)
+    return classifier
+
+
+def methods_from_specs(specs: list[str], reference: bool, settings: StartSettings = StartSettings()) -> list[Method]:
+    """The reference starts (unless left out), then each --start; none named like a built-in start."""
+    methods = [load_method(spec) for spec in (list(REFERENCE_STARTS) if reference else []) + list(specs)]
+    names = [method.name for method in methods] + [f"DIP {k}" for k in settings.dip_iterations] + ["observation", "noise"]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"two starts are called {', '.join(repeated)}; name yours: --start NAME=MODULE:FUNCTION")
+    return methods
+
+
+def _job(model_path: Path, classifier_path: Path, corruption: Corruption, settings: StartSettings, seed: int,
+         per_class: int, specs: tuple[str, ...], reference: bool) -> dict:
+    model, config = load_model(model_path)
+    digits, labels = study_digits(per_class)
+    _, (real, _) = model_and_held_out_digits()
+    return run_corruption(model, config.make_schedule(), study_classifier(classifier_path), real, digits, labels,
+                          corruption, settings, seed, methods_from_specs(list(specs), reference, settings))
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def start_jobs(model_path: Path, cache: Path, seeds: tuple[int, ...], per_class: int,
+               corruptions: tuple[Corruption, ...] = CORRUPTIONS, settings: StartSettings = StartSettings(),
+               specs: tuple[str, ...] = (), reference: bool = True,
+               classifier_path: Path = CLASSIFIER) -> list[tuple[Path, tuple]]:
+    """(cache file, arguments of one (corruption, seed) run) for every run the study needs. The key
+    covers the settings, the starts and their code, the reverse process's code and both checkpoints."""
+    study_classifier(classifier_path)  # trained once here, before the workers read it
+    methods = methods_from_specs(list(specs), reference, settings)
+    code = [method.digest for method in methods] + [_file_digest(dip_ext.restore.__file__), _file_digest(__file__)]
+    checkpoints = _file_digest(model_path) + _file_digest(classifier_path)
+    jobs = []
+    for corruption in corruptions:
+        for seed in seeds:
+            key = hashlib.sha256(repr((asdict(settings), corruption, seed, per_class, specs, reference, code,
+                                       checkpoints)).encode()).hexdigest()[:10]
+            jobs.append((cache / f"{corruption.name.replace(' ', '_')}_seed{seed}_{key}.json",
+                         (model_path, classifier_path, corruption, settings, seed, per_class, tuple(specs), reference)))
+    return jobs
+
+
+def run_job(path: Path, arguments: tuple) -> dict:
+    """Run one (corruption, seed); write its rows and grid images to `path` atomically unless some of
+    it waits for a TODO (so that filling the TODO in computes it again). Returns the result."""
+    result = _job(*arguments)
+    result["grid"] = {name: np.round(images, 4).tolist() for name, images in result["grid"].items()}
+    if not result["waiting"]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".tmp").write_text(json.dumps(result))
+        path.with_suffix(".tmp").replace(path)
+    return _loaded(result)
+
+
+def _loaded(result: dict) -> dict:
+    result["grid"] = {name: np.asarray(images) for name, images in result["grid"].items()}
+    return result
+
+
+def run_all(jobs: list[tuple[Path, tuple]], workers: int) -> list[dict]:
+    """Every job's result, from the cache or computed in `workers` one-thread processes (each is
+    written when it ends, so an interrupted study keeps the finished jobs)."""
+    results = {path: _loaded(json.loads(path.read_text())) for path, _ in jobs if path.exists()}
+    todo = [job for job in jobs if job[0] not in results]
+    if todo:
+        print(f"DIP starts: {len(todo)} of {len(jobs)} (corruption, seed) runs to compute, in {workers} processes")
+        with one_thread_workers(workers) as pool:
+            for (path, _), future in [(job, pool.submit(run_job, *job)) for job in todo]:
+                results[path] = future.result()
+    return [results[path] for path, _ in jobs]

@@ -1,7 +1,6 @@
 """dip_ext/: the network against its configuration, the images and corruptions, the fitting loop,
-the stopping rules on curves whose answer is known, the recorrupted targets, and clear errors."""
-import json
-
+the stopping rules on curves whose answer is known, and clear errors (the recorrupted targets' public
+tests are tests/test_dip_todos.py, the stopping study's tests/test_dip_study.py)."""
 import numpy as np
 import pytest
 import skimage.data
@@ -11,17 +10,15 @@ from skimage.metrics import peak_signal_noise_ratio
 from torch import nn
 
 import dip_ext.fit
-import dip_ext.study
 from dip_ext import denoise, run_study
 from dip_ext.fit import WMV_WINDOW, Stage, fit, network_side
 from dip_ext.images import (BENCHMARK_IMAGES, COLOUR_IMAGES, add_noise, check_mask, check_sigma, images_in, load_image,
                             make_mask, to_image, to_tensor)
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
-from dip_ext.progressive import estimated_mse, stage_scales, target_pair
+from dip_ext.progressive import stage_scales, target_pair
 from dip_ext.stopping import (WMV_PATIENCE, discrepancy_stop, estimate_stop, fixed_count_stop, plateau_width, wmv_stood,
                               wmv_stop)
 from dip_ext.quality import quality, ssim
-from dip_ext.study import OUTPUTS, RULES, StudySettings, format_table, rule_stops, summarise
 
 SMALL = DipConfig(depth=3, channels_down=16, channels_up=16)
 
@@ -533,207 +530,7 @@ def test_fixed_count_maximises_the_mean_of_the_other_curves():
     assert fixed_count_stop([peak_at(30), peak_at(50)[:35]]) == 34  # truncated to the shortest curve, 0..34
 
 
-def test_fixed_count_never_looks_at_the_case_itself():
-    def case(image, peak):
-        curves = {output: {"psnr": (30 - np.abs(np.arange(60) - peak) * 0.1).tolist(), "ssim": [0.5] * 60}
-                  for output in ("averaged", "raw")}
-        stops = {"averaged": peak, "raw": peak}
-        return {"image": image, "sigma": 25.0, "classical": {"tv": {"psnr": 25.0}},
-                "plain": curves | {"discrepancy": 5, "wmv": 6, "wmv stood": False, "sure": stops},
-                "recorrupted": curves | {"stop": stops}}
-    a, b = case("a", 10), case("b", 40)
-    assert rule_stops(a, [b])["fixed count"][0] == pytest.approx(30 - 3.0)  # stopped at b's peak, 30 from its own
-    rows = summarise([a, b])
-    assert rows[0]["rules"]["fixed count"]["gap"] == pytest.approx(3.0)
-    assert rows[0]["rules"]["recorrupted"]["gap"] == pytest.approx(0.0)
-    assert rows[0]["rules"]["discrepancy"]["worst gap"] == pytest.approx(3.5)
-    assert rows[0]["rules"]["fixed count"]["within 1 dB"] == 0.0
-
-
-@pytest.mark.parametrize("iterations, stood", [(1_200, False), (1_201, True)])
-def test_a_study_case_records_every_rules_stop_from_its_fits(monkeypatch, iterations, stood):
-    """run_case with stand-in fits whose signals have known stops: discrepancy where the residual
-    first falls to sigma_hat^2 = 0.01 (400), ES-WMV's minimum (200; it has stood 1,000 iterations
-    only if the run outlasts iteration 1,200), SURE's minima (300 averaged, 310 raw), the
-    recorrupted estimate's (500, 510); what each fit was asked for; the speeds; and the scores of
-    the noisy image and the classical output, by hand."""
-    calls = []
-
-    def stand_in_fit(observation, config, stages, *, sigma, clean, seed, progress, speed, sure=False):
-        calls.append({"observation": observation, "stages": stages, "sigma": sigma, "seed": seed, "sure": sure})
-        record = dip_ext.fit.FitRecord()
-        k = np.arange(iterations if stages[0].scale == 0 else 700, dtype=np.float64)
-        record.loss = list(k)
-        record.residual = list(np.where(k < 400, 1.0, 0.005))
-        record.wmv = list(np.where(k < WMV_WINDOW - 1, np.nan, np.abs(k - 200) + 1))
-        record.sure, record.sure_raw = list(np.abs(k - 300)), list(np.abs(k - 310))
-        record.estimate, record.estimate_raw = list(np.abs(k - 500)), list(np.abs(k - 510))
-        record.psnr, record.psnr_raw = list(20 + k / 3), list(19 + k / 3)
-        record.ssim, record.ssim_raw = list(k / 7), list(k / 9)
-        record.seconds = 2.0 if stages[0].scale == 0 else 7.0
-        return record
-
-    monkeypatch.setattr(dip_ext.study, "fit", stand_in_fit)
-    monkeypatch.setattr(dip_ext.study, "estimated_sigma", lambda noisy: 0.1)
-    monkeypatch.setattr(dip_ext.study, "classical_denoisers", lambda noisy: {"flat": np.full_like(noisy, 0.5)})
-    settings = StudySettings(size=32)
-    case = dip_ext.study.run_case("astronaut", 25.0, 3, settings)
-
-    clean = load_image("astronaut", 32)
-    noisy = add_noise(clean, 25.0, torch.Generator().manual_seed(3))
-    plain_call, recorrupted_call = calls
-    assert all(np.array_equal(call["observation"], noisy) and call["sigma"] == 0.1 and call["seed"] == 3 for call in calls)
-    assert plain_call["stages"] == [Stage(0.0, 2_000)] and plain_call["sure"]
-    assert recorrupted_call["stages"] == [Stage(0.25, 2_000, 200)] and not recorrupted_call["sure"]
-    assert (case["key"], case["image"], case["sigma"], case["seed"]) == ("astronaut|25|3", "astronaut", 25.0, 3)
-    assert case["settings"]["size"] == 32 and case["sigma_estimated"] == pytest.approx(25.5)
-    assert case["noisy"]["psnr"] == pytest.approx(10 * np.log10(1 / np.mean((noisy - clean) ** 2)))
-    assert case["classical"]["flat"]["psnr"] == pytest.approx(10 * np.log10(1 / np.mean((clean - 0.5) ** 2)))
-    plain, recorrupted = case["plain"], case["recorrupted"]
-    assert (plain["discrepancy"], plain["wmv"], plain["wmv stood"]) == (400, 200, stood)
-    assert plain["sure"] == {"averaged": 300, "raw": 310} and recorrupted["stop"] == {"averaged": 500, "raw": 510}
-    assert plain["iterations_per_second"] == iterations / 2.0 and recorrupted["iterations_per_second"] == 100.0
-    assert plain["averaged"]["psnr"][3] == 21.0 and plain["raw"]["psnr"][3] == 20.0
-    assert plain["averaged"]["ssim"][1] == round(1 / 7, 4) and plain["raw"]["ssim"][1] == round(1 / 9, 4)
-    assert len(recorrupted["averaged"]["psnr"]) == 700 and recorrupted["raw"]["ssim"][2] == round(2 / 9, 4)
-
-
-def _synthetic_case(image, sigma, peak, discrepancy, wmv, stood, sure, stop, classical):
-    """A case whose plain averaged PSNR curve is 30 - |k - peak| over 10 iterations and raw one 2 dB
-    lower, SSIM k/100 (averaged) and k/100 + 0.5 (raw); the recorrupted fit's curves (15 iterations)
-    reach their maxima, 29 dB averaged and 27 dB raw, exactly at its stops, with SSIM k/100."""
-    k, k15 = np.arange(10), np.arange(15)
-    plain = {"averaged": {"psnr": (30.0 - abs(k - peak)).tolist(), "ssim": (k / 100).tolist()},
-             "raw": {"psnr": (28.0 - abs(k - peak)).tolist(), "ssim": (k / 100 + 0.5).tolist()}}
-    recorrupted = {output: {"psnr": (top - abs(k15 - stop[output])).tolist(), "ssim": (k15 / 100).tolist()}
-                   for output, top in (("averaged", 29.0), ("raw", 27.0))}
-    return {"image": image, "sigma": sigma, "classical": {name: {"psnr": value} for name, value in classical.items()},
-            "plain": plain | {"discrepancy": discrepancy, "wmv": wmv, "wmv stood": stood, "sure": sure},
-            "recorrupted": recorrupted | {"stop": stop}}
-
-
-STUDY_CASES = [
-    _synthetic_case("a", 25.0, 4, 1, 7, True, {"averaged": 4, "raw": 6}, {"averaged": 12, "raw": 2}, {"bm3d": 31.0, "tv": 25.0}),
-    _synthetic_case("b", 25.0, 6, 6, 5, False, {"averaged": 6, "raw": 6}, {"averaged": 6, "raw": 6}, {"bm3d": 28.0, "tv": 26.0}),
-    _synthetic_case("a", 50.0, 3, 3, 3, True, {"averaged": 3, "raw": 3}, {"averaged": 3, "raw": 3}, {"bm3d": 27.0, "tv": 24.0}),
-]
-
-
-def _rule(psnr, ssim, gap, worst, within):
-    return pytest.approx({"psnr": psnr, "ssim": ssim, "gap": gap, "worst gap": worst, "within 1 dB": within})
-
-
-def test_study_summary_of_synthetic_cases_by_hand():
-    """Every number of the sigma-25 rows worked out by hand from the curves above. Averaged: image a
-    stops at 6 by b's peak (fixed count), 1 (discrepancy), 7 (ES-WMV), 4 (SURE), the recorrupted
-    fit's 12, and plain DIP at min(12, 9) (twin); image b at 4, 6, 5, 6, 6 and 6. The sigma-50 case
-    has no other image, so no fixed count, and the "all" row leaves that rule out."""
-    rows = summarise(STUDY_CASES)
-    assert [(row["sigma"], row["runs"]) for row in rows] == [("25", 2), ("50", 1), ("all", 3)]
-    at_25 = rows[0]
-    assert at_25["rules"] == {
-        "fixed count": _rule(28.0, 0.05, 2.0, 2.0, 0.0), "discrepancy": _rule(28.5, 0.035, 1.5, 3.0, 0.5),
-        "ES-WMV": _rule(28.0, 0.06, 2.0, 3.0, 0.5), "SURE": _rule(30.0, 0.05, 0.0, 0.0, 1.0),
-        "recorrupted": _rule(29.0, 0.09, 1.0, 1.0, 1.0), "twin": _rule(27.5, 0.075, 2.5, 5.0, 0.5)}
-    assert list(at_25["rules"]) == list(RULES)
-    assert (at_25["peak"], at_25["recorrupted peak"], at_25["plateau"], at_25["recorrupted plateau"]) == (30, 29, 1, 1)
-    assert at_25["classical"] == pytest.approx({"bm3d": 29.5, "tv": 25.5})
-    assert (at_25["ES-WMV stood"], at_25["images where the peak beats the best classical"]) == ("1 of 2", "1 of 2")
-    assert list(rows[1]["rules"]) == list(rows[2]["rules"]) == list(RULES[1:])
-    assert rows[2]["rules"]["discrepancy"] == _rule(29.0, (0.01 + 0.06 + 0.03) / 3, 1.0, 3.0, 2 / 3)
-    assert rows[2]["classical"] == pytest.approx({"bm3d": 86 / 3, "tv": 25.0})
-    # image a: mean peak 30 over its two cases against its mean best classical (31 + 27) / 2 = 29
-    assert (rows[2]["ES-WMV stood"], rows[2]["images where the peak beats the best classical"]) == ("2 of 3", "2 of 2")
-
-    raw = summarise(STUDY_CASES, "raw")[0]
-    assert raw["rules"] == {
-        "fixed count": _rule(26.0, 0.55, 2.0, 2.0, 0.0), "discrepancy": _rule(26.5, 0.535, 1.5, 3.0, 0.5),
-        "ES-WMV": _rule(26.0, 0.56, 2.0, 3.0, 0.5), "SURE": _rule(27.0, 0.56, 1.0, 2.0, 0.5),
-        "recorrupted": _rule(27.0, 0.04, 1.0, 1.0, 1.0), "twin": _rule(27.0, 0.54, 1.0, 2.0, 0.5)}
-    assert (raw["peak"], raw["recorrupted peak"]) == (28, 27)
-
-
-def test_study_table_prints_the_summaries_rows():
-    table = format_table({output: summarise(STUDY_CASES, output) for output in OUTPUTS}).splitlines()
-    assert table[:3] == ["Scored on the averaged output:", "",
-                         "| sigma | rule | PSNR at stop | gap to peak (mean / worst) | within 1 dB | SSIM at stop |"]
-    assert "| 25 | discrepancy | 28.50 | 1.50 / 3.00 | 50% | 0.035 |" in table
-    assert "| all | twin | 28.33 | 1.67 / 5.00 | 67% | 0.060 |" in table
-    assert table.index("Scored on the raw output:") < table.index("| 25 | SURE | 27.00 | 1.00 / 2.00 | 50% | 0.560 |")
-    assert table[-5].startswith("| sigma | runs | DIP peak (averaged) | DIP peak (raw) | recorrupted peak |")
-    assert table[-5].endswith(f"| bm3d | tv | images where DIP's peak beats the best classical | "
-                              f"ES-WMV minimum stood {WMV_PATIENCE} iterations |")
-    assert table[-4] == "|---|---|---|---|---|---|---|---|---|---|"
-    headers = [index for index, line in enumerate(table) if line.startswith("| sigma |")]
-    assert len(headers) == len(OUTPUTS) + 1
-    for index in headers:  # Markdown draws a table only under a separator row as wide as its header
-        assert table[index + 1] == "|" + "---|" * (table[index].count("|") - 1)
-    assert table[-3:] == ["| 25 | 2 | 30.00 | 28.00 | 29.00 | 1 / 1 | 29.50 | 25.50 | 1 of 2 | 1 of 2 |",
-                          "| 50 | 1 | 30.00 | 28.00 | 29.00 | 1 / 1 | 27.00 | 24.00 | 1 of 1 | 1 of 1 |",
-                          "| all | 3 | 30.00 | 28.00 | 29.00 | 1 / 1 | 28.67 | 25.00 | 2 of 2 | 2 of 3 |"]
-
-
-# ----- the recorrupted targets ----------------------------------------------------------------------------
-
-def test_stage_scales_follow_their_spacing():
-    geometric = stage_scales(3, 2.0, 0.5)
-    assert geometric == pytest.approx((2.0, 1.0, 0.5))
-    assert stage_scales(3, 2.0, 0.5, "linear") == pytest.approx((2.0, 1.25, 0.5))
-    assert stage_scales(1, 2.0, 0.25) == (0.25,)
-    with pytest.raises(ValueError, match="spacing"):
-        stage_scales(2, spacing="cosine")
-
-
-def test_target_noises_are_independent_with_the_stated_variances():
-    generator = torch.Generator().manual_seed(0)
-    clean = np.zeros((400, 400))
-    sigma, scale = 0.1, 0.5
-    noisy = add_noise(clean, sigma * 255, generator)
-    z = torch.randn(clean.shape, generator=generator, dtype=torch.float64).numpy()
-    fit_target, check_target = target_pair(noisy, z, scale, sigma)
-    assert fit_target.var() == pytest.approx(sigma ** 2 * (1 + scale ** 2), rel=0.02)
-    assert check_target.var() == pytest.approx(sigma ** 2 * (1 + 1 / scale ** 2), rel=0.02)
-    correlation = np.corrcoef(fit_target.ravel(), check_target.ravel())[0, 1]
-    assert abs(correlation) < 0.01  # 160,000 pixels: std of the sample correlation 0.0025
-
-
-def test_estimated_mse_is_unbiased_for_an_output_independent_of_the_check_noise():
-    generator = torch.Generator().manual_seed(1)
-    clean = load_image("camera", 64)
-    output = clean + 0.05  # MSE to the clean image: 0.0025
-    estimates = []
-    for _ in range(200):
-        noisy = add_noise(clean, 25, generator)
-        z = torch.randn(clean.shape, generator=generator, dtype=torch.float64).numpy()
-        _, check_target = target_pair(noisy, z, 0.5, 25 / 255)
-        estimates.append(estimated_mse(output, check_target, 0.5, 25 / 255))
-    assert np.mean(estimates) == pytest.approx(0.0025, abs=0.0003)  # the estimates' std / sqrt(200) is 0.0001
-
-
 # ----- the study command --------------------------------------------------------------------------------
-
-def test_study_shards_run_each_case_once_and_merge_into_the_tables(tmp_path, capsys):
-    """Two shards of a two-case colour study each run one case into their own record; a run without
-    --shard then finds both, fits nothing and writes the tables, raw and averaged."""
-    runs = tmp_path / "runs.jsonl"
-    argv = ["--images", "astronaut", "coffee", "--sigmas", "50", "--seeds", "0", "--size", "32",
-            "--iterations", str(WMV_WINDOW + 10), "--workers", "1", "--runs", str(runs),
-            "--depth", "3", "--channels-down", "16", "--channels-up", "16"]
-    for part in (1, 2):
-        run_study.run_command(run_study.parser(), run_study.main, argv + ["--shard", f"{part}/2"])
-    assert "1 of 2 cases are still to run" in capsys.readouterr().out  # after the first shard
-    records = [json.loads(path.read_text()) for path in sorted(tmp_path.glob("runs.shard-*-of-2.jsonl"))]
-    assert [case["key"] for case in records] == ["astronaut|50|0", "coffee|50|0"]
-    case = records[0]
-    assert len(case["plain"]["raw"]["psnr"]) == len(case["plain"]["averaged"]["psnr"]) == WMV_WINDOW + 10
-    assert max(case["plain"]["raw"]["psnr"]) > case["noisy"]["psnr"] and set(case["classical"]) >= {"bm3d", "tv"}
-    run_study.run_command(run_study.parser(), run_study.main, argv)
-    assert "2 of 2 cases already recorded; running 0" in capsys.readouterr().out
-    assert not runs.exists() or runs.read_text() == ""
-    table = (tmp_path / "table.md").read_text()
-    assert table.startswith("Scored on the averaged output:") and "Scored on the raw output:" in table
-    assert "| 50 | SURE |" in table and "| 50 | ES-WMV |" in table
-
 
 @pytest.mark.parametrize("parts", [1, 3, 7])
 def test_shards_cover_every_case_exactly_once(parts):
@@ -804,21 +601,3 @@ def test_bad_stage_settings_are_refused_with_the_reason(call, message):
         call()
 
 
-def test_equal_largest_and_smallest_scales_are_one_repeated_scale():
-    assert stage_scales(3, 0.5, 0.5) == pytest.approx((0.5, 0.5, 0.5))
-
-
-def test_the_default_scales_run_from_twice_sigma_to_half_of_it():
-    assert stage_scales(3) == pytest.approx((2.0, 1.0, 0.5))
-
-
-def test_estimated_mse_with_a_mask_averages_over_the_observed_pixels_only():
-    """Output 0.3 off the check target on the observed half and 5 off on the hidden half: the
-    estimate is 0.3^2 - sigma^2 (1 + 1/a^2) by hand, whatever the hidden pixels hold."""
-    check = np.zeros((4, 4))
-    mask = np.zeros((4, 4))
-    mask[:, :2] = 1
-    output = np.where(mask > 0, 0.3, 5.0)
-    sigma, scale = 0.1, 0.5
-    assert estimated_mse(output, check, scale, sigma, mask) == pytest.approx(0.09 - 0.01 * 5)
-    assert estimated_mse(output, check, scale, sigma) == pytest.approx((0.09 + 25) / 2 - 0.01 * 5)

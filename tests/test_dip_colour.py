@@ -399,7 +399,7 @@ def test_denoise_holds_only_the_snapshots_its_rules_return(sigma_255):
 
     stored.clear(), held.clear()
     recorrupted = fit(noisy, SMALL, [Stage(0.25, 150, patience=20)], sigma=sigma, clean=clean, snapshot_every=1,
-                      progress=False, keep_snapshots=keep(lambda record: [denoise._recorrupted_stop(record)]))
+                      progress=False, keep_snapshots=keep(lambda record: [denoise._lowest_estimate(record)]))
     best = int(np.nanargmin(recorrupted.arrays()["estimate"]))
     assert list(recorrupted.snapshots) == [best + 1] and max(held) <= 2
     np.testing.assert_array_equal(recorrupted.snapshots[best + 1], stored[best + 1])

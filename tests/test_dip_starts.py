@@ -9,8 +9,11 @@ import dip_ext.fit
 import dip_ext.starts
 from dip_ext.fit import Stage
 from dip_ext.images import digit_to_unit, unit_to_digit
-from dip_ext.starts import (CORRUPTIONS, RULE_START, Corruption, StartSettings, best_by_steps, best_tradeoffs, corrupt,
-                            run_corruption, study_digits, summarise)
+from dip_ext.plugins import load_method
+from dip_ext.recorrupted import RECORRUPTED_PATIENCE, RECORRUPTED_SCALE
+from dip_ext.starts import (CORRUPTIONS, REFERENCE_STARTS, RULE_START, Corruption, StartSettings, best_by_steps, best_tradeoffs,
+                            corrupt, digit_problems, dip_starts, methods_from_specs, plugged_starts, report, run_corruption,
+                            study_digits, summarise)
 from mnist_ext.recipe import load_model
 from mnist_ext.scoring import DigitClassifier, first_of_each_class
 from utils import Schedule
@@ -34,11 +37,10 @@ def test_corruptions_remove_and_noise_what_they_say():
 
 
 @pytest.mark.parametrize("corruption", [Corruption("noise", sigma=50.0), Corruption("holes", missing=0.5)])
-def test_dip_starts_keep_each_digits_snapshots_and_charge_each_start_its_share_of_the_fit(monkeypatch, corruption):
-    """Stand-in fits (4 s for the plain fit, 3 s for the rule's): "DIP k" is each digit's averaged
-    output after k iterations of one fit of max(k) iterations, charged k / max(k) of that fit's
-    seconds per digit; for noise a second fit, to the recorrupted target with the estimated sigma and
-    the study's patience, gives the rule's start; digit i is fitted with seed + i and its mask."""
+def test_dip_alone_keeps_each_digits_snapshots_and_charges_each_k_its_share_of_the_fit(monkeypatch, corruption):
+    """Stand-in fits (4 s each): "DIP k" is each digit's averaged output after k iterations of one fit
+    of max(k) iterations, charged k / max(k) of that fit's seconds per digit; digit i is fitted with
+    seed + i, its mask, and (for noise) the sigma estimated from it."""
     calls = []
 
     def stand_in_fit(observation, config, stages, *, mask=None, sigma=None, seed=0, snapshot_every=0, progress=True):
@@ -46,32 +48,57 @@ def test_dip_starts_keep_each_digits_snapshots_and_charge_each_start_its_share_o
         record = dip_ext.fit.FitRecord()
         record.snapshots = {k: np.full((28, 28), 10.0 * seed + k) for k in range(1, stages[0].iterations + 1)}
         record.final = np.full((28, 28), -1.0 - seed)
-        record.seconds = 3.0 if stages[0].scale else 4.0
+        record.seconds = 4.0
         return record
 
     monkeypatch.setattr(dip_ext.starts, "fit", stand_in_fit)
     monkeypatch.setattr(dip_ext.starts, "estimated_sigma", lambda observation: 0.2)
     observations = np.stack([np.full((28, 28), value) for value in (0.1, 0.2)])
     masks = [None, None] if not corruption.masked else [np.ones((28, 28)), np.zeros((28, 28))]
-    starts = dip_ext.starts.dip_starts(observations, masks, corruption, TINY, seed=5)
-    expected_names = ["DIP 3", "DIP 6"] + ([RULE_START] if corruption.sigma else [])
-    assert list(starts) == expected_names
+    problems = digit_problems(observations, masks, corruption, TINY, seed=5)
+    starts = dip_starts(problems, TINY)
+    assert list(starts) == ["DIP 3", "DIP 6"]
     for k in (3, 6):
         images, seconds = starts[f"DIP {k}"]
         assert np.array_equal(images, np.stack([np.full((28, 28), 50.0 + k), np.full((28, 28), 60.0 + k)]))
         assert seconds == pytest.approx(4.0 * k / 6)  # (4 + 4) s over 2 digits, k of the 6 iterations
-    plain = [call for call in calls if call["stages"][0].scale == 0]
-    assert [call["seed"] for call in plain] == [5, 6] and all(call["stages"] == [Stage(0.0, 6)] for call in plain)
-    assert all(call["mask"] is mask for call, mask in zip(plain, masks))
-    assert all(np.array_equal(call["observation"], observation) for call, observation in zip(plain, observations))
-    if corruption.sigma:
-        rule = [call for call in calls if call["stages"][0].scale]
-        assert [call["seed"] for call in rule] == [5, 6] and all(call["sigma"] == 0.2 for call in rule)
-        assert all(call["stages"] == [Stage(TINY.rule.recorrupted_scale, 6, TINY.rule.patience)] for call in rule)
-        images, seconds = starts[RULE_START]
-        assert np.array_equal(images, np.stack([np.full((28, 28), -6.0), np.full((28, 28), -7.0)])) and seconds == 3.0
+    assert [call["seed"] for call in calls] == [5, 6] and all(call["stages"] == [Stage(0.0, 6)] for call in calls)
+    assert all(call["mask"] is mask for call, mask in zip(calls, masks))
+    assert all(call["sigma"] == (0.2 if corruption.sigma else None) for call in calls)
+    assert all(np.array_equal(call["observation"], observation) for call, observation in zip(calls, observations))
+    calls.clear()
+    plugged, waiting = plugged_starts(problems, [load_method(REFERENCE_STARTS[0])])
+    assert waiting == {}
+    if corruption.sigma:  # the recorrupted fit's final output, one fit per digit with the study's stage
+        assert list(plugged) == [RULE_START]
+        assert np.array_equal(plugged[RULE_START][0], np.stack([np.full((28, 28), -6.0), np.full((28, 28), -7.0)]))
+        assert all(call["stages"] == [Stage(RECORRUPTED_SCALE, 6, RECORRUPTED_PATIENCE)] and call["sigma"] == 0.2
+                   for call in calls)
     else:
-        assert len(calls) == 2
+        assert plugged == {} and calls == [], "no noise, no recorrupted start"
+
+
+def _problems(count: int = 2):
+    return digit_problems(np.random.default_rng(0).uniform(size=(count, 28, 28)), [None] * count, Corruption("n", sigma=50.0), TINY, seed=0)
+
+
+def test_a_plugged_start_is_called_once_per_digit_and_a_todo_is_named(tmp_path):
+    (tmp_path / "starts.py").write_text(
+        "import numpy as np\n\n"
+        "def grey(problem):\n    return np.full((28, 28), 0.5 + problem.seed / 10)\n\n"
+        "def todo(problem):\n    raise NotImplementedError('start from something')\n\n"
+        "def wrong(problem):\n    return np.zeros((14, 14))\n")
+    plugged, waiting = plugged_starts(_problems(), [load_method(f"{tmp_path}/starts.py:grey"),
+                                                    load_method(f"{tmp_path}/starts.py:todo")])
+    assert list(plugged) == ["grey"] and plugged["grey"][0][:, 0, 0].tolist() == [0.5, 0.6]
+    assert waiting == {"todo": "starts.py, todo: start from something"}
+    with pytest.raises(ValueError, match=r"the start 'wrong' .* must return a \(28, 28\) image for every digit"):
+        plugged_starts(_problems(), [load_method(f"{tmp_path}/starts.py:wrong")])
+
+
+def test_a_start_named_like_a_built_in_one_is_refused():
+    with pytest.raises(ValueError, match="two starts are called observation"):
+        methods_from_specs(["observation=dip_ext.recorrupted:recorrupted_start"], reference=False)
 
 
 def test_study_digits_are_the_first_of_each_class_and_bounded():
@@ -109,7 +136,7 @@ def noise_run(tiny_mnist):
     digits, labels = study_digits(1)
     real = digits.repeat(4, 1, 1, 1)
     return run_corruption(model, SCHEDULE, DigitClassifier().eval(), real, digits, labels,
-                          Corruption("noise 50", sigma=50.0), TINY, seed=0)
+                          Corruption("noise 50", sigma=50.0), TINY, seed=0, methods=methods_from_specs([], reference=True))
 
 
 def test_rows_cover_every_start_sampler_and_level(noise_run):
@@ -153,6 +180,25 @@ def test_each_start_hands_the_reverse_process_its_own_images(monkeypatch, tiny_m
     assert counts["DIP 3"] == counts["DIP 6"] == counts["observation"] > 0
 
 
+def test_without_the_reverse_process_only_the_starts_alone_are_scored_and_the_todo_is_named(monkeypatch, tiny_mnist):
+    model, _ = load_model(tiny_mnist)
+    digits, labels = study_digits(1)
+
+    def todo(*args, **kwargs):
+        raise NotImplementedError("noise the start to t0")
+
+    monkeypatch.setattr(dip_ext.starts, "restore", todo)
+    result = run_corruption(model, SCHEDULE, DigitClassifier().eval(), digits.repeat(4, 1, 1, 1), digits, labels,
+                            Corruption("noise 50", sigma=50.0), TINY, seed=0)
+    assert {row["start"] for row in result["rows"]} == {"DIP 3", "DIP 6", "observation"}
+    assert all(row["t0"] == 0 for row in result["rows"]) and not any(", t0 = " in name for name in result["grid"])
+    assert result["waiting"] == {"every start through the reverse process (t0 > 0)": "test_dip_starts.py, todo: noise the start to t0"}
+    printed = report([result])
+    assert "(no row went through the reverse process)" in printed
+    assert printed.endswith("every start through the reverse process (t0 > 0): waits for the TODO in test_dip_starts.py, "
+                            "todo: noise the start to t0")
+
+
 def test_the_observation_row_scores_the_noisy_digits_themselves(noise_run):
     digits, _ = study_digits(1)
     clean = (digits[:, 0].double().numpy() + 1) / 2
@@ -171,7 +217,7 @@ def holes_run(tiny_mnist):
     model, _ = load_model(tiny_mnist)
     digits, labels = study_digits(1)
     return run_corruption(model, SCHEDULE, DigitClassifier().eval(), digits.repeat(4, 1, 1, 1), digits, labels,
-                          CORRUPTIONS[2], TINY)
+                          CORRUPTIONS[2], TINY, methods=methods_from_specs([], reference=True))
 
 
 def test_a_masked_run_keeps_the_observed_pixels_in_every_restored_digit(holes_run):
@@ -271,12 +317,14 @@ def test_best_by_steps_takes_each_starts_best_labelled_setting_per_step_count():
     assert table[5] == "| noise | - | - | 9.00 (t0 200, ddim, 100%) |"
 
 
-def test_a_missing_model_checkpoint_gets_a_clear_error(tmp_path, capsys):
-    from cli import run_command
-    from viz.dip_start import main, parser
+@pytest.mark.parametrize("command", ["viz.dip_start", "dip_ext.run_starts"])
+def test_a_missing_model_checkpoint_gets_a_clear_error(tmp_path, capsys, command):
+    import importlib
 
+    from cli import run_command
+    module = importlib.import_module(command)
     with pytest.raises(SystemExit) as stopped:
-        run_command(parser(), main, ["--ckpt", str(tmp_path / "absent.pt")])
+        run_command(module.parser(), module.main, ["--ckpt", str(tmp_path / "absent.pt")])
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: --ckpt {tmp_path / 'absent.pt'} does not exist; train it with") and "Traceback" not in error

@@ -154,17 +154,20 @@ def test_each_option_ships_its_part_and_its_commands_run(tmp_path, option):
         assert (out / "gt.png").stat().st_size > 10_000
         assert not any(name.startswith("mnist_ext/") for name in files)
     elif option == "dip":
-        assert "dip_ext/fit.py" in files and "viz/dip.py" in files and "figures-dip:" in makefile
-        assert "bench-dip-start:" in makefile and "viz/trajectory.py" not in files
+        assert "dip_ext/fit.py" in files and "tests/test_dip_todos.py" in files and not any(name.startswith("viz/") for name in files)
+        assert {"test-dip:", "bench-dip:", "bench-dip-start:"} <= set(makefile.split()) and "figures-dip" not in makefile
         assert "mnist_ext/model.py" in files and "train-mnist:" in makefile, "the DIP start needs the MNIST part"
-        imported = subprocess.run([sys.executable, "-c", "import viz.dip, viz.dip_start"], cwd=out, capture_output=True,
-                                  text=True, timeout=120)
-        assert imported.returncode == 0, imported.stderr
+        assert sorted(p.name for p in with_todos) == ["ddpm.py", "model.py", "progressive.py", "recorrupted.py", "restore.py",
+                                                      "utils.py"]
         fitted = subprocess.run([sys.executable, "-m", "dip_ext.denoise", "--image", "camera", "--sigma", "25", "--size",
                                  "32", "--iterations", "110", "--depth", "3", "--out", "dip.png"],
                                 cwd=out, capture_output=True, text=True, timeout=120)
         assert fitted.returncode == 0, fitted.stderr
-        assert "recorrupted" in fitted.stdout and (out / "dip.png").stat().st_size > 10_000
+        assert "\nES-WMV " in fitted.stdout and (out / "dip.png").stat().st_size > 10_000
+        assert "recorrupted: waits for the TODO in recorrupted.py, recorrupted: " in fitted.stdout
+        public = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dip_todos.py"],
+                                cwd=out, capture_output=True, text=True, timeout=120)
+        assert public.returncode == 1 and "NotImplementedError" in public.stdout and " passed" not in public.stdout
     else:
         assert sorted(p.name for p in with_todos) == ["ddpm.py", "model.py", "utils.py"]
         assert (out / "mnist_ext" / "model.py").read_text().count("raise NotImplementedError(") == 3

@@ -1,11 +1,11 @@
-"""dip_ext/restore.py: starting the reverse process at t0 from a noised estimate, RePaint's masked
-steps, the distortion-by-level curve, and clear errors."""
+"""dip_ext/restore.py beyond its public tests (tests/test_dip_todos.py): the sampler's levels below t0,
+RePaint's draws level by level, the distortion-by-level curve, and clear errors."""
 import math
 
 import pytest
 import torch
 
-from dip_ext.restore import distortion_by_level, noised_start, restore
+from dip_ext.restore import distortion_by_level, restore
 from mnist_ext.recipe import load_model
 from samplers import reverse_process, trajectory_levels
 from utils import Schedule
@@ -19,23 +19,6 @@ def tiny_model(tiny_mnist):
     return model
 
 
-def test_noised_start_draws_from_q_xt0_given_the_estimate():
-    estimate = torch.linspace(-1, 1, 28 * 28).reshape(1, 1, 28, 28).expand(4000, 1, 28, 28)
-    t0 = 60
-    x = noised_start(estimate, t0, SCHEDULE, torch.Generator().manual_seed(0))
-    alpha_bar = float(SCHEDULE.alphas_cumprod[t0 - 1])
-    mean, variance = x.mean(dim=0), x.var(dim=0)
-    assert torch.allclose(mean, math.sqrt(alpha_bar) * estimate[0], atol=0.07)  # std of a mean of 4000: < 0.016
-    assert variance.mean() == pytest.approx(1 - alpha_bar, rel=0.01)
-    assert torch.allclose(variance, torch.full_like(variance, 1 - alpha_bar), rtol=0.1)
-
-
-def test_starting_at_level_zero_returns_the_start(tiny_model):
-    start = torch.rand(3, 1, 28, 28) * 2 - 1
-    assert torch.equal(noised_start(start, 0, SCHEDULE), start)
-    assert torch.equal(restore(tiny_model, SCHEDULE, start, 0, torch.tensor([1, 2, 3])), start)
-
-
 def test_reverse_process_from_t0_visits_only_the_levels_below_it(tiny_model):
     x = torch.randn(2, 1, 28, 28)
     labels = torch.tensor([0, 1])
@@ -45,31 +28,6 @@ def test_reverse_process_from_t0_visits_only_the_levels_below_it(tiny_model):
     assert ancestral == [6, 5, 4, 3, 2, 1, 0]
     with pytest.raises(ValueError, match="start_level must be an integer level between 1 and T = 200"):
         reverse_process(tiny_model, SCHEDULE, x, labels, start_level=201)
-
-
-def test_restore_calls_the_model_only_below_t0(tiny_model):
-    seen = []
-
-    def recording(x, t, y):
-        seen.append(int(t[0]))
-        return tiny_model(x, t, y)
-
-    recording.null_label = tiny_model.null_label
-    restore(recording, SCHEDULE, torch.zeros(2, 1, 28, 28), 30, torch.tensor([3, 4]), steps=6)
-    assert len(seen) == 6 and max(seen) == 29 and min(seen) == 0
-
-
-@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
-def test_masked_reverse_process_ends_on_the_observed_pixels(tiny_model, sampler):
-    generator = torch.Generator().manual_seed(0)
-    observation = torch.rand(2, 1, 28, 28, generator=generator) * 2 - 1
-    mask = (torch.rand(2, 1, 28, 28, generator=generator) < 0.5).float()
-    out = restore(tiny_model, SCHEDULE, torch.zeros_like(observation), 20, torch.tensor([5, 6]), sampler=sampler,
-                  steps=20 if sampler == "ddpm" else 5, observation=observation, mask=mask, generator=generator)
-    assert torch.equal(out[mask == 1], observation[mask == 1])
-    unmasked = restore(tiny_model, SCHEDULE, torch.zeros_like(observation), 20, torch.tensor([5, 6]), sampler=sampler,
-                       steps=20 if sampler == "ddpm" else 5, generator=torch.Generator().manual_seed(0))
-    assert not torch.allclose(unmasked[mask == 1], observation[mask == 1], atol=0.1)
 
 
 def test_distortion_curve_runs_from_high_noise_to_low(tiny_model):

@@ -6,8 +6,8 @@ setting (a speed policy, say) moves.
     python -m tools.compare_studies figures/dip/float32/runs.jsonl figures/dip/bf16/runs.jsonl
 
 For every case (image, sigma, seed) in both files it takes plain DIP's peak PSNR and each rule's
-PSNR at its stop (dip_ext.study.rule_stops, the fixed count chosen on the other images of the same
-file), for the averaged and the raw output, and prints per quantity the mean of (second - first) over the cases, its standard error,
+PSNR at its stop (dip_ext.study.rule_stops: every rule the case records, and the fixed count chosen on
+the other images of the same file), for the averaged and the raw output, and prints per quantity the mean of (second - first) over the cases, its standard error,
 the spread of single cases and the count of cases, beside a verdict against --tolerance (dB) on
 the mean.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dip_ext.study import OUTPUTS, rule_stops
+from dip_ext.rules import OUTPUTS
+from dip_ext.study import SUFFIX, rule_stops
 
 
 def read_cases(path: Path) -> dict[str, dict]:
@@ -37,8 +38,8 @@ def quantities(cases: dict[str, dict], keys: list[str]) -> dict[str, np.ndarray]
         others = [cases[k] for k in keys if cases[k]["sigma"] == case["sigma"] and cases[k]["image"] != case["image"]]
         row = {}
         for output in OUTPUTS:
-            row[f"peak, {output}"] = max(case["plain"][output]["psnr"])
-            row |= {f"{rule}, {output}": psnr for rule, (psnr, _) in rule_stops(case, others, output).items()}
+            row[f"peak, {output}"] = max(case["plain"]["signals"]["psnr" + SUFFIX[output]])
+            row |= {f"{rule}, {output}": stop["psnr"] for rule, stop in rule_stops(case, others, output, list(case["rules"])).items()}
         rows.append(row)
     return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 

@@ -28,7 +28,11 @@ Options (OPTIONS), the instructor's choice:
     --with figures   viz/ without the MNIST figures: for a course that grades only the TODOs
     --with mnist     the MNIST extension for the bonus, its U-Net's forward passes as TODOs
                      (without viz/mnist.py, whose settling analysis answers the bonus question)
-    --with dip       Deep Image Prior (dip_ext/ and its figures) for the second assignment (adds mnist)
+    --with dip       Deep Image Prior for the second assignment (adds mnist): dip_ext/ with Example 1
+                     (restore.py) and Example 2 (progressive.py, recorrupted.py) as TODOs, the harnesses
+                     that measure any stopping rule or start beside the published ones, and the public
+                     tests of those TODOs (tests/test_dip_todos.py); never the reference's figures
+                     (viz/dip.py, viz/dip_start.py), tables or study records
 """
 import argparse
 import ast
@@ -68,8 +72,7 @@ OPTIONS = {
                "mnist_ext/generate.py", "mnist_ext/scoring.py", "mnist_ext/train.py", "mnist_ext/sample.py",
                "mnist_ext/evaluate.py")),
     "dip": Option(
-        files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py")))
-        + ("viz/__init__.py", "viz/index.py", "viz/observe.py", "viz/style.py", "viz/dip.py", "viz/dip_start.py"),
+        files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py"))) + ("tests/test_dip_todos.py",),
         needs=("mnist",)),
 }
 

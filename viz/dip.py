@@ -33,12 +33,13 @@ from dip_ext.images import add_noise, load_image
 from dip_ext.network import DipConfig
 from dip_ext.progressive import stage_scales, target_pair
 from dip_ext.quality import psnr
+from dip_ext.recorrupted import RECORRUPTED_PATIENCE, RECORRUPTED_SCALE
 from dip_ext.stopping import discrepancy_stop, estimate_stop, wmv_stop
-from dip_ext.starts import StartSettings
+from dip_ext.starts import StartSettings, run_all, run_job, start_jobs
 from dip_ext.study import StudySettings
 from mnist_ext.recipe import DEFAULT_CHECKPOINT, RECIPE
 from training import ensure_trained
-from viz.dip_start import FIGURE_PER_CLASS, figure_entries, load_results, rmse_curve, run_job, start_jobs
+from viz.dip_start import FIGURE_PER_CLASS, figure_entries, rmse_curve
 from viz.index import FigureEntry, write_index
 from viz.observe import trend
 from viz.style import FIGURES_DIR, PALETTE, save
@@ -92,7 +93,7 @@ def _plain_and_recorrupted(cache: Path, name: str, config: DipConfig = SETTINGS.
     sigma = estimated_sigma(noisy)
     plain = cached_fit(cache, f"{name}_plain", noisy, clean, config, [Stage(0.0, iterations)], sigma, keep)
     recorrupted = cached_fit(cache, f"{name}_recorrupted", noisy, clean, config,
-                             [Stage(SETTINGS.recorrupted_scale, iterations, SETTINGS.patience)], sigma, keep)
+                             [Stage(RECORRUPTED_SCALE, iterations, RECORRUPTED_PATIENCE)], sigma, keep)
     return plain, recorrupted, sigma
 
 
@@ -125,7 +126,7 @@ def curves_figure(cache: Path, out: Path, name: str = "camera") -> FigureEntry:
     ax.plot(iterations, plain["psnr_raw"], color=PALETTE[7], lw=0.6, label="plain DIP, raw output")
     ax.plot(iterations, plain["psnr"], color=PALETTE[0], label="plain DIP, averaged output")
     ax.plot(np.arange(1, len(recorrupted["psnr"]) + 1), recorrupted["psnr"], color=PALETTE[1],
-            label=f"fitted to y + {SETTINGS.recorrupted_scale:g} sigma z")
+            label=f"fitted to y + {RECORRUPTED_SCALE:g} sigma z")
     peak_index = int(np.argmax(plain["psnr"]))
     ax.plot(peak_index + 1, plain["psnr"][peak_index], "k*", ms=12, label="oracle peak")
     for rule, index in stops.items():
@@ -290,11 +291,11 @@ def ablation_fits(cache: Path, name: str) -> tuple[dict, dict]:
         network[label] = (float(np.max(plain["psnr"][:ABLATION_ITERATIONS])),
                           float(recorrupted["psnr"][estimate_stop(recorrupted["estimate"])]))
     for label, scales in TARGET_VARIANTS.items():
-        if scales == (SETTINGS.recorrupted_scale,):
+        if scales == (RECORRUPTED_SCALE,):
             _, record, _ = _plain_and_recorrupted(cache, name, keep=GRID_ITERATIONS)
         else:
             clean, noisy = noisy_image(name)
-            stages = [Stage(scale, ABLATION_ITERATIONS, SETTINGS.patience) for scale in scales]
+            stages = [Stage(scale, ABLATION_ITERATIONS, RECORRUPTED_PATIENCE) for scale in scales]
             record = cached_fit(cache, f"{name}_stages", noisy, clean, SETTINGS.network, stages, estimated_sigma(noisy))
         targets[label] = (float(np.max(record["psnr"])), float(record["psnr"][estimate_stop(record["estimate"])]))
     return network, targets
@@ -341,7 +342,7 @@ def make_all(out_dir: Path = OUT_DIR, workers: int = 2) -> Path:
     levels, rmse, T = rmse_curve(model_path, FIGURE_PER_CLASS)
     entries = [curves_figure(cache, out_dir / "dip_curves.png"), grid_figure(cache, out_dir / "dip_grid.png"),
                targets_figure(out_dir / "dip_targets.png"), ablation_figure(cache, out_dir / "dip_ablation.png")]
-    entries += figure_entries(load_results(jobs), levels, rmse, StartSettings(), T, out_dir)
+    entries += figure_entries(run_all(jobs, workers), levels, rmse, StartSettings(), T, out_dir)
     return write_index(entries, out_dir, title="Deep Image Prior figures", command="make figures-dip",
                        extra=["The stopping study's tables (6 colour photographs at 128x128 x 3 sigmas x 2 seeds) are made by `make bench-dip`; "
                               "the start study over several seeds by `make bench-dip-start`; see docs/dip.md."])

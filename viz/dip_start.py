@@ -1,24 +1,21 @@
-"""DIP as the start of the MNIST model's reverse process (Example 1): the figures, and the table.
+"""DIP as the start of the MNIST model's reverse process (Example 1): the figures.
 
     make figures-dip                                      (these figures, seed 0, 10 digits, in figures/dip/)
-    python -m viz.dip_start --seeds 0 1 2 --per-class 3   (the table of docs/dip.md: mean and spread over seeds;
-                                                           figures and index.md in figures/dip/start/)
+    python -m viz.dip_start --seeds 0 1 2 --per-class 3   (make bench-dip-start: the table of docs/dip.md, mean and
+                                                           spread over seeds; figures and index.md in figures/dip/start/)
 
-Trains the MNIST model first if checkpoints/mnist/ddpm.pt is absent (make figures-mnist trains the
-same one), and the evaluation classifier without the digits restored here. Each (corruption,
-seed) runs in its own one-thread process and is cached in figures/dip/cache/start/ under a key of
-the settings and of both checkpoints' bytes, so a rerun draws in seconds and a retrained model
-recomputes. dip_ext/starts.py says what is measured.
+The runs are the start harness's (dip_ext/starts.py, which says what is measured; its command
+dip_ext/run_starts.py prints the same tables without the figures), read from and written to the
+same cache, figures/dip/cache/start/. Trains the MNIST model first if checkpoints/mnist/ddpm.pt is
+absent (make figures-mnist trains the same one), and the evaluation classifier without the digits
+restored here.
 
   dip_start_grid.png    per corruption: clean / corrupted / DIP alone / each start after the reverse process
   dip_start_steps.png   PSNR against the number of reverse steps, per start (DDIM and ancestral)
   dip_start_t0.png      PSNR against the start level t0, per start
   dip_start_rmse.png    the DDPM paper's Fig. 5 (left): RMSE of the predicted x0 against t
 """
-import hashlib
-import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,85 +23,19 @@ import numpy as np
 import torch
 
 from cli import command_parser, run_command
-from devices import one_thread_workers
 from dip_ext.restore import distortion_by_level
-from dip_ext.starts import (CORRUPTIONS, STUDY_DIGITS_SET_ASIDE, Corruption, StartSettings, best_by_steps, best_tradeoffs,
-                            run_corruption, study_digits, summarise)
-from mnist_ext.data import model_and_held_out_digits
+from dip_ext.starts import STUDY_DIGITS_SET_ASIDE, StartSettings, best_tradeoffs, report, run_all, start_jobs, study_digits, summarise
 from mnist_ext.recipe import DEFAULT_CHECKPOINT, RECIPE, load_model
-from mnist_ext.scoring import load_or_train_classifier
 from training import ensure_trained
 from viz.index import FigureEntry, write_index
 from viz.style import FIGURES_DIR, PALETTE, save
 
 OUT_DIR = FIGURES_DIR / "dip" / "start"
 CACHE = FIGURES_DIR / "dip" / "cache" / "start"
-CLASSIFIER = DEFAULT_CHECKPOINT.parent / "classifier_without_study_digits.pt"
 FIGURE_PER_CLASS = 1
 """make figures-dip restores one digit of each class (about 5 minutes of one-thread work); the
 docs/dip.md's table comes from three per class and three seeds."""
 COMMAND = "make figures-dip"
-
-
-def study_classifier():
-    """The evaluation classifier trained without the study's digits (trained on first use)."""
-    classifier, _ = load_or_train_classifier(CLASSIFIER, set_aside_per_class=STUDY_DIGITS_SET_ASIDE)
-    return classifier
-
-
-def _job(model_path: Path, corruption: Corruption, settings: StartSettings, seed: int, per_class: int) -> dict:
-    model, config = load_model(model_path)
-    digits, labels = study_digits(per_class)
-    _, (real, _) = model_and_held_out_digits()
-    return run_corruption(model, config.make_schedule(), study_classifier(), real, digits, labels, corruption, settings, seed)
-
-
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def start_jobs(model_path: Path, cache: Path, seeds: tuple[int, ...], per_class: int,
-               corruptions: tuple[Corruption, ...] = CORRUPTIONS,
-               settings: StartSettings = StartSettings()) -> list[tuple[Path, tuple]]:
-    """(cache file, arguments of one (corruption, seed) run) for every run the study needs."""
-    study_classifier()  # trained once here, before the workers read it
-    checkpoints = _file_digest(model_path) + _file_digest(CLASSIFIER)
-    jobs = []
-    for corruption in corruptions:
-        for seed in seeds:
-            key = hashlib.sha256(repr((asdict(settings), corruption, seed, per_class, checkpoints)).encode()).hexdigest()[:10]
-            jobs.append((cache / f"{corruption.name.replace(' ', '_')}_seed{seed}_{key}.json",
-                         (model_path, corruption, settings, seed, per_class)))
-    return jobs
-
-
-def run_job(path: Path, arguments: tuple) -> None:
-    """Run one (corruption, seed) and write its rows and grid images to `path` atomically."""
-    result = _job(*arguments)
-    result["grid"] = {name: np.round(images, 4).tolist() for name, images in result["grid"].items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".tmp").write_text(json.dumps(result))
-    path.with_suffix(".tmp").replace(path)
-
-
-def load_results(jobs: list[tuple[Path, tuple]]) -> list[dict]:
-    results = []
-    for path, _ in jobs:
-        result = json.loads(path.read_text())
-        result["grid"] = {name: np.asarray(images) for name, images in result["grid"].items()}
-        results.append(result)
-    return results
-
-
-def run_all(jobs: list[tuple[Path, tuple]], workers: int) -> None:
-    """Run the jobs not yet cached in `workers` one-thread processes (each is written when it ends)."""
-    todo = [job for job in jobs if not job[0].exists()]
-    if not todo:
-        return
-    print(f"DIP starts: {len(todo)} of {len(jobs)} (corruption, seed) runs to compute, in {workers} processes")
-    with one_thread_workers(workers) as pool:
-        for future in [pool.submit(run_job, *job) for job in todo]:
-            future.result()
 
 
 # ----- the figures -----------------------------------------------------------------------------------
@@ -261,37 +192,17 @@ def rmse_curve(model_path: Path, per_class: int, seed: int = 0) -> tuple[list[in
     return levels, rmse, schedule.T
 
 
-def table(summary: list[dict]) -> str:
-    """The rows with the label or without diffusion, as Markdown (mean +- std over seeds)."""
-    lines = ["| corruption | start | t0 | sampler | steps | label | PSNR | SSIM | accuracy | Frechet (floor) | s/digit |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for row in summary:
-        if row["label"] or row["t0"] == 0:
-            lines.append(f"| {row['corruption']} | {row['start']} | {row['t0']} | {row['sampler']} | {row['steps']} | "
-                         f"{'w=1' if row['label'] else '-'} | {row['psnr']:.2f} +- {row['psnr std']:.2f} | {row['ssim']:.3f} | "
-                         f"{100 * row['accuracy']:.0f}% | {row['frechet']:.1f} ({row['frechet_floor']:.1f}) | "
-                         f"{row['seconds per digit']:.2f} |")
-    return "\n".join(lines)
-
-
 def main(args) -> None:
     if args.ckpt is not None and not args.ckpt.is_file():
         raise FileNotFoundError(f"--ckpt {args.ckpt} does not exist; train it with python -m mnist_ext.train --ckpt "
                                 f"{args.ckpt}, or leave --ckpt out to use (and if absent train) {DEFAULT_CHECKPOINT}")
     model_path = ensure_trained(RECIPE, args.ckpt or DEFAULT_CHECKPOINT)
-    jobs = start_jobs(model_path, CACHE, tuple(args.seeds), args.per_class)
-    run_all(jobs, args.workers)
+    results = run_all(start_jobs(model_path, CACHE, tuple(args.seeds), args.per_class), args.workers)
     levels, rmse, T = rmse_curve(model_path, args.per_class)
-    results = load_results(jobs)
     entries = figure_entries(results, levels, rmse, StartSettings(), T, args.out_dir)
     index = write_index(entries, args.out_dir, title=f"DIP as the start of the reverse process: seeds {args.seeds}, "
                         f"{10 * args.per_class} digits", command=f"python -m viz.dip_start {' '.join(sys.argv[1:])}")
-    summary = summarise([row for result in results for row in result["rows"]])
-    print(table(summary))
-    print("\nThe best mean PSNR (dB) with the label at each number of reverse steps (t0 and sampler picked with "
-          "the clean digits; label accuracy in brackets):\n")
-    print(best_by_steps(summary))
-    print("\n".join(best_tradeoffs(summary)))
+    print(report(results))
     print(f"\nwrote {index} and its figures")
 
 
