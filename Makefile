@@ -4,13 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist figures-dip test test-dip bench bench-mnist bench-dip bench-dip-start bench-grading bench-speed mutants handout fixtures grade autograder-zip clean
+.PHONY: setup figures figures-mnist figures-dip test test-dip bench bench-mnist bench-dip bench-dip-start bench-grading bench-speed mutants handout fixtures grade grade-all autograder-zip clean
 
 setup: $(STAMP)
 
+# torch==2.13.0 from PyPI is a CUDA build (several GB with its nvidia-* packages) on Linux x86_64, and
+# the CPU build on macOS and Windows. For the CPU build on Linux, name PyTorch's CPU index:
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# (left empty, pip takes torch from where it is configured to look, as on machines that serve the CPU wheel).
+TORCH_INDEX ?=
+
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -r requirements.txt
 	touch $(STAMP)
 
 figures: $(STAMP)
@@ -23,8 +29,10 @@ figures-dip: $(STAMP)
 	$(PY) -m viz.dip
 
 
+# parallel workers, one torch thread each (tests/conftest.py): 1.6x faster than one process on 2 cores
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 test-dip: $(STAMP)  # the DIP homework's public tests, as the handout runs them
 	$(PY) -m pytest tests/test_dip_todos.py
@@ -68,8 +76,13 @@ grade: $(STAMP)
 	@test -n "$(SUBMISSION)" || (echo "usage: make grade SUBMISSION=DIR [RESULTS=PATH]"; exit 2)
 	$(PY) -m tools.grade "$(SUBMISSION)" --results "$(RESULTS)"
 
+CSV ?= grades.csv
+grade-all: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade-all SUBMISSIONS=DIR [CSV=PATH]  (DIR: one subfolder per submission)"; exit 2)
+	$(PY) -m tools.grade --all "$(SUBMISSIONS)" --csv "$(CSV)"
+
 autograder-zip: $(STAMP)
 	$(PY) -m tools.autograder_zip --out autograder.zip
 
 clean:
-	rm -rf checkpoints figures samples handout mutants autograder.zip results.json .pytest_cache
+	rm -rf checkpoints figures samples handout mutants autograder.zip results.json grades.csv grades .pytest_cache

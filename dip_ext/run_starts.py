@@ -47,7 +47,8 @@ def parser():
                         help=f"a trained MNIST model (default {DEFAULT_CHECKPOINT}, trained first if absent)")
     parser.add_argument("--per-class", type=int, default=1, help=f"held-out digits per class, 1 to {STUDY_DIGITS_SET_ASIDE}")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--workers", type=int, default=2, help="parallel one-thread processes")
+    parser.add_argument("--workers", type=int, default=2, help="parallel one-thread processes (0: in this process, "
+                        "where a breakpoint in your start stops)")
     parser.add_argument("--start", action="append", default=[], metavar="[NAME=]MODULE:FUNCTION",
                         help="a start of your own, measured beside the others (repeatable)")
     parser.add_argument("--no-reference-starts", dest="reference_starts", action="store_false",

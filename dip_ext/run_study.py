@@ -16,13 +16,12 @@ added to recorded cases is measured on their recorded plain fit, without fitting
 (--depth, --channels-down, ...) change its configuration. Finished cases are appended
 to --runs as they complete, so an interrupted study loses at most the cases in flight and a rerun
 skips what is there (change the settings: use another --runs file). Cases run in --workers one-thread
-processes. With --shard K/N a process runs every N-th case from the K-th and writes its own record
+processes (0: in this process, to debug a rule). With --shard K/N a process runs every N-th case from the K-th and writes its own record
 beside --runs (runs.shard-K-of-N.jsonl); every run reads all of them, so once the N shards are done
 (on one machine or several, their records copied into one folder) a run without --shard prints the
 tables without fitting anything.
 """
 import json
-from concurrent.futures import as_completed
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cli import add_speed_flags, command_parser, config_overrides, run_command, speed_from_flags
-from devices import one_thread_workers
+from devices import one_thread_workers, results_as_finished
 from dip_ext.images import BENCHMARK_IMAGES, COLOUR_IMAGES, SIGMAS, check_sigma, images_in, load_image
 from dip_ext.network import DipConfig
 from dip_ext.plugins import Method, load_method
@@ -113,15 +112,14 @@ def main(args) -> None:
         done[case_key(*case)]["rules"].get(method.name, {}).get("source") != method.digest for method in methods)]
     record = args.runs if parts == 1 else args.runs.with_name(f"{args.runs.stem}.shard-{part}-of-{parts}{args.runs.suffix}")
     print(f"{len(mine) - len(todo)} of {len(mine)} cases{f' in shard {part}/{parts}' if parts > 1 else ''} already "
-          f"recorded; running {len(todo)} in {args.workers} processes, recording to {record}"
+          f"recorded; running {len(todo)} {f'in {args.workers} processes' if args.workers else 'in this process'}, recording to {record}"
           + (f"; rules to measure on {len(stale)} recorded ones" if stale else ""))
     waiting = {}
+    jobs = [(_new_case, (*case, settings, args.rule, args.reference_rules)) for case in todo]
+    jobs += [(_more_rules, (case, settings, args.rule, args.reference_rules)) for case in stale]
     with one_thread_workers(args.workers) as pool, record.open("a") as runs:
-        futures = [pool.submit(_new_case, *case, settings, args.rule, args.reference_rules) for case in todo]
-        futures += [pool.submit(_more_rules, case, settings, args.rule, args.reference_rules) for case in stale]
         try:
-            for future in tqdm(as_completed(futures), total=len(futures), desc="cases"):
-                case, waits = future.result()
+            for case, waits in tqdm(results_as_finished(pool, jobs), total=len(jobs), desc="cases"):
                 waiting |= waits
                 runs.write(json.dumps(case) + "\n")
                 runs.flush()
@@ -154,7 +152,8 @@ def parser():
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--size", type=int, default=StudySettings.size, help="image side in pixels")
     parser.add_argument("--iterations", type=int, default=StudySettings.iterations, help="plain DIP's iterations")
-    parser.add_argument("--workers", type=int, default=2, help="parallel one-thread processes")
+    parser.add_argument("--workers", type=int, default=2, help="parallel one-thread processes (0: in this process, "
+                        "one case after another, where a breakpoint in your rule stops)")
     parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="where finished cases are kept")
     parser.add_argument("--shard", default=None, metavar="K/N", help="run only part K of N (every N-th case from the K-th)")
     parser.add_argument("--rule", action="append", default=[], metavar="[NAME=]MODULE:FUNCTION",

@@ -422,7 +422,8 @@ def run_all(jobs: list[tuple[Path, tuple]], workers: int) -> list[dict]:
     results = {path: _loaded(json.loads(path.read_text())) for path, _ in jobs if path.exists()}
     todo = [job for job in jobs if job[0] not in results]
     if todo:
-        print(f"DIP starts: {len(todo)} of {len(jobs)} (corruption, seed) runs to compute, in {workers} processes")
+        print(f"DIP starts: {len(todo)} of {len(jobs)} (corruption, seed) runs to compute, "
+              f"{f'in {workers} processes' if workers else 'in this process'}")
         with one_thread_workers(workers) as pool:
             for (path, _), future in [(job, pool.submit(run_job, *job)) for job in todo]:
                 results[path] = future.result()

@@ -87,7 +87,7 @@ def test_an_unknown_override_names_the_fields():
 def test_main_prints_a_row_per_seed_the_exact_row_and_the_verdict(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "CHECKPOINT_DIR", tmp_path)
     monkeypatch.setattr("sys.argv", ["bench", "--seeds", "0", "1", "--sets", "2", "--n", "300",
-                                     "--set", "steps=20", "--set", "n_data=1000"])
+                                     "--set", "steps=20", "--set", "n_data=1000", "--pairs", "0"])
     bench.main()
     lines = capsys.readouterr().out.splitlines()
     assert "20 steps; changed from the defaults: steps = 20, n_data = 1000; 2 sets of 300 samples" in lines[0]
@@ -96,6 +96,29 @@ def test_main_prints_a_row_per_seed_the_exact_row_and_the_verdict(tmp_path, monk
     assert all(len(r) == 11 for r in rows[:2]) and rows[2][1:3] == ["-", "-"]
     assert sorted(p.name for p in (tmp_path / "bench").iterdir()) == ["seed0.pt", "seed1.pt"]
     assert lines[-1].startswith("bars met: gap ") and "seconds yes" in lines[-1]
+
+
+def test_the_paired_wall_times_alternate_the_two_defaults_and_give_their_ratio(tmp_path, monkeypatch, capsys):
+    run = []
+
+    def stand_in(arguments, ckpt):
+        run.append(arguments)
+        return 20.0 if arguments == () else 32.0
+
+    monkeypatch.setattr(bench, "CHECKPOINT_DIR", tmp_path)
+    monkeypatch.setattr(bench, "command_seconds", stand_in)
+    monkeypatch.setattr("sys.argv", ["bench", "--seeds", "0", "--sets", "2", "--n", "300", "--set", "steps=20",
+                                     "--set", "n_data=1000", "--pairs", "2"])
+    bench.main()
+    assert run == [(), bench.PREVIOUS_DEFAULT] * 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3:] == ["   20.0 s  against   32.0 s   ratio 0.62", "   20.0 s  against   32.0 s   ratio 0.62",
+                          "ratio this / previous default: 0.62-0.62 over 2 pairs (mean 0.62)"]
+
+
+def test_a_wall_time_is_that_of_a_fresh_train_py_process(tmp_path):
+    assert bench.command_seconds(("--steps", "2", "--n-data", "100"), tmp_path / "w.pt") > 0.5  # torch's import alone
+    assert (tmp_path / "w.pt").is_file()
 
 
 def test_fewer_than_two_sets_is_refused(monkeypatch, capsys):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
+from recipe import TrainConfig
 from speed import FLOAT32
 from tools import bench_speed
 from tools.bench_dip_network import convolution_flops
@@ -28,6 +29,6 @@ def test_the_table_times_every_candidate_against_float32(capsys):
     assert rows[0].split(" | ")[3] == "x1.00", "float32 is its own baseline"
     assert sum("(default)" in row for row in rows) == 1
     assert re.search(r"matrix-product peak: float32 \d+ GFLOP/s, bfloat16 \d+ GFLOP/s", out)
-    assert re.search(r"the two-pixel run \(6000 steps\) takes about \d+ s", out)
+    assert re.search(rf"the two-pixel run \({TrainConfig().steps} steps\) takes about \d+ s", out)
     with pytest.raises(SystemExit):
         bench_speed.main(["--repeats", "0"])

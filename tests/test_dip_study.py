@@ -267,7 +267,7 @@ def test_shards_then_a_rule_of_ones_own_run_each_case_once_and_merge_into_the_ta
     the recorded fits and printed beside the others."""
     runs = tmp_path / "runs.jsonl"
     argv = ["--images", "astronaut", "coffee", "--sigmas", "50", "--seeds", "0", "--size", "32",
-            "--iterations", str(WMV_WINDOW + 10), "--workers", "1", "--runs", str(runs),
+            "--iterations", str(WMV_WINDOW + 10), "--workers", "0", "--runs", str(runs),
             "--depth", "3", "--channels-down", "16", "--channels-up", "16"]
     for part in (1, 2):
         run_study.run_command(run_study.parser(), run_study.main, argv + ["--shard", f"{part}/2"])

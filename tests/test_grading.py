@@ -1,4 +1,5 @@
 """Self-checks of the autograder: the reference scores full points, the handout zero, mutants lose points."""
+import csv
 import json
 import shutil
 import stat
@@ -12,8 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 from tools.autograde import GRADED_FILES, grade
 from tools.make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset
 from tools.grading_mutants import END_TO_END, MUTANTS, mutated_submission
+from tools.grade import grade_all
 from tools.make_handout import make_handout
 from tests.gradescope import run_autograder, unpack_autograder
+
+# gradings as root share the sandbox user (one checks that none of its processes outlives it): they take turns
+pytestmark = pytest.mark.usefixtures("autograder_turn")
+
 
 def scores(report: dict) -> dict:
     return {test["name"]: (test["score"], test["max_score"], test["output"]) for test in report["tests"]}
@@ -36,23 +42,41 @@ def test_fixtures_match_the_reference():
     same(public_subset(fresh), torch.load(PUBLIC_FIXTURES, weights_only=True), "expected_public")
 
 
-def test_reference_scores_full_points(tmp_path):
-    report = grade(ROOT, tmp_path / "results.json")
-    assert report["score"] == sum(t["max_score"] for t in report["tests"]) >= 40
-    assert all(t["status"] == "passed" for t in report["tests"])
-    assert {t["visibility"] for t in report["tests"]} == {"visible", "hidden"}
-    assert json.loads((tmp_path / "results.json").read_text())["execution_time"] > 0
-
-
-def test_handout_scores_zero_and_says_not_implemented(tmp_path):
+def test_a_folder_of_submissions_is_graded_into_one_csv(tmp_path):
+    """`make grade-all`: the reference scores full points (every test passed, visible and hidden
+    ones), the handout zero with every test saying "not implemented yet", a planted bug loses the
+    tests named for it, and a folder missing a file gets 0 and the reason; one CSV row each."""
+    submissions = tmp_path / "submissions"
+    for name in ("reference", "handout", "sign_bug", "incomplete"):
+        (submissions / name).mkdir(parents=True)
     make_handout(tmp_path / "handout")
-    report = grade(tmp_path / "handout", tmp_path / "results.json")
-    assert report["score"] == 0
-    for test in report["tests"]:
+    for name in GRADED_FILES:
+        shutil.copy(ROOT / name, submissions / "reference" / name)
+        shutil.copy(tmp_path / "handout" / name, submissions / "handout" / name)
+    mutated_submission("guidance sign flipped", submissions / "sign_bug")
+    shutil.copy(ROOT / "utils.py", submissions / "incomplete" / "utils.py")
+    returned = grade_all(submissions, tmp_path / "grades.csv")
+    with (tmp_path / "grades.csv").open(newline="") as written:
+        rows = {row["submission"]: row for row in csv.DictReader(written)}
+    assert list(rows) == ["handout", "incomplete", "reference", "sign_bug"] and len(returned) == 4
+    reference = json.loads((tmp_path / "grades" / "reference.json").read_text())
+    total = sum(test["max_score"] for test in reference["tests"])
+    assert reference["score"] == total >= 40 and all(t["status"] == "passed" for t in reference["tests"])
+    assert {t["visibility"] for t in reference["tests"]} == {"visible", "hidden"}
+    assert reference["execution_time"] > 0
+    assert (float(rows["reference"]["score"]), float(rows["reference"]["max_score"])) == (total, total)
+    handout = json.loads((tmp_path / "grades" / "handout.json").read_text())
+    for test in handout["tests"]:
         if test["max_score"] > 0:
             assert test["status"] == "failed" and test["output"].startswith("not implemented yet: "), test
         else:
             assert test["status"] == "passed", "only a 0-point environment check may pass on the handout"
+    assert float(rows["handout"]["score"]) == 0
+    bug = {test["name"]: test for test in json.loads((tmp_path / "grades" / "sign_bug.json").read_text())["tests"]}
+    assert float(rows["sign_bug"]["score"]) == total - sum(test["max_score"] for test in bug.values() if test["score"] == 0) < total
+    for name in MUTANTS["guidance sign flipped"][3]:
+        assert bug[name]["score"] == 0 and float(rows["sign_bug"][name]) == 0 and float(rows["reference"][name]) > 0
+    assert float(rows["incomplete"]["score"]) == 0 and rows["incomplete"]["not graded because"].startswith("not graded: ddpm.py is missing")
 
 
 def test_grading_ignores_a_submissions_own_pytest_config(tmp_path):

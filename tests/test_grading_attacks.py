@@ -26,6 +26,10 @@ from tools.make_handout import make_handout
 sys.path.append(str(ROOT / "grading"))  # the grader's modules import each other by their plain names
 from sandbox import SANDBOX_USER, tasks_of  # noqa: E402
 
+# gradings as root share the sandbox user (one checks that none of its processes outlives it): they take turns
+pytestmark = pytest.mark.usefixtures("autograder_turn")
+
+
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="file isolation needs a grader running as root")
 
 CALLS_Q_SAMPLE = {"test_q_sample_with_injected_noise", "test_p_losses_l2", "test_p_losses_other_losses[l1]",

@@ -11,6 +11,10 @@ import pytest
 
 from tools.make_handout import OPTION_SECTION, OPTIONS, STUDENT_GUIDE, MarkerError, make_handout, strip_solutions, students_readme
 
+# gradings as root share the sandbox user (one checks that none of its processes outlives it): they take turns
+pytestmark = pytest.mark.usefixtures("autograder_turn")
+
+
 REFERENCE = Path(__file__).resolve().parents[1]
 
 

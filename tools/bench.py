@@ -16,7 +16,10 @@ same schedule and ancestral sampler, and prints:
 
 with the standard error of the gap and of the energy ratio, then the worst seed of each column
 against the bars: gap <= 0.01, std within 5%, energy <= 2x the floor, >= 99% in mode, training
-<= 30 s on 2 cores. The last row judges the exact denoiser itself (other draws) the same way: what
+<= 30 s on 2 cores. Then the wall time of `python train.py` as a user runs it (a fresh process,
+start-up and checkpoints included), in --pairs pairs alternated with the previous default's
+(PREVIOUS_DEFAULT, 6,000 steps of 512), and their ratio: the host's speed drifts, so only a
+paired ratio compares two recipes (--pairs 0 leaves this out). The last row judges the exact denoiser itself (other draws) the same way: what
 a perfect model reads, so the noise left in each column.
 
 Why several sets: one set of 20,000 samples has its first-mode weight off by 0.0034 (one standard
@@ -26,8 +29,11 @@ distance is divided by that of one other pair of sets often reads over 2.
 """
 import argparse
 import math
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -41,7 +47,10 @@ from recipe import RECIPE, TrainConfig, load_model
 from samplers import sample
 from training import train
 
+ROOT = Path(__file__).resolve().parents[1]
 BARS = {"gap": 0.01, "std": 0.05, "energy": 2.0, "in_mode": 0.99, "seconds": 30.0}
+PREVIOUS_DEFAULT = ("--steps", "6000", "--batch-size", "512")
+"""The default recipe before 2026-12-04: as many samples (3,072,000) in twice the steps."""
 LEARNED_SEED, EXACT_SEED, NULL_SEED, IN_MODE_SEED = 1_000, 2_000, 3_000, 4_000
 """Generator seeds of the draws: set i of each kind uses its base + i; labelled draws base + label."""
 
@@ -126,11 +135,26 @@ def row(result: dict) -> str:
             f"{result['gap_se']:>6.4f} {ratios:>12} {result['energy']:>7.2f} {result['energy_se']:>5.2f} {in_mode}")
 
 
+def command_seconds(arguments: tuple[str, ...], ckpt: Path) -> float:
+    """Wall time of `python train.py ARGUMENTS` in a fresh process, start-up and checkpoints included."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "train.py"), "--ckpt", str(ckpt), "--overwrite", *arguments],
+                   check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def paired_wall_times(pairs: int) -> list[tuple[float, float]]:
+    """(this default, the previous default) wall times of `python train.py`, alternated pair by pair."""
+    ckpt = CHECKPOINT_DIR / "bench" / "paired.pt"
+    return [(command_seconds((), ckpt), command_seconds(PREVIOUS_DEFAULT, ckpt)) for _ in range(pairs)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--n", type=int, default=20_000, help="samples per set")
     parser.add_argument("--sets", type=int, default=10, help="sets of n samples per model (at least 2)")
+    parser.add_argument("--pairs", type=int, default=3, help="paired wall-time runs against the previous default")
     parser.add_argument("--set", dest="overrides", type=parse_override, action="append", default=[],
                         metavar="FIELD=VALUE", help="change a TrainConfig field (repeatable)")
     args = parser.parse_args()
@@ -164,6 +188,15 @@ def main() -> None:
           f"{worst['std']:.1%} (bar {BARS['std']:.0%}), energy {worst['energy']:.2f}x the floor (bar {BARS['energy']:g}), "
           f"in mode {worst['in_mode']:.4f} (bar {BARS['in_mode']}), training {worst['seconds']:.1f} s (bar {BARS['seconds']:g})")
     print("bars met: " + ", ".join(f"{name} {'yes' if ok else 'NO'}" for name, ok in met.items()))
+    if args.pairs:
+        print(f"\nwall time of `python train.py` (defaults) and of `python train.py {' '.join(PREVIOUS_DEFAULT)}` "
+              f"(the previous default), alternated:")
+        pairs = paired_wall_times(args.pairs)
+        for now, before in pairs:
+            print(f"  {now:5.1f} s  against  {before:5.1f} s   ratio {now / before:.2f}")
+        ratios = [now / before for now, before in pairs]
+        print(f"ratio this / previous default: {min(ratios):.2f}-{max(ratios):.2f} over {len(pairs)} pairs "
+              f"(mean {sum(ratios) / len(ratios):.2f})")
 
 
 if __name__ == "__main__":
