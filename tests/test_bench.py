@@ -1,6 +1,7 @@
 """tools/bench.py: the benchmark's measurement, judged on the exact denoiser and on one with the wrong weights."""
 import argparse
 import math
+import subprocess
 
 import pytest
 import torch
@@ -117,8 +118,9 @@ def test_the_paired_wall_times_alternate_the_two_defaults_and_give_their_ratio(t
 
 
 def test_a_wall_time_is_that_of_a_fresh_train_py_process(tmp_path):
-    assert bench.command_seconds(("--steps", "2", "--n-data", "100"), tmp_path / "w.pt") > 0.5  # torch's import alone
-    assert (tmp_path / "w.pt").is_file()
+    assert bench.command_seconds(("--help",), tmp_path / "w.pt") > 0.3  # a new interpreter importing torch
+    with pytest.raises(subprocess.CalledProcessError):  # a command that fails is no time
+        bench.command_seconds(("--steps", "0"), tmp_path / "w.pt")
 
 
 def test_fewer_than_two_sets_is_refused(monkeypatch, capsys):

@@ -57,7 +57,7 @@ def test_files_without_shared_cases_are_refused(tmp_path):
 
 def test_the_study_records_its_speed_policy_and_keeps_policies_apart(tmp_path, capsys):
     runs = tmp_path / "runs.jsonl"
-    argv = ["--images", "camera", "--sigmas", "50", "--seeds", "0", "--size", "32", "--iterations", str(WMV_WINDOW + 2),
+    argv = ["--images", "camera", "--sigmas", "50", "--seeds", "0", "--size", "16", "--iterations", str(WMV_WINDOW + 2),
             "--workers", "0", "--runs", str(runs), "--depth", "3", "--channels-down", "16", "--channels-up", "16"]
     run_study.run_command(run_study.parser(), run_study.main, argv + ["--precision", "bfloat16"])
     assert json.loads(runs.read_text())["settings"]["speed"]["precision"] == "bfloat16"

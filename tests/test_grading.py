@@ -44,8 +44,9 @@ def test_fixtures_match_the_reference():
 
 def test_a_folder_of_submissions_is_graded_into_one_csv(tmp_path):
     """`make grade-all`: the reference scores full points (every test passed, visible and hidden
-    ones), the handout zero with every test saying "not implemented yet", a planted bug loses the
-    tests named for it, and a folder missing a file gets 0 and the reason; one CSV row each."""
+    ones, though it brings a conftest.py and a pytest.ini of its own that would stop every test), the
+    handout zero with every test saying "not implemented yet", a planted bug loses the tests named
+    for it, and a folder missing a file gets 0 and the reason; one CSV row each."""
     submissions = tmp_path / "submissions"
     for name in ("reference", "handout", "sign_bug", "incomplete"):
         (submissions / name).mkdir(parents=True)
@@ -53,6 +54,9 @@ def test_a_folder_of_submissions_is_graded_into_one_csv(tmp_path):
     for name in GRADED_FILES:
         shutil.copy(ROOT / name, submissions / "reference" / name)
         shutil.copy(tmp_path / "handout" / name, submissions / "handout" / name)
+    (submissions / "reference" / "conftest.py").write_text(
+        "import pytest\n@pytest.fixture\ndef student():\n    raise SystemExit(1)\n")
+    (submissions / "reference" / "pytest.ini").write_text("[pytest]\naddopts = --collect-only\n")
     mutated_submission("guidance sign flipped", submissions / "sign_bug")
     shutil.copy(ROOT / "utils.py", submissions / "incomplete" / "utils.py")
     returned = grade_all(submissions, tmp_path / "grades.csv")
@@ -77,15 +81,6 @@ def test_a_folder_of_submissions_is_graded_into_one_csv(tmp_path):
     for name in MUTANTS["guidance sign flipped"][3]:
         assert bug[name]["score"] == 0 and float(rows["sign_bug"][name]) == 0 and float(rows["reference"][name]) > 0
     assert float(rows["incomplete"]["score"]) == 0 and rows["incomplete"]["not graded because"].startswith("not graded: ddpm.py is missing")
-
-
-def test_grading_ignores_a_submissions_own_pytest_config(tmp_path):
-    for name in GRADED_FILES:
-        shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "conftest.py").write_text("import pytest\n@pytest.fixture\ndef student():\n    raise SystemExit(1)\n")
-    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --collect-only\n")
-    report = grade(tmp_path, tmp_path / "results.json")
-    assert report["score"] == sum(t["max_score"] for t in report["tests"]) > 0
 
 
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))

@@ -12,10 +12,6 @@ sys.path.append(str(ROOT / "grading"))  # the grader's modules import each other
 import wire  # noqa: E402
 from sandbox import LimitExceeded, Limits, Submission  # noqa: E402
 
-# gradings as root share the sandbox user (one checks that none of its processes outlives it): they take turns
-pytestmark = pytest.mark.usefixtures("autograder_turn")
-
-
 def test_wire_round_trip_keeps_values_and_dtypes():
     value = {"x": torch.randn(3, 1, 2, dtype=torch.float64), "labels": torch.tensor([0, 2, 1]),
              "mask": torch.tensor([True, False]), "empty": torch.empty(0, 4), "half": torch.ones(2, dtype=torch.bfloat16),
@@ -61,8 +57,9 @@ def test_limits_read_the_graders_environment(monkeypatch):
 
 
 @pytest.fixture
-def graded(tmp_path) -> dict[str, Path]:
-    """The reference's files, with a cosine_beta_schedule that never returns."""
+def graded(tmp_path, autograder_turn) -> dict[str, Path]:
+    """The reference's files, with a cosine_beta_schedule that never returns (for a sandbox, which
+    takes its turn with the gradings: they share the sandbox user)."""
     files = {name: ROOT / name for name in ("ddpm.py", "gmm.py")}
     files["utils.py"] = tmp_path / "utils.py"
     files["utils.py"].write_text((ROOT / "utils.py").read_text()
