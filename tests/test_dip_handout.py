@@ -13,7 +13,7 @@ import torch
 
 from checkpoints import save_checkpoint
 from mnist_ext.scoring import CLASSIFIER_KIND, CLASSIFIER_VERSION, DigitClassifier
-from tools.make_handout import make_handout, strip_solutions
+from tools.student_copy import make_handout, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ["-m", "dip_ext.run_study", "--images", "camera", "coins", "--grey", "--size", "16", "--sigmas", "25",

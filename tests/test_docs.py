@@ -2,8 +2,10 @@
 that has rotted (tools/check_docs.py), with a demonstration that the check catches each kind of rot."""
 import re
 
-from tools.check_docs import (ROOT, doc_files, link_problems, make_problems, measured_problems, problems,
-                              python_problems, quoted_commands, slug)
+from tools.check_docs import (ROOT, doc_files, graded_points, handout_readme_problems, link_problems, make_problems,
+                              measured_problems, number_problems, points_problems, problems, python_problems, quoted_commands,
+                              slug)
+from tools.student_copy import STUDENT_GUIDE
 
 
 def test_every_link_command_make_target_and_measurement_of_the_docs_holds():
@@ -74,3 +76,82 @@ def test_the_check_catches_each_kind_of_rot(tmp_path):
     assert "`python train.py --no-such-flag 1`: exit 2" in found[1] and "unrecognized arguments" in found[1]
     assert "`python -m no_such_module`: ImportError" in found[2]
     assert "`python classifier.py --T fifty`: exit 2" in found[3]
+
+
+ANSWERED = """# Study
+
+<!-- table: gaps; pools: mean over seeds 0-2 -->
+| rule | gap |
+|---|---|
+| a | 0.22 / 1.00, 97% |
+
+<!-- numbers from: gaps -->
+Rule a stops 0.22 dB below the peak on average, 1.00 dB at worst, within 1 dB on 97% of 36 runs.
+<!-- end numbers -->
+"""
+
+
+def test_the_check_finds_an_answers_number_that_its_table_does_not_hold(tmp_path):
+    guide = tmp_path / "guide.md"
+    guide.write_text(ANSWERED)
+    assert number_problems(guide) == []
+    guide.write_text(ANSWERED.replace("on average, 1.00", "on average, 1.02").replace("97% of", "95% of"))
+    assert number_problems(guide) == ["guide.md: the answer from gaps quotes 1.02, which no cell of that table holds",
+                                      "guide.md: the answer from gaps quotes 95%, which no cell of that table holds"]
+    guide.write_text(ANSWERED.replace("numbers from: gaps", "numbers from: gaps, steps"))
+    assert number_problems(guide) == ["guide.md: an answer takes its numbers from steps, which is no table here"]
+    guide.write_text(ANSWERED.replace("pools: mean over seeds 0-2", "pools: the study"))
+    assert number_problems(guide) == ["guide.md: table gaps: its pools ('the study') say neither one seed, a mean "
+                                      "nor an oracle pick"]
+    guide.write_text(ANSWERED.replace("Rule a stops", "`--seed 3.14` Rule a stops"))
+    assert number_problems(guide) == [], "a number inside a code span is a command, not a result"
+
+
+POINTS = "Points (10 in all; 6 public, 4 hidden): schedule 3, loss 2, U-Net 5 (layer types 2, forward 3).\n"
+
+
+def test_the_check_finds_points_that_do_not_add_up(tmp_path):
+    guide = tmp_path / "guide.md"
+    guide.write_text(POINTS)
+    graded = {"visible": 6, "hidden": 4}
+    assert points_problems(guide, graded) == []
+    guide.write_text(POINTS.replace("U-Net 5 (layer types 2, forward 3)", "U-Net 6 (layer types 2, forward 3)"))
+    assert points_problems(guide, graded) == ["guide.md: the parts of U-Net 6 add up to 5",
+                                              "guide.md: the point categories add up to 11, not the 10 stated"]
+    guide.write_text(POINTS.replace("6 public", "5 public"))
+    assert points_problems(guide, graded) == ["guide.md: 5 public and 4 hidden points make 9, not 10",
+                                              "guide.md: the graded tests carry 6 public and 4 hidden points, not 5 and 4"]
+    guide.write_text("The autograder also runs hidden tests (4 of its\n10 points).")
+    assert points_problems(guide, graded) == []
+    guide.write_text("The autograder also runs hidden tests (5 of its 10 points).")
+    assert points_problems(guide, graded) == ["guide.md: the hidden tests carry 4 of 10 points, not 5 of 10"]
+
+
+def test_the_points_are_read_from_each_tests_mark_times_its_cases(tmp_path):
+    (tmp_path / "grading").mkdir()
+    (tmp_path / "grading" / "test_public.py").write_text(
+        "import pytest\nCASES = [1, 2, 3]\n\n"
+        "@pytest.mark.points(2, visibility='visible')\n@pytest.mark.parametrize('x', CASES)\n"
+        "@pytest.mark.parametrize('y', ['a', 'b'])\ndef test_a(x, y):\n    pass\n\n"
+        "@pytest.mark.points(3, visibility='hidden')\ndef test_b():\n    pass\n\ndef test_unmarked():\n    pass\n")
+    assert graded_points(tmp_path) == {"visible": 12, "hidden": 3}
+
+
+def test_the_check_finds_a_handout_readme_that_contradicts_itself():
+    guide = STUDENT_GUIDE.read_text()
+    assert handout_readme_problems(guide) == []
+    planted = guide.replace("<!-- handout option: not figures -->\nWrite your own figure code", "Write your own figure code")
+    found = handout_readme_problems(planted)
+    assert found and all("says both 'write your own figure code' and \"includes the course's figure code\"" in problem
+                         for problem in found)
+    assert all("'figures'" in problem for problem in found), "only the READMEs that ship the figure code"
+
+
+def test_the_students_python_loads_a_checkpoint_and_samples_it(tiny_checkpoint):
+    """The students' guide's Python block, run as written with the tiny checkpoint in place of make train's."""
+    guide = STUDENT_GUIDE.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", guide, flags=re.S)
+    assert len(blocks) == 1 and len(blocks[0].strip().splitlines()) == 4
+    namespace = {}
+    exec(blocks[0].replace("checkpoints/ddpm_T50_seed0.pt", str(tiny_checkpoint)), namespace)
+    assert namespace["x"].shape == (1000, 2)

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 from tools.autograde import GRADED_FILES, grade
 from tools.make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset
 from tools.grading_mutants import END_TO_END, MUTANTS, mutated_submission
+from tools.check_docs import graded_points
 from tools.grade import grade_all
-from tools.make_handout import make_handout
+from tools.student_copy import make_handout
 from tests.gradescope import run_autograder, unpack_autograder
 
 # gradings as root share the sandbox user (one checks that none of its processes outlives it): they take turns
@@ -66,6 +67,7 @@ def test_a_folder_of_submissions_is_graded_into_one_csv(tmp_path):
     reference = json.loads((tmp_path / "grades" / "reference.json").read_text())
     total = sum(test["max_score"] for test in reference["tests"])
     assert reference["score"] == total >= 40 and all(t["status"] == "passed" for t in reference["tests"])
+    assert total == sum(graded_points().values()), "the points the instructors' guide is checked against"
     assert {t["visibility"] for t in reference["tests"]} == {"visible", "hidden"}
     assert reference["execution_time"] > 0
     assert (float(rows["reference"]["score"]), float(rows["reference"]["max_score"])) == (total, total)
@@ -111,7 +113,8 @@ def test_autograder_zip_contents(autograder_root):
         modes = {info.filename: info.external_attr >> 16 for info in zipped.infolist()}
     assert {"setup.sh", "run_autograder", "grading/test_public.py", "grading/test_hidden.py",
             "grading/fixtures/expected.pt", "grading/sandbox.py", "grading/worker.py"} <= names
-    assert not names & {"utils.py", "ddpm.py", "tools/make_fixtures.py", "tools/make_handout.py", "tools/grading_mutants.py",
+    assert not names & {"utils.py", "ddpm.py", "tools/make_fixtures.py", "tools/make_handout.py", "tools/student_copy.py",
+                        "tools/grading_mutants.py",
                         "tools/grading_attacks.py"}, "no reference solution"
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     setup = (autograder_root / "source" / "setup.sh").read_text()

@@ -21,7 +21,7 @@ import pytest
 from tests.gradescope import run_autograder, unpack_autograder
 from tools.autograde import ROOT, grade
 from tools.grading_attacks import ATTACKS, UNPICKLE_MARKER, attack_submission
-from tools.make_handout import make_handout
+from tools.student_copy import make_handout
 
 sys.path.append(str(ROOT / "grading"))  # the grader's modules import each other by their plain names
 from sandbox import SANDBOX_USER, tasks_of  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 
 from tools.autograde import ROOT, grade
 from tools.grading_attacks import SEARCH_EVERY_FILE
-from tools.make_handout import make_handout
+from tools.student_copy import make_handout
 
 # gradings as root share the sandbox user (one checks that none of its processes outlives it): they take turns
 pytestmark = pytest.mark.usefixtures("autograder_turn")

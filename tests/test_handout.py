@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.make_handout import OPTION_SECTION, OPTIONS, STUDENT_GUIDE, MarkerError, make_handout, strip_solutions, students_readme
+from tools.student_copy import OPTION_SECTION, OPTIONS, STUDENT_GUIDE, MarkerError, make_handout, strip_solutions, students_readme
 
 REFERENCE = Path(__file__).resolve().parents[1]
 
@@ -78,10 +78,12 @@ def test_default_handout_holds_no_answer(handout):
     assert not any(name.startswith(("viz/", "mnist_ext/", "dip_ext/", "tests/", "tools/", ".ci/")) for name in files), \
         "no figure code, no MNIST analysis, no tests, tools or CI"
     assert not files & {"grading/test_hidden.py", "grading/fixtures/expected.pt", "metrics.py"}
+    hidden = [node.name for node in ast.parse((REFERENCE / "grading" / "test_hidden.py").read_text()).body
+              if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
     for name in files:
         if name.endswith((".py", ".md", "Makefile", ".txt", ".ini")):
             text = (out / name).read_text().lower()
-            for answer in ("what to observe", "hidden test", "for instructors", "settle", "begin solution"):
+            for answer in ("what to observe", "for instructors", "settle", "begin solution", *hidden):
                 assert answer not in text, f"{name} mentions {answer!r}"
     readme = (out / "README.md").read_text()
     assert readme == students_readme(()), "the students' README, not ours"
@@ -183,8 +185,18 @@ def test_each_option_ships_its_part_and_its_commands_run(tmp_path, option):
 
 def test_the_students_guide_has_one_section_per_option_and_the_handout_readme_is_cut_from_it():
     guide = STUDENT_GUIDE.read_text()
-    assert sorted(section.group(1) for section in OPTION_SECTION.finditer(guide)) == sorted(OPTIONS)
+    sections = [part.group(2) for part in OPTION_SECTION.finditer(guide) if not part.group(1) and part.group(3).startswith("## ")]
+    assert sorted(sections) == sorted(OPTIONS)
     everything = students_readme(set(OPTIONS))
     assert "<!--" not in everything and everything.count("\n## ") == guide.count("\n## ")
     mnist_only = students_readme({"mnist"})
     assert "## Bonus: MNIST" in mnist_only and "## The figures" not in mnist_only and "DDPM meets Deep" not in mnist_only
+    assert "Write your own figure code" in mnist_only and "Write your own figure code" not in everything
+    assert "Draw with the course's figure code" in everything and "Draw with the course's" not in mnist_only
+
+
+def test_a_part_is_kept_with_its_option_or_without_it():
+    guide = ("a\n<!-- handout option: x -->\nwith x\n<!-- end of handout option -->\n"
+             "<!-- handout option: not x -->\nwithout x\n<!-- end of handout option -->\nb\n")
+    assert students_readme({"x"}, guide) == "a\nwith x\nb\n"
+    assert students_readme(set(), guide) == "a\nwithout x\nb\n"

@@ -13,8 +13,18 @@ every measurement, in README.md and docs/*.md.
 - every `make TARGET` quoted is a target of the Makefile (for the students' guide: of the
   handout's Makefile with every option);
 - every section (`##`) that shows a program's output (an untagged ``` block) has a line
-  `**Measured** YYYY-MM-DD with `COMMAND``, so each quoted number says where and when it came from.
+  `**Measured** YYYY-MM-DD with `COMMAND``, so each quoted number says where and when it came from;
+- numbers in prose come from their tables: a table named `<!-- table: NAME; pools: WHAT -->` says
+  what it pools (one seed, a mean over seeds or runs, an oracle pick), and every decimal number and
+  percentage between `<!-- numbers from: NAME[, NAME] -->` and `<!-- end numbers -->` appears in a
+  cell of those tables;
+- the instructors' points add up: the categories to the total, public and hidden to the total, and
+  the total, public and hidden to the points the graded tests carry (read from grading/test_*.py);
+- no students' README cut for any set of handout options says two things that contradict each other
+  (CONTRADICTIONS).
 """
+import ast
+import itertools
 import json
 import re
 import shlex
@@ -22,6 +32,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.student_copy import OPTIONS, STUDENT_GUIDE, students_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_GUIDE_NAME = "students.md"
@@ -194,10 +206,112 @@ def measured_problems(path: Path) -> list[str]:
     return problems
 
 
+TABLE = re.compile(r"^<!-- table: (?P<name>[\w-]+); pools: (?P<pools>.*?) -->\n(?P<rows>(?:\|.*\|\n)+)", flags=re.M)
+ANSWER = re.compile(r"<!-- numbers from: (?P<names>[\w\-, ]+) -->\n(?P<text>.*?)<!-- end numbers -->", flags=re.S)
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+%?|%)")
+"""A number an answer quotes: a decimal (23.60, 0.22) or a percentage (97%). Whole numbers (steps,
+levels, counts of runs) name settings as often as they report results, so they are not checked."""
+POOLS = ("one seed", "seed 0", "seed 1", "mean", "pooled", "oracle")
+"""What a table's `pools:` must say, at least one of them: what each of its numbers stands for."""
+
+
+def number_problems(path: Path) -> list[str]:
+    """Tables that do not say what they pool, answers naming a missing table, and numbers an answer
+    quotes that none of its tables holds (outside code spans)."""
+    text = path.read_text()
+    tables = {match["name"]: match for match in TABLE.finditer(text)}
+    problems = [f"{path.name}: table {name}: its pools ({match['pools']!r}) say neither one seed, a mean nor an oracle pick"
+                for name, match in tables.items() if not any(word in match["pools"] for word in POOLS)]
+    for answer in ANSWER.finditer(text):
+        names = [name.strip() for name in answer["names"].split(",")]
+        missing = [name for name in names if name not in tables]
+        if missing:
+            problems.append(f"{path.name}: an answer takes its numbers from {', '.join(missing)}, which is no table here")
+            continue
+        cells = {token for name in names for row in tables[name]["rows"].splitlines()
+                 for token in NUMBER.findall(row)}
+        prose = re.sub(r"`[^`]*`", "", answer["text"])
+        for number in dict.fromkeys(NUMBER.findall(prose)):
+            if number not in cells:
+                problems.append(f"{path.name}: the answer from {', '.join(names)} quotes {number}, which no cell of "
+                                f"{'that table' if len(names) == 1 else 'those tables'} holds")
+    return problems
+
+
+POINTS = re.compile(r"Points \((?P<total>\d+) in all; (?P<public>\d+) public, (?P<hidden>\d+) hidden\): (?P<parts>[^.]*)\.")
+HIDDEN_SHARE = re.compile(r"hidden tests \((?P<hidden>\d+) of its (?P<total>\d+) points\)")
+
+
+def graded_points(root: Path = ROOT) -> dict[str, int]:
+    """{"visible": points, "hidden": points} the graded tests carry: each test's
+    pytest.mark.points(N, visibility=...) times the cases of its parametrize lists (read, not run)."""
+    points = {"visible": 0, "hidden": 0}
+    for path in sorted((root / "grading").glob("test_*.py")):
+        module = ast.parse(path.read_text())
+        constants = {target.id: node.value for node in module.body if isinstance(node, ast.Assign)
+                     for target in node.targets if isinstance(target, ast.Name)}
+        for function in (node for node in module.body if isinstance(node, ast.FunctionDef)):
+            marks = {ast.unparse(decorator.func).rsplit(".", 1)[-1]: decorator for decorator in function.decorator_list
+                     if isinstance(decorator, ast.Call)}
+            if "points" not in marks:
+                continue
+            mark = marks["points"]
+            visibility = next(keyword.value.value for keyword in mark.keywords if keyword.arg == "visibility")
+            cases = 1
+            for decorator in function.decorator_list:
+                if isinstance(decorator, ast.Call) and ast.unparse(decorator.func).endswith("parametrize"):
+                    values = decorator.args[1]
+                    values = constants.get(values.id, values) if isinstance(values, ast.Name) else values
+                    cases *= len(ast.literal_eval(values))
+            points[visibility] += mark.args[0].value * cases
+    return points
+
+
+def points_problems(path: Path, graded: dict[str, int]) -> list[str]:
+    """The instructors' `Points (N in all; P public, H hidden): category k, ...` against itself and the tests."""
+    problems = []
+    for match in POINTS.finditer(path.read_text()):
+        total, public, hidden = int(match["total"]), int(match["public"]), int(match["hidden"])
+        for category, number, parts in re.findall(r"([^,(]*?)\s*(\d+)\s*\(([^)]*)\)", match["parts"]):
+            inner = sum(int(part) for part in re.findall(r"\d+", parts))
+            if inner != int(number):
+                problems.append(f"{path.name}: the parts of {category.strip()} {number} add up to {inner}")
+        categories = [int(number) for number in re.findall(r"(\d+)\s*(?:,|$)", re.sub(r"\s*\([^)]*\)", "", match["parts"]))]
+        if sum(categories) != total:
+            problems.append(f"{path.name}: the point categories add up to {sum(categories)}, not the {total} stated")
+        if public + hidden != total:
+            problems.append(f"{path.name}: {public} public and {hidden} hidden points make {public + hidden}, not {total}")
+        if (public, hidden) != (graded["visible"], graded["hidden"]):
+            problems.append(f"{path.name}: the graded tests carry {graded['visible']} public and {graded['hidden']} "
+                            f"hidden points, not {public} and {hidden}")
+    for match in HIDDEN_SHARE.finditer(re.sub(r"\s+", " ", path.read_text())):
+        if (int(match["hidden"]), int(match["total"])) != (graded["hidden"], graded["visible"] + graded["hidden"]):
+            problems.append(f"{path.name}: the hidden tests carry {graded['hidden']} of "
+                            f"{graded['visible'] + graded['hidden']} points, not {match['hidden']} of {match['total']}")
+    return problems
+
+
+CONTRADICTIONS = (("write your own figure code", "includes the course's figure code"),)
+"""Pairs of sentences no students' README may hold together (one asks for what the other ships)."""
+
+
+def handout_readme_problems(guide: str | None = None) -> list[str]:
+    """The students' README cut for every set of handout options, against CONTRADICTIONS."""
+    problems = []
+    for count in range(len(OPTIONS) + 1):
+        for options in itertools.combinations(sorted(OPTIONS), count):
+            readme = students_readme(set(options), guide).lower()
+            problems += [f"{STUDENT_GUIDE.name}: the handout README with options {list(options)} says both "
+                         f"{first!r} and {second!r}" for first, second in CONTRADICTIONS if first in readme and second in readme]
+    return problems
+
+
 def problems(files: list[Path], root: Path = ROOT) -> list[str]:
     commands = [command for path in files for command in quoted_commands(path)]
-    return ([problem for path in files for problem in link_problems(path) + measured_problems(path)]
-            + make_problems(commands, root) + python_problems(commands, root))
+    graded = graded_points(root)
+    return ([problem for path in files for problem in link_problems(path) + measured_problems(path)
+             + number_problems(path) + points_problems(path, graded)]
+            + make_problems(commands, root) + python_problems(commands, root) + handout_readme_problems())
 
 
 def main() -> None:
