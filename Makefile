@@ -29,7 +29,7 @@ figures-dip: $(STAMP)
 	$(PY) -m viz.dip
 
 
-# parallel workers, one torch thread each (tests/conftest.py): 1.6x faster than one process on 2 cores
+# parallel workers, one torch thread each (tests/conftest.py): 1.77x as fast as one process on 2 cores (docs/development.md)
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS)
