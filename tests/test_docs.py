@@ -45,7 +45,8 @@ make test
 make no-such-target
 ```
 
-Inline too: `python classifier.py --T 50` and `python classifier.py --T fifty`.
+Inline too: `python classifier.py --T 50` and `python classifier.py --T fifty`, and `python -m pytest tests`
+(checked with --help: it would run the suite).
 
 ## Output
 
@@ -68,7 +69,8 @@ def test_the_check_catches_each_kind_of_rot(tmp_path):
     texts = [command.text for command in commands]
     assert texts[:7] == ["python train.py --steps 3", "python train.py --steps three", "python train.py --no-such-flag 1",
                          "python -m no_such_module", "python sample.py --n N --ckpt PATH", "make test", "make no-such-target"]
-    assert {"python classifier.py --T 50", "python classifier.py --T fifty", "make bench"} <= set(texts[7:])
+    assert {"python classifier.py --T 50", "python classifier.py --T fifty", "python -m pytest tests",
+            "make bench"} <= set(texts[7:])
     assert make_problems(commands) == ["guide.md: `make no-such-target`: the Makefile has no target no-such-target"]
     found = python_problems(commands)
     assert len(found) == 4, found

@@ -129,6 +129,10 @@ def make_problems(commands: list[Command], root: Path = ROOT) -> list[str]:
     return problems
 
 
+RUN_WITHOUT_ARGPARSE = ("pytest",)
+"""Modules that would start their work before any argparse parser stops them: checked with --help."""
+
+
 def python_invocation(command: Command) -> tuple[str, list[str]] | None:
     """(module, argv) of a python command; argv is ['--help'] when the command has placeholders."""
     words = command.words[1:]
@@ -140,7 +144,7 @@ def python_invocation(command: Command) -> tuple[str, list[str]] | None:
         return None
     if PLACEHOLDER.search(module):
         return None
-    if any(PLACEHOLDER.search(word) for word in arguments):
+    if any(PLACEHOLDER.search(word) for word in arguments) or module in RUN_WITHOUT_ARGPARSE:
         arguments = ["--help"]
     return module, arguments
 
