@@ -24,11 +24,13 @@ CORE_FILES = ("requirements.txt", "gmm.py", "ddpm.py", "utils.py", "samplers.py"
 
 @dataclass(frozen=True)
 class Option:
-    """Files an option adds and the options it needs (added with it). What it adds to the students'
-    README is its section of STUDENT_GUIDE, to their Makefile the file tools/handout/Makefile.NAME."""
+    """Files an option adds, as they are here or from tools/handout/ under another name ({name in
+    the handout: file in tools/handout/}), and the options it needs (added with it). What it adds to
+    the students' README is its section of STUDENT_GUIDE, to their Makefile tools/handout/Makefile.NAME."""
 
     files: tuple[str, ...]
     needs: tuple[str, ...] = ()
+    from_handout_folder: tuple[tuple[str, str], ...] = ()
 
 
 OPTIONS = {
@@ -41,7 +43,8 @@ OPTIONS = {
                "mnist_ext/evaluate.py")),
     "dip": Option(
         files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py"))) + ("tests/test_dip_todos.py",),
-        needs=("mnist",)),
+        needs=("mnist",),
+        from_handout_folder=(("tests/pytest.ini", "pytest-dip.ini"),)),
 }
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b[ \t]*(?P<message>.*?)[ \t]*$")
@@ -106,6 +109,7 @@ def make_handout(out: Path, root: Path = ROOT, options: tuple[str, ...] = ()) ->
     options = set(options) | {need for name in options for need in OPTIONS[name].needs}
     chosen = [OPTIONS[name] for name in sorted(options)]
     staged = {Path(name): (root / name).read_bytes() for name in CORE_FILES + sum((o.files for o in chosen), ())}
+    staged |= {Path(name): (STUDENT_DOCS / source).read_bytes() for option in chosen for name, source in option.from_handout_folder}
     staged[Path("README.md")] = students_readme(options).encode()
     staged[Path("Makefile")] = "".join((STUDENT_DOCS / name).read_text() for name in
                                        ["Makefile"] + [f"Makefile.{option}" for option in sorted(options)]).encode()
