@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist figures-dip test test-dip bench bench-mnist bench-dip bench-dip-start bench-grading bench-speed mutants handout fixtures grade grade-all autograder-zip clean
+.PHONY: setup figures figures-mnist figures-dip test test-dip bench bench-mnist bench-dip bench-dip-start bench-dip-variations bench-grading bench-speed mutants handout fixtures grade grade-all autograder-zip clean
 
 setup: $(STAMP)
 
@@ -51,6 +51,9 @@ bench-dip: $(STAMP)
 
 bench-dip-start: $(STAMP)
 	$(PY) -m viz.dip_start --seeds 0 1 2 --per-class 3
+
+bench-dip-variations: $(STAMP)  # the homework's other directions on MNIST (docs/dip.md); resumable
+	$(PY) -m viz.dip_variations $(if $(SHARD),--shard $(SHARD))
 
 bench-grading: $(STAMP)
 	$(PY) -m tools.bench_grading

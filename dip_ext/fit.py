@@ -98,15 +98,17 @@ def network_side(side: int, config: DipConfig) -> int:
 
 
 def _adam_step(network: SkipHourglass, optimiser: torch.optim.Optimizer, perturbed: Tensor, target: Tensor,
-               observed: Tensor, speed: SpeedPolicy, device: torch.device) -> tuple[Tensor, Tensor]:
-    """One step on ||m * (f(z + delta) - target)||^2 / |m|, m = observed (1, C, H, W); the forward
-    pass under `speed`, cropped to the target. Returns (loss, raw output (1, C, H, W) float32)."""
+               observed: Tensor, speed: SpeedPolicy, device: torch.device,
+               regulariser: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    """One step on ||m * (f(z + delta) - target)||^2 / |m| (+ regulariser(f(z + delta))), m = observed
+    (1, C, H, W); the forward pass under `speed`, cropped to the target. Returns (the data term's
+    loss, raw output (1, C, H, W) float32)."""
     height, width = target.shape[-2:]
     with speed.autocast(device):
         output = network(perturbed)[..., :height, :width].float()
     loss = ((output - target) ** 2 * observed).sum() / observed.sum()
     optimiser.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss if regulariser is None else loss + regulariser(output)).backward()
     optimiser.step()
     return loss.detach(), output.detach()
 
@@ -120,7 +122,7 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
         mask: np.ndarray | None = None, clean: np.ndarray | None = None, seed: int = 0,
         snapshot_every: int = 0, keep_snapshots: Callable[[FitRecord], Collection[int]] | None = None,
         device: torch.device | str = "cpu", progress: bool = True, speed: SpeedPolicy | None = None,
-        sure: bool = False) -> FitRecord:
+        sure: bool = False, regulariser: Callable[[Tensor], Tensor] | None = None) -> FitRecord:
     """Fit DIP to observation (H, W) or (H, W, C) in [0, 1] (noisy; missing pixels where mask == 0)
     stage by stage.
 
@@ -131,7 +133,9 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
     an image whose sides do not divide by 2^depth the network runs on a larger input (network_side)
     and its output is cropped back to the image. The network's forward pass runs
     under `speed` (default: DIP's policy for the device kind, speed.py); the output, the loss and
-    everything recorded are float32. Same seed and policy, same record (on the same machine).
+    everything recorded are float32. regulariser(output), output the raw (1, C, H, W) float32
+    image in [0, 1], returns a scalar added to the loss it fits (a learned prior, for example); the
+    recorded loss stays the data term. Same seed and policy, same record (on the same machine).
     """
     height, width = observation.shape[:2]
     if mask is not None:
@@ -140,8 +144,9 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
         raise ValueError("progressive stages need the observation's noise level sigma (known or estimated)")
     if not stages or any(stage.iterations < 1 for stage in stages):
         raise ValueError("give at least one stage, each with at least one iteration")
-    if sure and (not sigma or mask is not None or any(stage.scale > 0 for stage in stages)):
-        raise ValueError("SURE needs the noise level sigma, every pixel observed (no mask) and plain stages (scale 0)")
+    if sure and (not sigma or mask is not None or any(stage.scale > 0 for stage in stages) or regulariser):
+        raise ValueError("SURE needs the noise level sigma, every pixel observed (no mask), plain stages (scale 0) "
+                         "and no regulariser")
     device = torch.device(device)
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -177,7 +182,7 @@ def fit(observation: np.ndarray, config: DipConfig, stages: list[Stage], *, sigm
             best, since_best = np.inf, 0
             for _ in range(stage.iterations):
                 perturbed = z + config.input_noise_std * torch.randn(z.shape, generator=generator).to(device)
-                loss, raw = _adam_step(network, optimisers[0], perturbed, target, observed, speed, device)
+                loss, raw = _adam_step(network, optimisers[0], perturbed, target, observed, speed, device, regulariser)
                 with torch.no_grad():
                     average = _averaged(average, raw, config.output_average)
                     window.append(raw)

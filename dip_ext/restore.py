@@ -14,7 +14,7 @@ sampler reaches keeps the observed pixels consistent with the observation y (ReP
 
 Images here are in the model's range [-1, 1], shape (N, 1, 28, 28).
 """
-from typing import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -66,14 +66,17 @@ def keep_observed(levels: Iterator[tuple[int, Tensor]], observation: Tensor, mas
 @torch.no_grad()
 def restore(model, schedule: Schedule, start: Tensor, t0: int, labels: Tensor, *, steps: int | None = None,
             sampler: str = "ddim", guidance_weight: float = 0.0, observation: Tensor | None = None,
-            mask: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+            mask: Tensor | None = None, generator: torch.Generator | None = None,
+            noise_estimate: Callable | None = None) -> Tensor:
     """Noise `start` (N, 1, 28, 28) in [-1, 1] to level t0 and run the reverse process from there to x_0.
 
     labels: (N,) digits, or the model's null label for unconditional steps; steps: reverse steps
     from t0 (default all t0), taken by `sampler` ("ddim" or "ddpm") with `denoiser` below (the
     classifier-free guidance mix when guidance_weight > 0) and DDIM's x0 prediction clipped to
     `clip_x0`; with observation and mask (both (N, 1, 28, 28), mask 1 = observed), observed pixels
-    are kept consistent at every level (keep_observed). t0 = 0 returns the start (noised_start).
+    are kept consistent at every level (keep_observed). noise_estimate(denoiser) returns the
+    denoiser the sampler calls instead, for a method that changes the noise estimate of each step
+    (called as denoiser(x_t, t, labels) -> eps). t0 = 0 returns the start (noised_start).
     Returns x_0, (N, 1, 28, 28), clamped to [-PIXEL_RANGE, PIXEL_RANGE].
     """
     if (observation is None) != (mask is None):
@@ -82,6 +85,8 @@ def restore(model, schedule: Schedule, start: Tensor, t0: int, labels: Tensor, *
         raise ValueError(f"the mask {tuple(mask.shape)} and observation {tuple(observation.shape)} must have the "
                          f"start's shape {tuple(start.shape)}")
     denoiser = ClassifierFreeGuidance(model, guidance_weight) if guidance_weight else model
+    if noise_estimate is not None:
+        denoiser = noise_estimate(denoiser)
     clip_x0 = PIXEL_RANGE if sampler == "ddim" else None
     # BEGIN SOLUTION noise the start to t0, then the reverse process from t0 to x_0 (samplers.reverse_process)
     x_t0 = noised_start(start, t0, schedule, generator)

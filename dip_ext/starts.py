@@ -251,16 +251,16 @@ SETTING = ("corruption", "start", "t0", "sampler", "steps", "label")
 MEASURES = ("psnr", "ssim", "accuracy", "frechet", "frechet_floor", "seconds per digit")
 
 
-def summarise(rows: list[dict]) -> list[dict]:
-    """One row per setting (SETTING): each measure's mean over seeds and its std ("<measure> std"),
-    and the number of seeds, in the order the settings first appear."""
+def summarise(rows: list[dict], setting: tuple[str, ...] = SETTING, measures: tuple[str, ...] = MEASURES) -> list[dict]:
+    """One row per setting (the values of the keys `setting`): each measure's mean over seeds and its
+    std ("<measure> std"), and the number of seeds, in the order the settings first appear."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault(tuple(row[key] for key in SETTING), []).append(row)
+        groups.setdefault(tuple(row[key] for key in setting), []).append(row)
     summary = []
     for key, group in groups.items():
-        entry = dict(zip(SETTING, key)) | {"seeds": len(group)}
-        for measure in MEASURES:
+        entry = dict(zip(setting, key)) | {"seeds": len(group)}
+        for measure in measures:
             values = [row[measure] for row in group]
             entry[measure], entry[f"{measure} std"] = float(np.mean(values)), float(np.std(values))
         summary.append(entry)

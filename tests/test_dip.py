@@ -468,7 +468,7 @@ def test_interrupted_fit_keeps_what_it_recorded(noisy_camera, monkeypatch):
     assert record.interrupted and record.iterations == 2 and record.final is not None
 
 
-_NO_SURE = "SURE needs the noise level sigma, every pixel observed (no mask) and plain stages (scale 0)"
+_NO_SURE = "SURE needs the noise level sigma, every pixel observed (no mask), plain stages (scale 0) and no regulariser"
 
 
 @pytest.mark.parametrize("stages, options, message", [
@@ -479,6 +479,7 @@ _NO_SURE = "SURE needs the noise level sigma, every pixel observed (no mask) and
     ([Stage(0.0, 10)], {"mask": np.ones((4, 4))}, "the mask has shape (4, 4) but the image has (32, 32); they must match"),
     ([Stage(0.0, 10)], {"sure": True}, _NO_SURE),
     ([Stage(0.0, 10), Stage(0.5, 10)], {"sure": True, "sigma": 0.1}, _NO_SURE),
+    ([Stage(0.0, 10)], {"sure": True, "sigma": 0.1, "regulariser": lambda output: output.mean()}, _NO_SURE),
 ])
 def test_fit_refuses_stages_it_cannot_run(noisy_camera, stages, options, message):
     _, noisy = noisy_camera

@@ -33,16 +33,22 @@ class Option:
     from_handout_folder: tuple[tuple[str, str], ...] = ()
 
 
+INSTRUCTOR_FIGURES = ("mnist.py", "dip.py", "dip_start.py", "dip_variations.py")
+"""viz/ modules no option ships: the MNIST figures and the DIP homework's reference studies."""
+INSTRUCTOR_DIP = ("variations.py",)
+"""dip_ext/ modules the dip option holds back: reference answers to the homework's other directions."""
+
 OPTIONS = {
     "figures": Option(
         files=("metrics.py",) + tuple(sorted(f"viz/{path.name}" for path in (ROOT / "viz").glob("*.py")
-                                             if path.name not in ("mnist.py", "dip.py", "dip_start.py")))),
+                                             if path.name not in INSTRUCTOR_FIGURES))),
     "mnist": Option(
         files=("mnist_ext/__init__.py", "mnist_ext/data.py", "mnist_ext/model.py", "mnist_ext/recipe.py",
                "mnist_ext/generate.py", "mnist_ext/scoring.py", "mnist_ext/train.py", "mnist_ext/sample.py",
                "mnist_ext/evaluate.py")),
     "dip": Option(
-        files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py"))) + ("tests/test_dip_todos.py",),
+        files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py")
+                           if path.name not in INSTRUCTOR_DIP)) + ("tests/test_dip_todos.py",),
         needs=("mnist",),
         from_handout_folder=(("tests/pytest.ini", "pytest-dip.ini"),)),
 }

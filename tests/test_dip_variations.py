@@ -1,0 +1,289 @@
+"""dip_ext/variations.py and its command viz/dip_variations.py: each method on a case with a known
+answer (lambda 0 is the plain model, lambda 1 returns the DIP estimate, no level is the single
+start, prior weight 0 is plain DIP, RED's gradient), the spread, the head-to-head pick, the study's
+rows, and the command's shards and cache."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import viz.dip_variations
+from dip_ext.fit import Stage, fit
+from dip_ext.restore import restore
+from dip_ext.starts import DIGIT_DIP, Corruption
+from dip_ext.variations import (LEVEL_SETS, DdpmPrior, DipNoiseEstimate, VariationSettings, fixed_estimate,
+                                head_to_head, in_level_set, noise_mix_start, report, run_variations, spread, summary)
+from mnist_ext.recipe import load_model
+from mnist_ext.scoring import DigitClassifier
+from samplers import reverse_process
+from utils import Schedule
+
+SCHEDULE = Schedule.make("cosine", 200)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_mnist):
+    model, _ = load_model(tiny_mnist)
+    return model
+
+
+def _digits(n: int = 2, seed: int = 0) -> torch.Tensor:
+    return (torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1).clamp(-1, 1)
+
+
+def test_level_sets_split_the_levels_below_t0_into_two_halves():
+    t0 = 40
+    upper = {level for level in range(1, t0 + 1) if in_level_set("upper half", level, t0)}
+    lower = {level for level in range(1, t0 + 1) if in_level_set("lower half", level, t0)}
+    assert upper == set(range(21, 41)) and lower == set(range(1, 21))
+    assert all(in_level_set("all", level, t0) for level in range(1, t0 + 1))
+    assert not any(in_level_set("none", level, t0) for level in range(1, t0 + 1))
+    with pytest.raises(ValueError, match="unknown level set 'middle'"):
+        in_level_set("middle", 3, t0)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_lambda_zero_is_the_plain_model(tiny_model, sampler):
+    start, labels = _digits(), torch.tensor([3, 7])
+    plain = restore(tiny_model, SCHEDULE, start, 40, labels, steps=5, sampler=sampler, guidance_weight=1.0,
+                    generator=torch.Generator().manual_seed(1))
+    mixed = restore(tiny_model, SCHEDULE, start, 40, labels, steps=5, sampler=sampler, guidance_weight=1.0,
+                    generator=torch.Generator().manual_seed(1), noise_estimate=lambda denoiser: DipNoiseEstimate(
+                        denoiser, SCHEDULE, 0.0, "all", 40, fixed_estimate(_digits(seed=5))))
+    assert torch.equal(plain, mixed)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_lambda_one_at_every_level_returns_the_dip_estimate(tiny_model, sampler):
+    """eps = eps_DIP makes x0_hat = x_DIP at each level, and the last step returns x0_hat."""
+    x_dip = _digits(seed=5) * 0.9  # inside DDIM's clip
+    restored = restore(tiny_model, SCHEDULE, _digits(), 40, torch.tensor([3, 7]), steps=5, sampler=sampler,
+                       generator=torch.Generator().manual_seed(1), noise_estimate=lambda denoiser: DipNoiseEstimate(
+                           denoiser, SCHEDULE, 1.0, "all", 40, fixed_estimate(x_dip)))
+    assert torch.allclose(restored, x_dip, atol=1e-4)
+
+
+def test_lambda_mixes_the_x0_predictions_linearly(tiny_model):
+    x_t, labels, x_dip = _digits(seed=2), torch.tensor([1, 2]), _digits(seed=5)
+    t = torch.full((2,), 29, dtype=torch.long)
+    alpha_bar = float(SCHEDULE.alphas_cumprod[29])
+    eps = DipNoiseEstimate(tiny_model, SCHEDULE, 0.3, "all", 40, fixed_estimate(x_dip))(x_t, t, labels)
+    x0 = (x_t - math.sqrt(1 - alpha_bar) * eps) / math.sqrt(alpha_bar)
+    x0_theta = (x_t - math.sqrt(1 - alpha_bar) * tiny_model(x_t, t, labels)) / math.sqrt(alpha_bar)
+    assert torch.allclose(x0, 0.7 * x0_theta + 0.3 * x_dip, atol=1e-4)
+    with pytest.raises(ValueError, match=r"the DIP weight must be in \[0, 1\]"):
+        DipNoiseEstimate(tiny_model, SCHEDULE, 1.5, "all", 40, fixed_estimate(x_dip))
+
+
+def test_intermediate_dip_at_no_level_is_the_single_start_and_never_fits(tiny_model):
+    def never(x0_theta, level):
+        raise AssertionError("the estimate was asked for at a level outside the set")
+
+    start, labels = _digits(), torch.tensor([3, 7])
+    single = restore(tiny_model, SCHEDULE, start, 40, labels, steps=5, sampler="ddpm", guidance_weight=1.0,
+                     generator=torch.Generator().manual_seed(1))
+    none = restore(tiny_model, SCHEDULE, start, 40, labels, steps=5, sampler="ddpm", guidance_weight=1.0,
+                   generator=torch.Generator().manual_seed(1),
+                   noise_estimate=lambda denoiser: DipNoiseEstimate(denoiser, SCHEDULE, 1.0, "none", 40, never))
+    assert torch.equal(single, none)
+
+
+def test_the_estimate_is_asked_for_only_at_the_levels_of_its_set(tiny_model):
+    asked = []
+
+    def recording(x0_theta, level):
+        asked.append(level)
+        return x0_theta
+
+    levels = [level for level, _ in reverse_process(tiny_model, SCHEDULE, _digits(), torch.tensor([3, 7]), "ddim", 6,
+                                                    start_level=40)]
+    restore(tiny_model, SCHEDULE, _digits(), 40, torch.tensor([3, 7]), steps=6, sampler="ddim",
+            noise_estimate=lambda denoiser: DipNoiseEstimate(denoiser, SCHEDULE, 0.5, "upper half", 40, recording))
+    visited = [40] + levels[:-1]  # the sampler predicts at each level it starts a step from
+    assert asked == [level for level in visited if level > 20] and asked
+
+
+def test_spread_is_zero_for_identical_draws_and_tends_to_a_known_std():
+    same = np.repeat(np.random.default_rng(0).random((1, 5, 28, 28)), 4, axis=0)
+    assert spread(same) == 0.0
+    draws = 0.3 + 0.2 * np.random.default_rng(1).standard_normal((400, 3, 28, 28))
+    assert spread(draws) == pytest.approx(0.2, rel=0.02)  # 400 draws: the root of the variance is within 1%
+    assert spread(2 * draws) == pytest.approx(2 * spread(draws))
+    with pytest.raises(ValueError, match="at least two draws"):
+        spread(draws[:1])
+
+
+def test_the_students_noise_mix_runs_from_pure_noise_to_the_dip_output():
+    x_dip = _digits(4, seed=3)
+    assert torch.equal(noise_mix_start(x_dip, 1.0, torch.Generator().manual_seed(0)), x_dip)
+    noise = noise_mix_start(x_dip, 0.0, torch.Generator().manual_seed(0))
+    assert torch.equal(noise, torch.randn(x_dip.shape, generator=torch.Generator().manual_seed(0)))
+    half = noise_mix_start(x_dip, 0.5, torch.Generator().manual_seed(0))
+    assert torch.allclose(half, 0.5 * x_dip + 0.5 * noise)
+
+
+class _ZeroNoise(torch.nn.Module):
+    """A model that predicts no noise: x0_hat = x_t / sqrt(abar_t)."""
+
+    null_label = 10
+
+    def forward(self, x_t, t, labels):
+        return torch.zeros_like(x_t)
+
+
+def test_the_ddpm_prior_has_reds_gradient():
+    """With eps_theta = 0, D_t(f) = clip(f + sqrt((1 - abar_t) / abar_t) eps / 2, 0, 1); the gradient of
+    (mu / 2) mean((f - sg(D))^2) in f is mu (f - D) / P."""
+    output = (0.2 + 0.6 * torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))).requires_grad_()
+    prior = DdpmPrior(_ZeroNoise(), SCHEDULE, 3.0, (10,), torch.Generator().manual_seed(4))
+    prior(output).backward()
+    alpha_bar = float(SCHEDULE.alphas_cumprod[9])
+    eps = torch.randn(output.shape, generator=torch.Generator().manual_seed(4))
+    denoised = (output.detach() + math.sqrt((1 - alpha_bar) / alpha_bar) * eps / 2).clamp(0, 1)
+    assert torch.allclose(output.grad, 3.0 * (output.detach() - denoised) / output.numel(), atol=1e-6)
+
+
+def test_the_prior_cycles_its_levels_and_refuses_bad_ones(tiny_model):
+    prior = DdpmPrior(tiny_model, SCHEDULE, 1.0, (5, 50), torch.Generator().manual_seed(0))
+    seen = []
+    original = tiny_model.forward
+
+    def recording(x_t, t, labels):
+        seen.append(int(t[0]) + 1)
+        assert (labels == tiny_model.null_label).all()
+        return original(x_t, t, labels)
+
+    tiny_model.forward = recording
+    try:
+        for _ in range(3):
+            prior(torch.rand(1, 1, 28, 28))
+    finally:
+        del tiny_model.forward
+    assert seen == [5, 50, 5]
+    with pytest.raises(ValueError, match="levels between 1 and T = 200"):
+        DdpmPrior(tiny_model, SCHEDULE, 1.0, (0,), torch.Generator())
+    with pytest.raises(ValueError, match="prior weight must be >= 0"):
+        DdpmPrior(tiny_model, SCHEDULE, -1.0, (5,), torch.Generator())
+
+
+def test_a_prior_of_weight_zero_is_plain_dip_and_a_positive_one_changes_the_fit(tiny_model):
+    observation = np.clip(np.random.default_rng(0).random((28, 28)), 0, 1)
+    plain = fit(observation, DIGIT_DIP, [Stage(0.0, 15)], seed=2, progress=False)
+    zero = fit(observation, DIGIT_DIP, [Stage(0.0, 15)], seed=2, progress=False,
+               regulariser=DdpmPrior(tiny_model, SCHEDULE, 0.0, (10,), torch.Generator().manual_seed(0)))
+    assert np.array_equal(plain.final, zero.final) and plain.loss == zero.loss
+    strong = fit(observation, DIGIT_DIP, [Stage(0.0, 15)], seed=2, progress=False,
+                 regulariser=DdpmPrior(tiny_model, SCHEDULE, 50.0, (10,), torch.Generator().manual_seed(0)))
+    assert not np.array_equal(plain.final, strong.final)
+
+
+# ----- the study's rows and what it prints ---------------------------------------------------------------
+
+TINY = VariationSettings(durations=(3, 6), architecture_iterations=3, start_iterations=3, steps=(1, 2), ddpm_steps=10,
+                         sdedit_t0_fractions=(0.2,), noise_weights=(0.0, 1.0), refit_iterations=2,
+                         noise_mix_shares=(0.5,), prior_weights=(0.0, 1.0), prior_levels=((10,),), prior_iterations=3,
+                         architectures=("width 32 (default)", "width 16"), draws=2)
+
+
+@pytest.fixture(scope="module", params=[Corruption("noise 50", sigma=50.0), Corruption("holes", missing=0.5)],
+                ids=["noise", "holes"])
+def tiny_rows(request, tiny_model):
+    return run_variations(tiny_model, SCHEDULE, DigitClassifier().eval(), _digits(2), torch.tensor([3, 7]),
+                          request.param, TINY, seed=0)
+
+
+def _row(rows, method, steps):
+    found = [row for row in rows if row["method"] == method and row["steps"] == steps]
+    assert len(found) == 1 or all(found[0]["psnr"] == row["psnr"] for row in found), method
+    return found[0]
+
+
+def test_the_study_answers_every_question_with_one_row_per_method(tiny_rows):
+    questions = {row["question"] for row in tiny_rows}
+    assert questions == {"baselines", "1", "2", "3", "4"}
+    keys = [(row["question"], row["method"], row["steps"]) for row in tiny_rows]
+    assert len(keys) == len(set(keys))
+    refits = [row for row in tiny_rows if row["question"] == "1"]
+    assert len(refits) == len(LEVEL_SETS) * len(TINY.steps)
+    spreads = [row for row in tiny_rows if not math.isnan(row["pixel spread"])]
+    assert {row["question"] for row in spreads} == {"baselines", "3"} and all(row["pixel spread"] > 0 for row in spreads)
+    assert [row["method"] for row in spreads if row["question"] == "baselines"][0].startswith("DDPM alone: pure noise")
+
+
+def test_the_zero_weights_reproduce_their_baselines(tiny_rows):
+    t0 = round(TINY.t0_fraction * SCHEDULE.T)
+    single = {steps: _row(tiny_rows, f"DIP 3 start, t0 {t0}", steps)["psnr"] for steps in TINY.steps}
+    for level_set in LEVEL_SETS:
+        for steps in TINY.steps:
+            assert _row(tiny_rows, f"DIP 3 start, lambda 0 at {level_set} levels", steps)["psnr"] == single[steps]
+    assert _row(tiny_rows, "DIP 3 + DDPM prior mu 0 at t 10 alone", 0)["psnr"] == _row(tiny_rows, "DIP 3 alone", 0)["psnr"]
+    assert _row(tiny_rows, "DIP 3 + DDPM prior mu 0 at t 10, start t0 40", 2)["psnr"] == single[2]
+
+
+def test_the_head_to_head_picks_the_best_of_each_side_and_judges_the_margin():
+    def row(corruption, question, method, steps, psnr):
+        return {"question": question, "corruption": corruption, "method": method, "steps": steps, "psnr": psnr}
+
+    rows = [row("a", "baselines", "DIP 100 alone", 0, 20.0), row("a", "baselines", "DIP 300 alone", 0, 21.0),
+            row("a", "baselines", "DDPM alone: pure noise", 25, 12.0),
+            row("a", "baselines", "DDPM alone: observation at t0 50", 25, 22.0),
+            row("a", "2", "DIP 300 start, lambda 1 at all levels", 5, 23.5),
+            row("a", "2", "DIP 300 start, lambda 1 at all levels", 10, 30.0),  # more than 1/5 of the steps
+            row("b", "baselines", "DIP 100 alone", 0, 20.0), row("b", "baselines", "DDPM alone: pure noise", 25, 15.0),
+            row("b", "1", "DIP 300 start, refit", 2, 20.5)]
+    a, b = head_to_head(rows, ddpm_steps=25)
+    assert (a["dip"]["psnr"], a["ddpm"]["psnr"], a["combination"]["psnr"], a["beats both"]) == (21.0, 22.0, 23.5, True)
+    assert (b["combination"]["psnr"], b["beats both"]) == (20.5, False)
+
+
+def test_the_report_prints_every_question_and_the_mean_over_seeds(tiny_rows):
+    shifted = [row | {"seed": 1, "psnr": row["psnr"] + 2.0} for row in tiny_rows]
+    text = report(tiny_rows + shifted, TINY.ddpm_steps)
+    for title in ("Baselines", "Question 1", "Question 2", "Question 3", "Question 4", "Head to head"):
+        assert title in text
+    mean = summary(tiny_rows + shifted)[0]
+    assert mean["psnr"] == pytest.approx(tiny_rows[0]["psnr"] + 1.0) and mean["psnr std"] == pytest.approx(1.0)
+
+
+def test_settings_refuse_a_start_outside_the_durations():
+    with pytest.raises(ValueError, match=r"start_iterations \(7\) must be one of the durations"):
+        VariationSettings(durations=(5, 10), start_iterations=7)
+
+
+# ----- the command: shards, cache, figures ---------------------------------------------------------------
+
+def test_shards_split_the_jobs_and_a_rerun_reads_the_cache(tmp_path, monkeypatch):
+    computed = []
+
+    def fake_job(model_path, classifier_path, corruption, settings, seed, per_class):
+        computed.append((corruption, seed))
+        return [{"corruption": corruption, "seed": seed}]
+
+    monkeypatch.setattr(viz.dip_variations, "_job", fake_job)
+    jobs = [(tmp_path / f"{name}_{seed}.json", (None, None, name, None, seed, 1)) for name in "ab" for seed in (0, 1, 2)]
+    first = viz.dip_variations.run_jobs(jobs, (1, 2), workers=0)
+    assert computed == [("a", 0), ("a", 2), ("b", 1)] and len(first) == 3
+    everything = viz.dip_variations.run_jobs(jobs, None, workers=0)
+    assert len(computed) == 6 and len(everything) == 6
+    viz.dip_variations.run_jobs(jobs, None, workers=0)
+    assert len(computed) == 6, "a finished job is read from the cache, not computed again"
+
+
+@pytest.mark.parametrize("text, message", [("2", "must look like K/N"), ("0/3", "1 <= K <= N"), ("4/3", "1 <= K <= N")])
+def test_a_bad_shard_is_refused_clearly(text, message):
+    with pytest.raises(ValueError, match=message):
+        viz.dip_variations.parse_shard(text)
+
+
+def test_the_figures_are_drawn_and_their_notes_follow_their_numbers(tiny_rows, tmp_path):
+    entries = viz.dip_variations.figures(tiny_rows, TINY, SCHEDULE.T, tmp_path)
+    assert [entry.path.name for entry in entries] == ["dip_intermediate.png", "dip_noise_estimate.png",
+                                                       "dip_duration.png", "dip_prior.png"]
+    assert all(entry.path.exists() for entry in entries)
+    corruption = tiny_rows[0]["corruption"]
+    steps = entries[0].numbers[corruption]
+    best = max(steps, key=lambda label: steps[label][2])
+    assert f"{corruption}: at 2 steps the highest mean PSNR is {best} ({steps[best][2]:.2f} dB" in entries[0].observe
+    bars = entries[3].numbers[corruption]
+    assert f"highest {max(bars, key=bars.get)} ({max(bars.values()):.2f} dB)" in entries[3].observe
