@@ -58,8 +58,10 @@ bench-dip-variations: $(STAMP)  # the homework's other directions on MNIST (docs
 bench-grading: $(STAMP)
 	$(PY) -m tools.bench_grading
 
-bench-speed: $(STAMP)
+bench-speed: $(STAMP)  # speed policies, then the two-pixel default's time to quality, then MNIST's
 	$(PY) -m tools.bench_speed
+	$(PY) -m tools.bench
+	$(PY) -m tools.bench_mnist
 
 MODULES ?=  # empty: tools/mutants.py's DEFAULT_MODULES
 MINUTES ?= 40

@@ -13,7 +13,8 @@ from dip_ext.fit import Stage, fit
 from dip_ext.restore import restore
 from dip_ext.starts import DIGIT_DIP, Corruption
 from dip_ext.variations import (LEVEL_SETS, DdpmPrior, DipNoiseEstimate, VariationSettings, fixed_estimate,
-                                head_to_head, in_level_set, noise_mix_start, report, run_variations, spread, summary)
+                                in_level_set, noise_mix_start, run_variations, spread)
+from dip_ext.variations_tables import head_to_head, report, summary
 from mnist_ext.recipe import load_model
 from mnist_ext.scoring import DigitClassifier
 from samplers import reverse_process
@@ -182,7 +183,7 @@ def test_a_prior_of_weight_zero_is_plain_dip_and_a_positive_one_changes_the_fit(
 
 TINY = VariationSettings(durations=(3, 6), architecture_iterations=3, start_iterations=3, steps=(1, 2), ddpm_steps=10,
                          sdedit_t0_fractions=(0.2,), noise_weights=(0.0, 1.0), refit_iterations=2,
-                         noise_mix_shares=(0.5,), prior_weights=(0.0, 1.0), prior_levels=((10,),), prior_iterations=3,
+                         noise_mix_shares=(0.5,), priors=((0.0, (10,)), (1.0, (10,))), prior_iterations=3,
                          architectures=("width 32 (default)", "width 16"), draws=2)
 
 
@@ -235,6 +236,9 @@ def test_the_head_to_head_picks_the_best_of_each_side_and_judges_the_margin():
     a, b = head_to_head(rows, ddpm_steps=25)
     assert (a["dip"]["psnr"], a["ddpm"]["psnr"], a["combination"]["psnr"], a["beats both"]) == (21.0, 22.0, 23.5, True)
     assert (b["combination"]["psnr"], b["beats both"]) == (20.5, False)
+    with_prior = rows + [row("b", "4", "DIP 300 + DDPM prior mu 2 at t 25 alone", 0, 21.0)]
+    assert head_to_head(with_prior, ddpm_steps=25)[1]["combination"]["psnr"] == 21.0, "a fit with the DDPM prior counts"
+    assert head_to_head(with_prior, ddpm_steps=25)[1]["beats both"], "21.0 is 1 dB above DIP alone's 20.0"
 
 
 def test_the_report_prints_every_question_and_the_mean_over_seeds(tiny_rows):

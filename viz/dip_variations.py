@@ -26,7 +26,8 @@ import dip_ext.variations
 from cli import command_parser, run_command
 from devices import one_thread_workers, results_as_finished
 from dip_ext.starts import CLASSIFIER, CORRUPTIONS, study_classifier, study_digits
-from dip_ext.variations import LEVEL_SETS, VariationSettings, head_to_head, report, run_variations, summary
+from dip_ext.variations import LEVEL_SETS, VariationSettings, prior_name, run_variations
+from dip_ext.variations_tables import report, summary
 from mnist_ext.recipe import DEFAULT_CHECKPOINT, RECIPE, load_model
 from training import ensure_trained
 from viz.index import FigureEntry, write_index
@@ -188,11 +189,10 @@ def prior_figure(rows: list[dict], settings: VariationSettings, t0: int, out: Pa
         bars = {f"DIP {k} alone": _psnr(rows, corruption, f"DIP {k} alone", 0),
                 f"DIP {settings.start_iterations} start": _psnr(rows, corruption,
                                                                  f"DIP {settings.start_iterations} start, t0 {t0}", steps)}
-        for weight in settings.prior_weights:
-            for levels in settings.prior_levels:
-                name = f"DIP {k} + DDPM prior mu {weight:g} at t {'/'.join(map(str, levels))}"
-                bars[name.replace(f"DIP {k} + DDPM ", "") + " alone"] = _psnr(rows, corruption, f"{name} alone", 0)
-                bars[name.replace(f"DIP {k} + DDPM ", "") + " start"] = _psnr(rows, corruption, f"{name}, start t0 {t0}", steps)
+        for weight, levels in settings.priors:
+            name = prior_name(k, weight, levels)
+            bars[name.replace(f"DIP {k} + DDPM ", "") + " alone"] = _psnr(rows, corruption, f"{name} alone", 0)
+            bars[name.replace(f"DIP {k} + DDPM ", "") + " start"] = _psnr(rows, corruption, f"{name}, start t0 {t0}", steps)
         ddpm = max((row for row in rows if row["corruption"] == corruption and row["method"].startswith("DDPM alone")),
                    key=lambda row: row["psnr"])
         bars["DDPM alone (best)"] = ddpm["psnr"]
