@@ -36,6 +36,24 @@ def format_question(summary_rows: list[dict], question: str) -> str:
     return "\n".join(lines)
 
 
+def format_pivot(summary_rows: list[dict], question: str) -> str:
+    """One question's mean PSNR ± std over seeds (label accuracy in brackets), a row per method and
+    step count, a column per corruption."""
+    chosen = [row for row in summary_rows if row["question"] == question]
+    corruptions = list(dict.fromkeys(row["corruption"] for row in chosen))
+    cells = {(row["method"], row["steps"], row["corruption"]): row for row in chosen}
+    title = f"Question {question}: {QUESTIONS[question]}" if question in "1234" else f"Baselines: {QUESTIONS[question]}"
+    lines = [f"{title} (mean PSNR in dB ± std over seeds, label accuracy in brackets)", "",
+             "| method | steps | " + " | ".join(corruptions) + " |", "|---|---|" + "---|" * len(corruptions)]
+    for method, steps in dict.fromkeys((row["method"], row["steps"]) for row in chosen):
+        row_cells = []
+        for corruption in corruptions:
+            row = cells.get((method, steps, corruption))
+            row_cells.append("-" if row is None else f"{_cell(row, 'psnr', 2)} ({100 * row['accuracy']:.0f}%)")
+        lines.append(f"| {method} | {steps} | " + " | ".join(row_cells) + " |")
+    return "\n".join(lines)
+
+
 def head_to_head(summary_rows: list[dict], ddpm_steps: int, margin: float = 1.0) -> list[dict]:
     """Per corruption: DIP alone (the best 'DIP k alone' row), the DDPM alone (its best row), and the
     best combination in at most ddpm_steps / 5 reverse steps (a DIP output through the reverse
@@ -70,7 +88,14 @@ def format_head_to_head(results: list[dict], ddpm_steps: int) -> str:
 
 
 def report(rows: list[dict], ddpm_steps: int) -> str:
-    """Every table: the baselines, each question, and the head-to-head comparison."""
+    """What the command prints: each question's PSNR by corruption, question 3's whole table (its
+    spreads and times), and the head-to-head comparison."""
     summary_rows = summary(rows)
-    parts = [format_question(summary_rows, question) for question in QUESTIONS]
+    parts = [format_pivot(summary_rows, question) for question in QUESTIONS] + [format_question(summary_rows, "3")]
     return "\n\n".join(parts + [format_head_to_head(head_to_head(summary_rows, ddpm_steps), ddpm_steps)])
+
+
+def every_table(rows: list[dict]) -> str:
+    """Each question's whole table (SSIM, accuracy, spreads, seconds per digit), for a file."""
+    summary_rows = summary(rows)
+    return "\n\n".join(format_question(summary_rows, question) for question in QUESTIONS) + "\n"

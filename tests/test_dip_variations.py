@@ -246,6 +246,8 @@ def test_the_report_prints_every_question_and_the_mean_over_seeds(tiny_rows):
     text = report(tiny_rows + shifted, TINY.ddpm_steps)
     for title in ("Baselines", "Question 1", "Question 2", "Question 3", "Question 4", "Head to head"):
         assert title in text
+    first = tiny_rows[0]
+    assert f"| {first['method']} | {first['steps']} | {first['psnr'] + 1.0:.2f} ± 1.00 (" in text, "the pivot's cell"
     mean = summary(tiny_rows + shifted)[0]
     assert mean["psnr"] == pytest.approx(tiny_rows[0]["psnr"] + 1.0) and mean["psnr std"] == pytest.approx(1.0)
 

@@ -37,7 +37,8 @@ DEFAULT_MODULES = ("gmm", "utils", "metrics", "ddpm", "samplers", "training", "c
                    "mnist_ext.data", "mnist_ext.model", "mnist_ext.recipe", "mnist_ext.generate", "mnist_ext.scoring",
                    "dip_ext.images", "dip_ext.quality", "dip_ext.network", "dip_ext.fit", "dip_ext.stopping",
                    "dip_ext.progressive", "dip_ext.sure", "dip_ext.classical", "dip_ext.study", "dip_ext.restore",
-                   "dip_ext.starts", "dip_ext.plugins", "dip_ext.rules", "dip_ext.recorrupted")
+                   "dip_ext.starts", "dip_ext.plugins", "dip_ext.rules", "dip_ext.recorrupted", "dip_ext.variations",
+                   "dip_ext.variations_tables")
 """The library modules mutated by `make mutants`: the problem set's, MNIST's and DIP's (not their commands)."""
 FAILED_TEST = {1, 3}
 TIMED_OUT = {36, 24, -24, 152, 255}  # stopped at timeout_multiplier x the tests' usual time

@@ -8,8 +8,8 @@ table, and a figure per question.
 Each (corruption, seed) job is cached in figures/dip/cache/variations/ under a key of the settings,
 the code it runs and both checkpoints, written when it ends: an interrupted or sharded run resumes
 where it stopped, and a run without --shard prints from the cache. Tables and figures cover every
-finished job; the figures and their notes (computed from the plotted numbers) go to
-figures/dip/variations/. Trains the MNIST model first if checkpoints/mnist/ddpm.pt is absent.
+finished job; the figures, their notes (computed from the plotted numbers) and every question's
+whole table (tables.md) go to figures/dip/variations/. Trains the MNIST model first if checkpoints/mnist/ddpm.pt is absent.
 """
 import hashlib
 import json
@@ -27,7 +27,7 @@ from cli import command_parser, run_command
 from devices import one_thread_workers, results_as_finished
 from dip_ext.starts import CLASSIFIER, CORRUPTIONS, study_classifier, study_digits
 from dip_ext.variations import LEVEL_SETS, VariationSettings, prior_name, run_variations
-from dip_ext.variations_tables import report, summary
+from dip_ext.variations_tables import every_table, report, summary
 from mnist_ext.recipe import DEFAULT_CHECKPOINT, RECIPE, load_model
 from training import ensure_trained
 from viz.index import FigureEntry, write_index
@@ -252,7 +252,8 @@ def command(args, settings: VariationSettings = VariationSettings()) -> None:
     _, config = load_model(args.ckpt)
     entries = figures(rows, settings, config.T, args.out)
     write_index(entries, args.out, title="DIP variations (MNIST)", command=COMMAND)
-    print(f"figures and notes in {args.out}/index.md")
+    (args.out / "tables.md").write_text(every_table(rows))
+    print(f"figures and notes in {args.out}/index.md, every table in {args.out}/tables.md")
 
 
 def main(argv: list[str] | None = None) -> None:
