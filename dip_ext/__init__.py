@@ -7,5 +7,6 @@ recorrupted.py (the rules that estimate gives), sure.py (Stein's estimate), clas
 (scikit-image's and BM3D's denoisers), plugins.py (a rule or start of your own, by name),
 study.py (the stopping study), restore.py (the reverse process from a noised start), starts.py
 (the start study); commands: denoise.py (one image), run_study.py (make bench-dip), run_starts.py
-(the start study's tables).
+(the start study's tables). Instructors only, not in the handout: variations.py and
+variations_tables.py (the homework's other directions, make bench-dip-variations).
 """

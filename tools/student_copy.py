@@ -35,7 +35,7 @@ class Option:
 
 INSTRUCTOR_FIGURES = ("mnist.py", "dip.py", "dip_start.py", "dip_variations.py")
 """viz/ modules no option ships: the MNIST figures and the DIP homework's reference studies."""
-INSTRUCTOR_DIP = ("variations.py",)
+INSTRUCTOR_DIP = ("variations.py", "variations_tables.py")
 """dip_ext/ modules the dip option holds back: reference answers to the homework's other directions."""
 
 OPTIONS = {
