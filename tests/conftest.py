@@ -4,6 +4,7 @@ Under pytest-xdist (`make test` runs `pytest -n auto`) each worker, and every pr
 starts, runs torch on one thread: workers that each used every core would slow each other tenfold.
 Tests that grade (as root, through the sandbox user) take turns across workers (`autograder_turn`).
 """
+import contextlib
 import fcntl
 import os
 import tempfile
@@ -26,12 +27,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 TINY_MNIST = MnistConfig(T=200, channels=(8, 16, 16, 16), embed_dim=32, steps=8, batch_size=8, warmup_steps=2)
 
 
-@pytest.fixture
-def autograder_turn():
-    """Hold the one lock every grading test holds: gradings as root share the sandbox user, whose
+@contextlib.contextmanager
+def autograder_lock():
+    """Hold the one lock every grading holds: gradings as root share the sandbox user, whose
     processes a test checks are all gone when its grading ends, and the closed autograder folder."""
     with open(Path(tempfile.gettempdir()) / "two-pixel-diffusion-autograder-tests.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture
+def autograder_turn():
+    """The autograder lock for the whole test (a test that grades only in part takes autograder_lock() there)."""
+    with autograder_lock():
         yield
 
 
