@@ -4,7 +4,7 @@ import re
 
 from tools.check_docs import (ROOT, doc_files, graded_points, handout_readme_problems, link_problems, make_problems,
                               measured_problems, number_problems, points_problems, problems, python_problems, quoted_commands,
-                              slug)
+                              repeated_problems, slug)
 from tools.student_copy import STUDENT_GUIDE
 
 
@@ -110,6 +110,16 @@ def test_the_check_finds_an_answers_number_that_its_table_does_not_hold(tmp_path
 
 
 POINTS = "Points (10 in all; 6 public, 4 hidden): schedule 3, loss 2, U-Net 5 (layer types 2, forward 3).\n"
+
+
+def test_the_check_finds_a_section_pasted_twice_and_only_that(tmp_path):
+    paragraph = "The default stays at 4,000 steps: " + "the shorter recipe loses Frechet distance. " * 5
+    short, code = "Every bar is met.", "```\n" + paragraph + "\n```"
+    guide = tmp_path / "guide.md"
+    guide.write_text(f"# A\n\n{paragraph}\n\n{short}\n\n{code}\n\n## B\n\n{short}\n\n{code}\n")
+    assert repeated_problems(guide) == [], "short sentences and program output may repeat"
+    guide.write_text(f"# A\n\n{paragraph}\n\n## B\n\n{paragraph}\n\n## C\n\n{paragraph}\n")
+    assert repeated_problems(guide) == [f"guide.md: a paragraph is written 3 times: {paragraph[:60]!r}..."]
 
 
 def test_the_check_finds_points_that_do_not_add_up(tmp_path):

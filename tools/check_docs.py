@@ -21,7 +21,9 @@ every measurement, in README.md and docs/*.md.
 - the instructors' points add up: the categories to the total, public and hidden to the total, and
   the total, public and hidden to the points the graded tests carry (read from grading/test_*.py);
 - no students' README cut for any set of handout options says two things that contradict each other
-  (CONTRADICTIONS).
+  (CONTRADICTIONS);
+- no paragraph of prose (REPEATED_PARAGRAPH characters or more, outside code blocks) is written twice
+  in one file: a section pasted twice goes stale in one place.
 """
 import ast
 import itertools
@@ -41,6 +43,8 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", flags=re.S | re.M)
 INLINE_COMMAND = re.compile(r"(?<!`)`((?:python|make) [^`]+)`(?!`)")
 MEASURED = re.compile(r"^\*\*Measured\*\* \d{4}-\d{2}-\d{2} with `[^`]+`", flags=re.M)
+REPEATED_PARAGRAPH = 200
+"""Characters from which a paragraph written twice in one file counts as a pasted copy."""
 PLACEHOLDER = re.compile(r"[\[\]|<>()]|\.\.\.|^[A-Z][A-Z0-9_]*(=[A-Z_]+)?$")
 
 
@@ -85,6 +89,14 @@ class Command:
             return shlex.split(self.text)
         except ValueError:  # an unbalanced quote
             return self.text.split()
+
+
+def repeated_problems(path: Path) -> list[str]:
+    """Each paragraph of prose, REPEATED_PARAGRAPH characters or longer, written more than once in the file."""
+    paragraphs = [paragraph.strip() for paragraph in FENCE.sub("", path.read_text()).split("\n\n")]
+    long_ones = [paragraph for paragraph in paragraphs if len(paragraph) >= REPEATED_PARAGRAPH]
+    return [f"{path.name}: a paragraph is written {long_ones.count(paragraph)} times: {paragraph[:60]!r}..."
+            for paragraph in dict.fromkeys(long_ones) if long_ones.count(paragraph) > 1]
 
 
 def quoted_commands(path: Path) -> list[Command]:
@@ -314,7 +326,7 @@ def problems(files: list[Path], root: Path = ROOT) -> list[str]:
     commands = [command for path in files for command in quoted_commands(path)]
     graded = graded_points(root)
     return ([problem for path in files for problem in link_problems(path) + measured_problems(path)
-             + number_problems(path) + points_problems(path, graded)]
+             + number_problems(path) + points_problems(path, graded) + repeated_problems(path)]
             + make_problems(commands, root) + python_problems(commands, root) + handout_readme_problems())
 
 
