@@ -14,7 +14,7 @@ from dip_ext.restore import restore
 from dip_ext.starts import DIGIT_DIP, Corruption
 from dip_ext.variations import (LEVEL_SETS, DdpmPrior, DipNoiseEstimate, VariationSettings, fixed_estimate,
                                 in_level_set, noise_mix_start, run_variations, spread)
-from dip_ext.variations_tables import head_to_head, report, summary
+from dip_ext.variations_tables import QUESTIONS, every_table, head_to_head, report, summary
 from mnist_ext.recipe import load_model
 from mnist_ext.scoring import DigitClassifier
 from samplers import reverse_process
@@ -250,6 +250,20 @@ def test_the_report_prints_every_question_and_the_mean_over_seeds(tiny_rows):
     assert f"| {first['method']} | {first['steps']} | {first['psnr'] + 1.0:.2f} ± 1.00 (" in text, "the pivot's cell"
     mean = summary(tiny_rows + shifted)[0]
     assert mean["psnr"] == pytest.approx(tiny_rows[0]["psnr"] + 1.0) and mean["psnr std"] == pytest.approx(1.0)
+
+
+def test_the_tables_file_holds_each_questions_whole_table_over_seeds(tiny_rows):
+    shifted = [row | {"seed": 1, "psnr": row["psnr"] + 2.0} for row in tiny_rows]
+    text = every_table(tiny_rows + shifted)
+    titles = [line for line in text.splitlines() if line.startswith(("Baselines: ", "Question "))]
+    assert titles == [f"Question {q}: {QUESTIONS[q]}" if q != "baselines" else f"Baselines: {QUESTIONS[q]}"
+                      for q in QUESTIONS]
+    assert text.endswith("|\n") and text.count("\n\nQuestion ") == 4, "one table after another, a blank line between"
+    body = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| corruption |")]
+    assert len(body) == len(summary(tiny_rows)), "a row per question, corruption, method and steps"
+    first = tiny_rows[0]
+    assert (f"| {first['corruption']} | {first['method']} | {first['steps']} | {first['psnr'] + 1.0:.2f} ± 1.00 | "
+            f"{first['ssim']:.3f} ± 0.000 | {100 * first['accuracy']:.0f}% |") in text
 
 
 def test_settings_refuse_a_start_outside_the_durations():
