@@ -13,7 +13,7 @@ from dip_ext.fit import Stage, fit
 from dip_ext.restore import restore
 from dip_ext.starts import DIGIT_DIP, Corruption
 from dip_ext.variations import (LEVEL_SETS, DdpmPrior, DipNoiseEstimate, VariationSettings, fixed_estimate,
-                                in_level_set, noise_mix_start, run_variations, spread)
+                                in_level_set, noise_mix_start, refit_estimate, run_variations, spread)
 from dip_ext.variations_tables import QUESTIONS, every_table, head_to_head, report, summary
 from mnist_ext.recipe import load_model
 from mnist_ext.scoring import DigitClassifier
@@ -105,6 +105,18 @@ def test_the_estimate_is_asked_for_only_at_the_levels_of_its_set(tiny_model):
     assert asked == [level for level in visited if level > 20] and asked
 
 
+def test_the_refit_sees_the_clipped_prediction_and_seeds_each_digit_by_its_place():
+    """Question 1's estimate fits DIP to x0_theta clipped to [-1, 1], digit i with seed + i."""
+    digit = torch.linspace(-3.0, 3.0, 28 * 28).reshape(1, 1, 28, 28)  # beyond [-1, 1], and beyond [-2, 2]
+    twice = torch.cat([digit, digit])
+    estimate = refit_estimate(iterations=3, seed=5)
+    fitted = estimate(twice, level=10)
+    assert fitted.shape == (2, 1, 28, 28) and fitted.abs().max() <= 1
+    assert torch.equal(fitted, estimate(twice.clamp(-1, 1), level=10)), "only the clipped prediction is fitted"
+    assert not torch.equal(fitted[0], fitted[1]), "the same digit in another place: another seed"
+    assert torch.equal(fitted[1], refit_estimate(iterations=3, seed=6)(digit, level=10)[0]), "digit 1 has seed + 1"
+
+
 def test_spread_is_zero_for_identical_draws_and_tends_to_a_known_std():
     same = np.repeat(np.random.default_rng(0).random((1, 5, 28, 28)), 4, axis=0)
     assert spread(same) == 0.0
@@ -113,6 +125,9 @@ def test_spread_is_zero_for_identical_draws_and_tends_to_a_known_std():
     assert spread(2 * draws) == pytest.approx(2 * spread(draws))
     with pytest.raises(ValueError, match="at least two draws"):
         spread(draws[:1])
+    assert spread(np.array([[0.0, 1.0], [2.0, 3.0]])) == pytest.approx(math.sqrt(2)), "draws of scalars, (K, N)"
+    unequal = np.stack([0.1 * draws[:, 0] / 0.2, 0.3 * draws[:, 1] / 0.2], axis=1)  # items of std 0.1 and 0.3
+    assert spread(unequal) == pytest.approx(0.2, rel=0.02), "the mean of each item's root, not the root of the mean (0.224)"
 
 
 def test_the_students_noise_mix_runs_from_pure_noise_to_the_dip_output():
@@ -219,6 +234,8 @@ def test_the_zero_weights_reproduce_their_baselines(tiny_rows):
         for steps in TINY.steps:
             assert _row(tiny_rows, f"DIP 3 start, lambda 0 at {level_set} levels", steps)["psnr"] == single[steps]
     assert _row(tiny_rows, "DIP 3 + DDPM prior mu 0 at t 10 alone", 0)["psnr"] == _row(tiny_rows, "DIP 3 alone", 0)["psnr"]
+    assert _row(tiny_rows, "DIP 3 + DDPM prior mu 1 at t 10 alone", 0)["psnr"] != _row(tiny_rows, "DIP 3 alone", 0)["psnr"], \
+        "a prior of positive weight reaches the study's fits"
     assert _row(tiny_rows, "DIP 3 + DDPM prior mu 0 at t 10, start t0 40", 2)["psnr"] == single[2]
 
 

@@ -60,6 +60,7 @@ _EMPTY_NAN = "the statistic of an empty (or one-point, unbiased) mode is nan eit
 _LABELS_TO_INT64 = ("samplers.labels_for turns the labels into int64 itself; whole-number labels give the same "
                     "digits either way (test_float_labels_are_digits_too)")
 _FIELD_ORDER = "asdict keeps the dataclass's field order, so the text is as stable unsorted"
+_CLIPPED_AGAIN = "digit_to_unit clips to [0, 1] itself, so the clamp to [-1, 1] before it changes nothing"
 _ONE_CYCLE_LR = "OneCycleLR sets every parameter group's learning rate from max_lr when it is built"
 _FUSED = "fused only changes how the same Adam update is computed (one kernel): speed, not behaviour"
 _MAP_LOCATION = ("map_location matters only for a checkpoint saved from a GPU, which a CPU-only machine cannot write: "
@@ -213,6 +214,16 @@ EQUIVALENT: dict[str, str] = {
     "mnist_ext.scoring.x_load_or_train_classifier__mutmut_47": "progress=None hides the bar: nothing computed changes",
     "mnist_ext.scoring.x__augment__mutmut_73": "grid_sample's align_corners is False by default",
     "dip_ext.quality.x_psnr__mutmut_4": _UNIT_RANGE,
+    "dip_ext.variations.x_refit_estimate__mutmut_3": _CLIPPED_AGAIN,
+    "dip_ext.variations.x_refit_estimate__mutmut_4": _CLIPPED_AGAIN,
+    "dip_ext.variations.x_refit_estimate__mutmut_5": _CLIPPED_AGAIN,
+    "dip_ext.variations.x_refit_estimate__mutmut_6": _CLIPPED_AGAIN,
+    "dip_ext.variations.x_refit_estimate__mutmut_8": _CLIPPED_AGAIN,
+    "dip_ext.variations.x_refit_estimate__mutmut_9": _CLIPPED_AGAIN,
+    "dip_ext.variations.x_refit_estimate__mutmut_10": _CLIPPED_AGAIN,
+    "dip_ext.variations.x_refit_estimate__mutmut_16": "progress=None hides the bar: nothing computed changes",
+    "dip_ext.variations.x_refit_estimate__mutmut_28": "the progress bar shown: nothing computed changes",
+    "dip_ext.variations.x_refit_estimate__mutmut_21": "the progress bar's default: nothing computed changes",
     "dip_ext.quality.x_psnr__mutmut_7": _UNIT_RANGE,
     "dip_ext.quality.x_psnr__mutmut_9": _PROMOTES,
     "dip_ext.quality.x_psnr__mutmut_11": _PROMOTES,
