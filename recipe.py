@@ -59,7 +59,7 @@ class TrainConfig:
     embed_dim: int = 256
     fourier_scale: float = DEFAULT_FOURIER_SCALE  # smooth in t/T; the starter's 30 is not (see ddpm.py)
     loss_type: str = "l2"  # "l2", "l1" or "huber"
-    steps: int = 3000  # optimiser steps: 19.7-23.3 s of training on a 2-core CPU, two runs of 2026-12-04 (make bench prints the time)
+    steps: int = 3000  # optimiser steps: 19.7-23.3 s of training on 2 cores (two runs, 2026-12-04; make bench prints it)
     batch_size: int = 1024
     lr: float = 1e-2  # peak learning rate of the one-cycle schedule
     ema_decay: float = 0.995
