@@ -17,6 +17,11 @@ def summary(rows: list[dict]) -> list[dict]:
     return summarise(rows, SETTING, MEASURES)
 
 
+def title(question: str) -> str:
+    """A question's table title: "Baselines: ..." or "Question N: ..."."""
+    return f"Baselines: {QUESTIONS[question]}" if question == "baselines" else f"Question {question}: {QUESTIONS[question]}"
+
+
 def _cell(row: dict, measure: str, digits: int) -> str:
     if math.isnan(row[measure]):
         return "-"
@@ -25,8 +30,7 @@ def _cell(row: dict, measure: str, digits: int) -> str:
 
 def format_question(summary_rows: list[dict], question: str) -> str:
     """The markdown table of one question: mean ± std over seeds of each measure, every corruption."""
-    lines = [f"Question {question}: {QUESTIONS[question]}" if question in "1234" else f"Baselines: {QUESTIONS[question]}",
-             "", "| corruption | method | steps | PSNR (dB) | SSIM | accuracy | pixel spread | feature spread | s per digit |",
+    lines = [title(question), "", "| corruption | method | steps | PSNR (dB) | SSIM | accuracy | pixel spread | feature spread | s per digit |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in summary_rows:
         if row["question"] == question:
@@ -42,8 +46,7 @@ def format_pivot(summary_rows: list[dict], question: str) -> str:
     chosen = [row for row in summary_rows if row["question"] == question]
     corruptions = list(dict.fromkeys(row["corruption"] for row in chosen))
     cells = {(row["method"], row["steps"], row["corruption"]): row for row in chosen}
-    title = f"Question {question}: {QUESTIONS[question]}" if question in "1234" else f"Baselines: {QUESTIONS[question]}"
-    lines = [f"{title} (mean PSNR in dB ± std over seeds, label accuracy in brackets)", "",
+    lines = [f"{title(question)} (mean PSNR in dB ± std over seeds, label accuracy in brackets)", "",
              "| method | steps | " + " | ".join(corruptions) + " |", "|---|---|" + "---|" * len(corruptions)]
     for method, steps in dict.fromkeys((row["method"], row["steps"]) for row in chosen):
         row_cells = []

@@ -32,6 +32,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,9 +95,9 @@ class Command:
 def repeated_problems(path: Path) -> list[str]:
     """Each paragraph of prose, REPEATED_PARAGRAPH characters or longer, written more than once in the file."""
     paragraphs = [paragraph.strip() for paragraph in FENCE.sub("", path.read_text()).split("\n\n")]
-    long_ones = [paragraph for paragraph in paragraphs if len(paragraph) >= REPEATED_PARAGRAPH]
-    return [f"{path.name}: a paragraph is written {long_ones.count(paragraph)} times: {paragraph[:60]!r}..."
-            for paragraph in dict.fromkeys(long_ones) if long_ones.count(paragraph) > 1]
+    counts = Counter(paragraph for paragraph in paragraphs if len(paragraph) >= REPEATED_PARAGRAPH)
+    return [f"{path.name}: a paragraph is written {count} times: {paragraph[:60]!r}..."
+            for paragraph, count in counts.items() if count > 1]
 
 
 def quoted_commands(path: Path) -> list[Command]:
