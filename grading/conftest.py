@@ -95,7 +95,7 @@ def pytest_sessionfinish(session, exitstatus):
     results = config.grading_results
     score, total = sum(r["score"] for r in results), sum(r["max_score"] for r in results)
     path = config.getoption("--results")
-    if path:
+    if path and exitstatus != pytest.ExitCode.INTERRUPTED:  # interrupted: the fallback results stay (tools/autograde.py)
         Path(path).write_text(json.dumps({"score": score, "execution_time": round(time.time() - config.grading_started, 2),
                                           "tests": results}, indent=2))
     width = max((len(r["name"]) for r in results), default=10)

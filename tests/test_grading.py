@@ -1,16 +1,22 @@
 """Self-checks of the autograder: the reference scores full points, the handout zero, mutants lose points."""
 import csv
 import json
+import os
 import shutil
+import signal
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+from tools import autograde
 from tools.autograde import GRADED_FILES, grade
+from tools.bench_grading import descendants
 from tools.make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset
 from tools.grading_mutants import END_TO_END, MUTANTS, mutated_submission
 from tools.check_docs import graded_points
@@ -144,3 +150,60 @@ def test_autograder_zip_runs_as_gradescope_runs_it(tmp_path, autograder_root):
 
     report = run_autograder(root, {"ddpm.py": reference["ddpm.py"]})
     assert report["score"] == 0 and "utils.py is missing" in report["output"]
+
+
+def looping_submission(folder: Path) -> Path:
+    """The reference with utils.py stuck in an endless loop at import: each grading waits out the time limit."""
+    folder.mkdir()
+    shutil.copy(ROOT / "ddpm.py", folder / "ddpm.py")
+    (folder / "utils.py").write_text((ROOT / "utils.py").read_text() + "\nwhile True:\n    pass\n")
+    return folder
+
+
+def test_gradings_share_one_grader_server_and_each_reads_the_callers_environment(tmp_path, monkeypatch):
+    """tools/graders.py forks every grader of a process; each grading's limits come from the caller's
+    environment at that grading, not from the server's, which it started with."""
+    submission = looping_submission(tmp_path / "looping")
+    said = {}
+    for seconds in ("1.5", "2.5"):
+        monkeypatch.setenv("AUTOGRADER_CALL_SECONDS", seconds)
+        report = grade(submission, tmp_path / f"{seconds}.json", quiet=True)
+        said[seconds] = [test["output"] for test in report["tests"] if test["output"]]
+        server = autograde._graders.pid if seconds == "1.5" else server
+    assert autograde._graders.pid == server and autograde._graders.poll() is None
+    for seconds, outputs in said.items():
+        assert outputs and all(f"importing utils.py did not finish within {seconds} s" in output for output in outputs), outputs
+
+
+def test_an_interrupted_grading_ends_its_grader_and_the_submissions_processes(tmp_path):
+    """SIGTERM to `python -m tools.grade` while the submission runs: the command ends within seconds,
+    leaves the fallback results, gives this copy's folder its permissions back and no process behind."""
+    submission = looping_submission(tmp_path / "looping")
+    results, mode = tmp_path / "results.json", ROOT.stat().st_mode
+    command = subprocess.Popen([sys.executable, "-m", "tools.grade", str(submission), "--results", str(results)],
+                               cwd=ROOT, env={**os.environ, "AUTOGRADER_CALL_SECONDS": "60"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):  # the command, tools/graders.py, the grader, its zygote and the submission's worker
+        tree = descendants(command.pid)
+        if len(tree) >= 5:
+            break
+        time.sleep(0.05)
+    assert len(tree) >= 5, tree
+    command.send_signal(signal.SIGTERM)
+    assert command.wait(timeout=30) == 128 + signal.SIGTERM
+    for _ in range(200):
+        alive = [pid for pid in tree if running(pid)]
+        if not alive:
+            break
+        time.sleep(0.05)
+    assert not alive, "every process of the grading has ended"
+    assert ROOT.stat().st_mode == mode
+    assert json.loads(results.read_text())["output"] == "the autograder did not finish; contact the course staff"
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -18,6 +18,7 @@ CONTENTS = {  # name in the zip: source file
     "tools/__init__.py": ROOT / "tools" / "__init__.py",
     "tools/autograde.py": ROOT / "tools" / "autograde.py",
     "tools/grade.py": ROOT / "tools" / "grade.py",
+    "tools/graders.py": ROOT / "tools" / "graders.py",
     "gmm.py": ROOT / "gmm.py",
     "grading/conftest.py": ROOT / "grading" / "conftest.py",
     "grading/support.py": ROOT / "grading" / "support.py",

@@ -1,24 +1,30 @@
-"""Time and memory of grading the reference on one core, as a grading platform would run it.
+"""Time and memory of grading the reference on one core, as a grading platform would run it, and
+the time of each grading after the first in a batch.
 
-    python -m tools.bench_grading [--repeats 3]          # or: make bench-grading
+    python -m tools.bench_grading [--repeats 3] [--batch 5]          # or: make bench-grading
 
 Runs `python -m tools.grade` on this copy's reference pinned to one core (the first this process may
 use), while this process samples, every 20 ms, the memory of the grader's whole process tree (the
-grade command, the graded tests' pytest and the submission's process). It prints the wall time
-and the peak of the summed resident memory (RSS, which counts torch's shared libraries once per
-process) and of the summed proportional memory (PSS, which splits shared pages between processes).
+grade command, tools/graders.py, the graded tests' pytest and the submission's process). It prints
+the wall time and the peak of the summed resident memory (RSS, which counts torch's shared libraries
+once per process) and of the summed proportional memory (PSS, which splits shared pages between
+processes). Then `python -m tools.grade --all` on one copy of the reference and on `--batch` copies,
+on the same core: the difference, divided by the copies added, is what each grading after the first
+costs (tools/graders.py forks it with torch and pytest imported).
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.autograde import GRADED_FILES, ROOT
+
 MB = 2**20
 
 
@@ -51,13 +57,17 @@ def tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def on_core(core: int, arguments: list[str]) -> subprocess.Popen:
+    """`python -m tools.grade ARGUMENTS`, pinned to `core`, its output discarded."""
+    return subprocess.Popen([sys.executable, "-m", "tools.grade", *arguments], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+
+
 def grade_once(core: int) -> tuple[float, int, int, str]:
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "results.json"
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "tools.grade", str(ROOT), "--results", str(results)],
-                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+        process = on_core(core, [str(ROOT), "--results", str(results)])
         peak_rss = peak_pss = 0
         while process.poll() is None:
             rss, pss = tree_memory(process.pid)
@@ -69,16 +79,36 @@ def grade_once(core: int) -> tuple[float, int, int, str]:
     return seconds, peak_rss, peak_pss, score
 
 
+def grade_all_seconds(core: int, copies: int) -> float:
+    """Wall time of `python -m tools.grade --all` on `copies` copies of the reference's graded files."""
+    with tempfile.TemporaryDirectory() as folder:
+        for copy in range(copies):
+            (Path(folder) / f"reference_{copy}").mkdir()
+            for name in GRADED_FILES:
+                shutil.copy(ROOT / name, Path(folder) / f"reference_{copy}" / name)
+        start = time.perf_counter()
+        process = on_core(core, ["--all", folder, "--csv", str(Path(folder) / "grades.csv")])
+        if process.wait() != 0:
+            raise SystemExit(f"python -m tools.grade --all failed (exit code {process.returncode})")
+        return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=5, help="copies of the reference graded by one --all command")
     args = parser.parse_args()
+    if args.batch < 2:
+        parser.error("--batch needs at least 2 copies (the first grading is timed apart from the rest)")
     core = min(os.sched_getaffinity(0))
     print(f"grading the reference on core {core} ({args.repeats} runs)")
     for run in range(args.repeats):
         seconds, rss, pss, score = grade_once(core)
         print(f"run {run + 1}: {seconds:.1f} s, score {score}, peak memory of the grader's processes "
               f"{rss / MB:.0f} MB RSS, {pss / MB:.0f} MB PSS", flush=True)
+    one, batch = grade_all_seconds(core, 1), grade_all_seconds(core, args.batch)
+    print(f"--all on 1 copy of the reference: {one:.1f} s; on {args.batch} copies: {batch:.1f} s, so "
+          f"{(batch - one) / (args.batch - 1):.1f} s for each grading after the first")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Each attack is the handout (every TODO unsolved) or the reference with code adde
 and sometimes files beside it. tests/test_grading_attacks.py grades each through autograder.zip in
 a root laid out like Gradescope's and checks that it gets what it deserves. `python -m tools.grade
 --attacks` prints the table of docs/instructors.md. The code finds the grader the way a student would: from
-the command lines in /proc, which every user can read.
+the command lines in /proc, which every user can read, and from its own sys.path, which holds the
+autograder's source folder (grading/ inside it, and in Gradescope's layout results/ beside it).
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,12 @@ import glob as _glob, hashlib as _hashlib, json as _json, os as _os, sys as _sys
 
 
 def _grader_paths():
-    """Every results file and graded-tests folder named on a command line (the grader's or this process's)."""
-    results, folders = set(), set()
+    """Every results file and graded-tests folder named on a command line (the grader's or this process's)
+    or found beside a folder on sys.path (neither the interpreter's nor this file's)."""
+    own = _os.path.dirname(_os.path.abspath(__file__))
+    sources = [path for path in _sys.path if path not in ("", own) and not path.startswith((_sys.prefix, _sys.base_prefix))]
+    results = {_os.path.normpath(_os.path.join(path, "..", "results", "results.json")) for path in sources}
+    folders = {_os.path.join(path, "grading") for path in sources}
     for cmdline in _glob.glob("/proc/[0-9]*/cmdline"):
         try:
             arguments = open(cmdline, "rb").read().decode(errors="replace").split("\\0")
