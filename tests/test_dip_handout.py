@@ -16,7 +16,7 @@ from mnist_ext.scoring import CLASSIFIER_KIND, CLASSIFIER_VERSION, DigitClassifi
 from tools.student_copy import make_handout, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDY = ["-m", "dip_ext.run_study", "--images", "camera", "coins", "--grey", "--size", "16", "--sigmas", "25",
+STUDY = ["-m", "dip_ext.run_study", "--images", "camera", "--grey", "--size", "16", "--sigmas", "25",
          "--seeds", "0", "--iterations", "105", "--depth", "3", "--channels-down", "16", "--channels-up", "16",
          "--workers", "0"]
 STARTS = ["-m", "dip_ext.run_starts", "--per-class", "1", "--seeds", "0", "--corruptions", "noise 50",
