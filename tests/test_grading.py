@@ -162,15 +162,19 @@ def looping_submission(folder: Path) -> Path:
 
 def test_gradings_share_one_grader_server_and_each_reads_the_callers_environment(tmp_path, monkeypatch):
     """tools/graders.py forks every grader of a process; each grading's limits come from the caller's
-    environment at that grading, not from the server's, which it started with."""
+    environment at that grading, not from the server's, which it started with. A server that has
+    ended is replaced by the next grading."""
     submission = looping_submission(tmp_path / "looping")
-    said = {}
-    for seconds in ("1.5", "2.5"):
+    said, servers = {}, []
+    for seconds in ("1.5", "2.5", "2"):
         monkeypatch.setenv("AUTOGRADER_CALL_SECONDS", seconds)
         report = grade(submission, tmp_path / f"{seconds}.json", quiet=True)
         said[seconds] = [test["output"] for test in report["tests"] if test["output"]]
-        server = autograde._graders.pid if seconds == "1.5" else server
-    assert autograde._graders.pid == server and autograde._graders.poll() is None
+        servers.append(autograde._graders.pid)
+        if seconds == "2.5":
+            autograde._graders.kill()
+            autograde._graders.wait()
+    assert servers[0] == servers[1] != servers[2] and autograde._graders.poll() is None
     for seconds, outputs in said.items():
         assert outputs and all(f"importing utils.py did not finish within {seconds} s" in output for output in outputs), outputs
 
