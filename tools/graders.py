@@ -14,6 +14,7 @@ for each the server answers with a line {"pid": n} once the grader is forked, th
 once it has ended. The grader runs in grading/ with the request's environment (the server keeps
 the one it started with) and writes its report (stdout and stderr) to `report`.
 """
+import argparse
 import json
 import os
 import signal
@@ -58,6 +59,11 @@ def serve(requests, answers) -> None:
         answers.flush()
 
 
-if __name__ == "__main__":
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the grader; the server ends with its stdin
     serve(sys.stdin, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
