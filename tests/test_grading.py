@@ -153,7 +153,7 @@ def test_autograder_zip_runs_as_gradescope_runs_it(tmp_path, autograder_root):
 
 
 def looping_submission(folder: Path) -> Path:
-    """The reference with utils.py stuck in an endless loop at import: each grading waits out the time limit."""
+    """The reference with utils.py stuck in an endless loop at import: a grading waits out the time limit."""
     folder.mkdir()
     shutil.copy(ROOT / "ddpm.py", folder / "ddpm.py")
     (folder / "utils.py").write_text((ROOT / "utils.py").read_text() + "\nwhile True:\n    pass\n")
@@ -163,20 +163,25 @@ def looping_submission(folder: Path) -> Path:
 def test_gradings_share_one_grader_server_and_each_reads_the_callers_environment(tmp_path, monkeypatch):
     """tools/graders.py forks every grader of a process; each grading's limits come from the caller's
     environment at that grading, not from the server's, which it started with. A server that has
-    ended is replaced by the next grading."""
-    submission = looping_submission(tmp_path / "looping")
+    ended is replaced by the next grading. The submission prints 100 kB as utils.py is imported, so
+    every test that needs utils.py fails at once on the output limit, which names its size."""
+    submission = tmp_path / "printing"
+    submission.mkdir()
+    shutil.copy(ROOT / "ddpm.py", submission / "ddpm.py")
+    (submission / "utils.py").write_text((ROOT / "utils.py").read_text() + "\nprint('x' * 100_000)\n")
     said, servers = {}, []
-    for seconds in ("1.5", "2.5", "2"):
-        monkeypatch.setenv("AUTOGRADER_CALL_SECONDS", seconds)
-        report = grade(submission, tmp_path / f"{seconds}.json", quiet=True)
-        said[seconds] = [test["output"] for test in report["tests"] if test["output"]]
+    for limit in (20_000, 40_000, 30_000):
+        monkeypatch.setenv("AUTOGRADER_OUTPUT_BYTES", str(limit))
+        report = grade(submission, tmp_path / f"{limit}.json", quiet=True)
+        said[limit] = [test["output"] for test in report["tests"] if test["output"]]
         servers.append(autograde._graders.pid)
-        if seconds == "2.5":
+        if limit == 40_000:
             autograde._graders.kill()
             autograde._graders.wait()
     assert servers[0] == servers[1] != servers[2] and autograde._graders.poll() is None
-    for seconds, outputs in said.items():
-        assert outputs and all(f"importing utils.py did not finish within {seconds} s" in output for output in outputs), outputs
+    for limit, outputs in said.items():
+        message = f"the submission printed more than {limit / 2**20:g} MB (the output limit)"
+        assert outputs and all(message in output for output in outputs), outputs
 
 
 def test_an_interrupted_grading_ends_its_grader_and_the_submissions_processes(tmp_path):
