@@ -18,6 +18,7 @@ from tools import autograde
 from tools.autograde import GRADED_FILES, grade
 from tools.bench_grading import descendants
 from tools.make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subset
+from tools.grading_attacks import attack_submission
 from tools.grading_mutants import END_TO_END, MUTANTS, mutated_submission
 from tools.check_docs import graded_points
 from tools.grade import grade_all
@@ -152,14 +153,6 @@ def test_autograder_zip_runs_as_gradescope_runs_it(tmp_path, autograder_root):
     assert report["score"] == 0 and "utils.py is missing" in report["output"]
 
 
-def looping_submission(folder: Path) -> Path:
-    """The reference with utils.py stuck in an endless loop at import: a grading waits out the time limit."""
-    folder.mkdir()
-    shutil.copy(ROOT / "ddpm.py", folder / "ddpm.py")
-    (folder / "utils.py").write_text((ROOT / "utils.py").read_text() + "\nwhile True:\n    pass\n")
-    return folder
-
-
 def test_gradings_share_one_grader_server_and_each_reads_the_callers_environment(tmp_path, monkeypatch):
     """tools/graders.py forks every grader of a process; each grading's limits come from the caller's
     environment at that grading, not from the server's, which it started with. A server that has
@@ -187,7 +180,7 @@ def test_gradings_share_one_grader_server_and_each_reads_the_callers_environment
 def test_an_interrupted_grading_ends_its_grader_and_the_submissions_processes(tmp_path):
     """SIGTERM to `python -m tools.grade` while the submission runs: the command ends within seconds,
     leaves the fallback results, gives this copy's folder its permissions back and no process behind."""
-    submission = looping_submission(tmp_path / "looping")
+    submission = attack_submission("an endless loop at import", tmp_path / "looping", handout=ROOT)  # the reference's
     results, mode = tmp_path / "results.json", ROOT.stat().st_mode
     command = subprocess.Popen([sys.executable, "-m", "tools.grade", str(submission), "--results", str(results)],
                                cwd=ROOT, env={**os.environ, "AUTOGRADER_CALL_SECONDS": "60"},
