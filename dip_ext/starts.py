@@ -23,6 +23,7 @@ checkpoints, so a rerun prints at once and a changed start or model recomputes.
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -130,10 +131,11 @@ class StartProblem:
     iterations: int
     seed: int
 
-    def fit(self, stages: list[Stage], snapshot_every: int = 0) -> FitRecord:
-        """DIP (DIGIT_DIP) fitted to the observation by `stages`, with this digit's mask, sigma and seed."""
-        return fit(self.observation, DIGIT_DIP, list(stages), sigma=self.sigma, mask=self.mask, seed=self.seed,
-                   snapshot_every=snapshot_every, progress=False)
+    def fit(self, stages: list[Stage], snapshot_every: int = 0, config: DipConfig = DIGIT_DIP, **options) -> FitRecord:
+        """DIP (`config`) fitted to the observation by `stages`, with this digit's mask, sigma and seed;
+        options (keep_snapshots, regulariser) go to dip_ext.fit.fit."""
+        return fit(self.observation, config, list(stages), sigma=self.sigma, mask=self.mask, seed=self.seed,
+                   snapshot_every=snapshot_every, progress=False, **options)
 
 
 def digit_problems(observations: np.ndarray, masks: list, corruption: Corruption, settings: StartSettings,
@@ -144,19 +146,27 @@ def digit_problems(observations: np.ndarray, masks: list, corruption: Corruption
             for index, (observation, mask) in enumerate(zip(observations, masks))]
 
 
+def dip_fits(problems: list[StartProblem], iterations: tuple[int, ...], config: DipConfig = DIGIT_DIP,
+             regulariser: Callable[[], Callable] | None = None) -> tuple[dict[int, np.ndarray], float]:
+    """One fit of `config` per digit, max(iterations) long: ({k: outputs after k iterations, (N, 28, 28)
+    float64 in [0, 1]}, seconds per digit of the whole fit). regulariser() makes each fit's regulariser."""
+    longest, outputs, seconds = max(iterations), {k: [] for k in iterations}, 0.0
+    for problem in problems:
+        record = problem.fit([Stage(0.0, longest)], snapshot_every=1, config=config,
+                             keep_snapshots=lambda record: iterations,
+                             regulariser=None if regulariser is None else regulariser())
+        seconds += record.seconds
+        for k in iterations:
+            outputs[k].append(record.snapshots[k].astype(np.float64))
+    return {k: np.stack(images) for k, images in outputs.items()}, seconds / len(problems)
+
+
 def dip_starts(problems: list[StartProblem], settings: StartSettings) -> dict[str, tuple[np.ndarray, float]]:
     """DIP alone: {"DIP k": (outputs (N, 28, 28), seconds per digit)} for each k, from one fit per digit
     of max(k) iterations, each k charged its share k / max(k) of that fit's time."""
+    outputs, seconds = dip_fits(problems, settings.dip_iterations)
     longest = max(settings.dip_iterations)
-    outputs = {k: [] for k in settings.dip_iterations}
-    seconds = 0.0
-    for problem in problems:
-        record = problem.fit([Stage(0.0, longest)], snapshot_every=1)
-        seconds += record.seconds
-        for k in settings.dip_iterations:
-            outputs[k].append(record.snapshots[k].astype(np.float64))
-    n = len(problems)
-    return {f"DIP {k}": (np.stack(images), seconds / n * k / longest) for k, images in outputs.items()}
+    return {f"DIP {k}": (images, seconds * k / longest) for k, images in outputs.items()}
 
 
 def plugged_starts(problems: list[StartProblem], methods: list[Method]) -> tuple[dict[str, tuple[np.ndarray, float]],

@@ -42,7 +42,7 @@ from dip_ext.fit import Stage, fit
 from dip_ext.images import digit_to_unit, unit_to_digit
 from dip_ext.network import DipConfig
 from dip_ext.restore import keep_observed, restore
-from dip_ext.starts import DIGIT_DIP, Corruption, StartProblem, StartSettings, corrupt, digit_problems, quality
+from dip_ext.starts import DIGIT_DIP, Corruption, StartProblem, StartSettings, corrupt, digit_problems, dip_fits, quality
 from mnist_ext.scoring import features, predict
 from samplers import ClassifierFreeGuidance, final, predict_x0, reverse_process
 from utils import Schedule
@@ -99,7 +99,7 @@ def refit_estimate(iterations: int, seed: int, config: DipConfig = DIGIT_DIP) ->
     averaged output in [-1, 1]."""
 
     def estimate(x0_theta: Tensor, level: int) -> Tensor:
-        targets = digit_to_unit(x0_theta[:, 0].clamp(-1, 1))
+        targets = digit_to_unit(x0_theta[:, 0])  # clipped to [0, 1]
         with torch.enable_grad():  # the sampler runs without gradients; the fit needs them
             outputs = [fit(target, config, [Stage(0.0, iterations)], seed=seed + index, progress=False).final
                        for index, target in enumerate(targets)]
@@ -216,17 +216,9 @@ class VariationSettings:
 
 def _fits(problems: list[StartProblem], config: DipConfig, iterations: tuple[int, ...],
           regulariser: Callable[[], Callable] | None = None) -> tuple[dict[int, Tensor], float]:
-    """One fit per digit of max(iterations); ({k: averaged outputs after k iterations, (N, 1, 28, 28) in
-    [-1, 1]}, seconds per digit of the whole fit). regulariser() makes each fit's regulariser."""
-    longest, outputs, began = max(iterations), {k: [] for k in iterations}, time.perf_counter()
-    for problem in problems:
-        record = fit(problem.observation, config, [Stage(0.0, longest)], sigma=problem.sigma, mask=problem.mask,
-                     seed=problem.seed, snapshot_every=1, keep_snapshots=lambda record: iterations, progress=False,
-                     regulariser=None if regulariser is None else regulariser())
-        for k in iterations:
-            outputs[k].append(record.snapshots[k])
-    seconds = (time.perf_counter() - began) / len(problems)
-    return {k: unit_to_digit(np.stack(images).astype(np.float64))[:, None] for k, images in outputs.items()}, seconds
+    """starts.dip_fits with the outputs in the model's range: ({k: (N, 1, 28, 28) in [-1, 1]}, seconds per digit)."""
+    outputs, seconds = dip_fits(problems, iterations, config, regulariser)
+    return {k: unit_to_digit(images)[:, None] for k, images in outputs.items()}, seconds
 
 
 def run_variations(model, schedule: Schedule, classifier, digits: Tensor, labels: Tensor, corruption: Corruption,

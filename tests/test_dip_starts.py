@@ -11,9 +11,9 @@ from dip_ext.fit import Stage
 from dip_ext.images import digit_to_unit, unit_to_digit
 from dip_ext.plugins import load_method
 from dip_ext.recorrupted import RECORRUPTED_PATIENCE, RECORRUPTED_SCALE
-from dip_ext.starts import (CORRUPTIONS, REFERENCE_STARTS, RULE_START, Corruption, StartSettings, best_by_steps, best_tradeoffs,
-                            corrupt, digit_problems, dip_starts, methods_from_specs, plugged_starts, report, run_corruption,
-                            study_digits, summarise)
+from dip_ext.starts import (CORRUPTIONS, DIGIT_DIP, REFERENCE_STARTS, RULE_START, Corruption, StartSettings, best_by_steps,
+                            best_tradeoffs, corrupt, digit_problems, dip_starts, methods_from_specs, plugged_starts, report,
+                            run_corruption, study_digits, summarise)
 from mnist_ext.recipe import load_model
 from mnist_ext.scoring import DigitClassifier, first_of_each_class
 from utils import Schedule
@@ -43,8 +43,10 @@ def test_dip_alone_keeps_each_digits_snapshots_and_charges_each_k_its_share_of_t
     seed + i, its mask, and (for noise) the sigma estimated from it."""
     calls = []
 
-    def stand_in_fit(observation, config, stages, *, mask=None, sigma=None, seed=0, snapshot_every=0, progress=True):
-        calls.append({"observation": observation, "stages": stages, "mask": mask, "sigma": sigma, "seed": seed})
+    def stand_in_fit(observation, config, stages, *, mask=None, sigma=None, seed=0, snapshot_every=0, progress=True,
+                     keep_snapshots=None, regulariser=None):
+        calls.append({"observation": observation, "config": config, "stages": stages, "mask": mask, "sigma": sigma,
+                      "seed": seed, "kept": keep_snapshots and set(keep_snapshots(None)), "regulariser": regulariser})
         record = dip_ext.fit.FitRecord()
         record.snapshots = {k: np.full((28, 28), 10.0 * seed + k) for k in range(1, stages[0].iterations + 1)}
         record.final = np.full((28, 28), -1.0 - seed)
@@ -63,6 +65,7 @@ def test_dip_alone_keeps_each_digits_snapshots_and_charges_each_k_its_share_of_t
         assert np.array_equal(images, np.stack([np.full((28, 28), 50.0 + k), np.full((28, 28), 60.0 + k)]))
         assert seconds == pytest.approx(4.0 * k / 6)  # (4 + 4) s over 2 digits, k of the 6 iterations
     assert [call["seed"] for call in calls] == [5, 6] and all(call["stages"] == [Stage(0.0, 6)] for call in calls)
+    assert all(call["config"] == DIGIT_DIP and call["kept"] == {3, 6} and call["regulariser"] is None for call in calls)
     assert all(call["mask"] is mask for call, mask in zip(calls, masks))
     assert all(call["sigma"] == (0.2 if corruption.sigma else None) for call in calls)
     assert all(np.array_equal(call["observation"], observation) for call, observation in zip(calls, observations))
