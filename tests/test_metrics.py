@@ -94,14 +94,17 @@ def test_energy_ratio_is_the_mean_distance_of_pairs_of_sets_over_that_of_the_ref
 
 
 def test_energy_ratio_of_one_distribution_is_one_where_a_single_pair_of_sets_is_not(gmm):
-    """Four pools of 10 x 2,000 points of the mixture read within 0.15 of 1, while the ratio of two
-    single pairs of 2,000-point sets (the old benchmark's 'energy over the floor') exceeds 2 on a
-    tenth of the draws or more."""
+    """Four pools of 10 x 500 points of the mixture read within 0.15 of 1, while the ratio of two
+    single pairs of 500-point sets (the old benchmark's 'energy over the floor') exceeds 2 on a
+    tenth of the draws or more. Both spreads are those of 2,000-point sets (over 60 pools the
+    ratio's standard deviation was 0.10 with 500 points and 0.11 with 2,000; the share over 2 of
+    single pairs stays near a quarter): the floor the ratio is measured in shrinks with n as the
+    distance does, so 500 points test the same thing at a fifth of the time."""
     g = torch.Generator().manual_seed(8)
     for _ in range(4):
-        sets = [gmm.sample(2_000, generator=g)[0] for _ in range(20)]
+        sets = [gmm.sample(500, generator=g)[0] for _ in range(20)]
         assert energy_ratio(sets[:10], sets[10:])[0] == pytest.approx(1, abs=0.15)
-    distances = _pair_distances(gmm, 2_000, 100, seed=9)
+    distances = _pair_distances(gmm, 500, 100, seed=9)
     assert float((distances[:50] / distances[50:] > 2).double().mean()) > 0.1
 
 
