@@ -98,7 +98,7 @@ def test_energy_ratio_of_one_distribution_is_one_where_a_single_pair_of_sets_is_
     single pairs of 500-point sets (the old benchmark's 'energy over the floor') exceeds 2 on a
     tenth of the draws or more. Both spreads are those of 2,000-point sets (over 60 pools the
     ratio's standard deviation was 0.10 with 500 points and 0.11 with 2,000; the share over 2 of
-    single pairs stays near a quarter): the floor the ratio is measured in shrinks with n as the
+    single pairs stays well above a tenth): the floor the ratio is measured in shrinks with n as the
     distance does, so 500 points test the same thing at a fifth of the time."""
     g = torch.Generator().manual_seed(8)
     for _ in range(4):
