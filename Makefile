@@ -83,8 +83,8 @@ grade: $(STAMP)
 
 CSV ?= grades.csv
 grade-all: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade-all SUBMISSIONS=DIR [CSV=PATH]  (DIR: one subfolder per submission)"; exit 2)
-	$(PY) -m tools.grade --all "$(SUBMISSIONS)" --csv "$(CSV)"
+	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade-all SUBMISSIONS=DIR [CSV=PATH] [TRUSTED=1]  (DIR: one subfolder per submission)"; exit 2)
+	$(PY) -m tools.grade --all "$(SUBMISSIONS)" --csv "$(CSV)" $(if $(TRUSTED),--trusted)
 
 autograder-zip: $(STAMP)
 	$(PY) -m tools.autograder_zip --out autograder.zip

@@ -10,7 +10,8 @@ submission never sees. One broken file fails only the tests that use it.
 
 Each test carries @pytest.mark.points(N, visibility=...) (a Gradescope visibility); the run writes a
 Gradescope-compatible results file (tests[] with name, score, max_score, status, visibility,
-output; top-level score and execution_time).
+output; top-level score, execution_time and extra_data.isolation, the key of sandbox.ISOLATIONS that
+kept the submission in).
 """
 import json
 import sys
@@ -28,7 +29,7 @@ sys.path.append(str(REFERENCE_DIR))  # the untouched gmm.py for the grader's own
 
 def pytest_addoption(parser):
     parser.addoption("--impl", default=str(REFERENCE_DIR), help="directory of the copy to grade")
-    parser.addoption("--results", default=None, help="where to write the Gradescope results JSON")
+    parser.addoption("--results", default=None, help="where to write the Gradescope results JSON (a new file)")
 
 
 def pytest_configure(config):
@@ -96,8 +97,9 @@ def pytest_sessionfinish(session, exitstatus):
     score, total = sum(r["score"] for r in results), sum(r["max_score"] for r in results)
     path = config.getoption("--results")
     if path and exitstatus != pytest.ExitCode.INTERRUPTED:  # interrupted: the fallback results stay (tools/autograde.py)
-        Path(path).write_text(json.dumps({"score": score, "execution_time": round(time.time() - config.grading_started, 2),
-                                          "tests": results}, indent=2))
+        with open(path, "x") as written:  # a new file: never through one that is there
+            json.dump({"score": score, "execution_time": round(time.time() - config.grading_started, 2),
+                       "extra_data": {"isolation": config.submission.isolation_kind}, "tests": results}, written, indent=2)
     width = max((len(r["name"]) for r in results), default=10)
     lines = [f"{r['name']:<{width}}  {r['score']:>3}/{r['max_score']:<3} {r['output'].splitlines()[0] if r['output'] else ''}"
              for r in results]

@@ -1,6 +1,7 @@
 """The submission's process, as the grader sees it: started, limited, questioned and ended from outside.
 
     python grading/sandbox.py --create-user      # setup.sh: the unprivileged user the worker runs as
+    python grading/sandbox.py --check            # which isolation a grading gets on this machine
 
 The grader (this process, which writes results.json) never imports a submitted file. Before any
 expected value is loaded it forks a zygote (grading/worker.py), which forks a worker whenever one
@@ -8,10 +9,15 @@ is needed; the grader sends the worker a probe and its inputs and reads back pla
 deadline. Whatever the worker does to itself can change only what it answers. The grader then
 compares the answer with values the worker never sees.
 
-When the grader is root (Gradescope, CI) the worker becomes SANDBOX_USER before it imports anything
-submitted, so file permissions keep it out of what the grader protects (tools/autograde.py), and
-every process it leaves behind is killed. Otherwise the worker runs as the grader's own user. It is
-still a separate process with the same limits, but it can read and write what that user can.
+Where the kernel allows it, root or not, the worker enters Linux namespaces of its own
+(grading/namespaces.py): no network, no process but its own, and no file but the Python
+installation, its graded files (read-only) and a private home and /tmp. When the grader is root
+(Gradescope, CI) the worker also becomes SANDBOX_USER before it imports anything submitted, and every
+process it leaves behind is killed. Where namespaces are refused (a container whose seccomp profile
+forbids them, macOS), a root grader still has SANDBOX_USER, whom file permissions keep out of what
+the grader protects (tools/autograde.py); a grader that is not root then has only a separate
+process with the same limits, which can read and write what that user can. ISOLATIONS says each in
+a line, and the results file says which one a grading had.
 """
 import argparse
 import dataclasses
@@ -28,13 +34,26 @@ import tempfile
 import time
 from pathlib import Path
 
+import namespaces
 import wire
 import worker
 from probes import PROBES
 
 SANDBOX_USER = "autograder-student"
 USER_LOCK = Path("/run") / f"{SANDBOX_USER}.lock"  # root's folder: a submission cannot take the lock first
+AUTOGRADER = Path(__file__).resolve().parents[1]  # the hidden tests, the fixtures and the grader's code
 MB = 2**20
+
+ISOLATIONS = {
+    "namespaces": "the submission runs in Linux namespaces of its own: no network, no process but its own, and no "
+                  "file but the Python installation, its graded files (read-only) and a private home and /tmp",
+    "user": f"the submission runs as {SANDBOX_USER}, in a process of its own, with the grader's files out of reach; "
+            "it can reach the network and read what every user may",
+    "none": "the submission runs in a separate, limited process as you: it can read and write what you can, and "
+            "reach the network",
+}
+"""What keeps a submission away from the grader and the machine, by the isolation a grading gets:
+Linux namespaces (root or not), else the sandbox user (root only), else none."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,11 +140,16 @@ class Submission:
     (the student's TODO), SubmissionError (any other exception of the student's code) or
     LimitExceeded (a limit, the process ending, or an answer that is not a frame)."""
 
-    def __init__(self, files: dict[str, Path], limits: Limits, root: bool | None = None):
+    def __init__(self, files: dict[str, Path], limits: Limits, root: bool | None = None,
+                 namespaces_wanted: bool | None = None):
         """`files`: the graded files and those provided beside them, {name in the folder: source}.
-        `root`: whether the worker runs as SANDBOX_USER (default: whether this process is root)."""
+        `root`: whether the worker runs as SANDBOX_USER (default: whether this process is root).
+        `namespaces_wanted`: whether the worker enters namespaces where the kernel allows it (default:
+        yes, unless AUTOGRADER_NAMESPACES=0 is in the grader's environment)."""
         self.limits = limits
         self.root = os.geteuid() == 0 if root is None else root
+        if namespaces_wanted is None:
+            namespaces_wanted = namespaces.wanted()
         self.user = sandbox_user(create=True) if self.root else None
         if self.user:  # gradings on one machine take turns: each kills every process of the user when done
             self.lock = open(USER_LOCK, "a")
@@ -145,6 +169,12 @@ class Submission:
         self.home.mkdir(mode=0o700)
         if self.user:
             os.chown(self.home, *self.user)
+        self.view, self.no_namespaces_because = None, "AUTOGRADER_NAMESPACES=0"
+        if namespaces_wanted:
+            self.view = self._view()
+            self.no_namespaces_because = namespaces.refusal(self.view, as_root=self.root)
+            if self.no_namespaces_because:
+                self.view = None
         self.worker = None  # the worker's pid while one runs
         self.import_failures: dict[str, str] = {}  # module: why every probe that needs it fails
         self.next_id = 0
@@ -161,14 +191,35 @@ class Submission:
             worker.zygote(zygote_end)
         zygote_end.close()
 
+    def _view(self) -> namespaces.View:
+        """The worker's filesystem: the Python installation and the graded files, read-only; a private
+        home and /tmp. Refused if the installation's folders hold the autograder's."""
+        installation = namespaces.outermost(namespaces.python_installation())
+        for path in installation:
+            if AUTOGRADER.is_relative_to(path):
+                raise ValueError(f"the Python installation's folder {path} holds the autograder ({AUTOGRADER}), which "
+                                 "the submission would then see: install the autograder outside it")
+        staging = self.private / "root"
+        staging.mkdir()
+        return namespaces.View(read_only=tuple(installation) + (str(self.folder),), private=(str(self.home), "/tmp"),
+                               owner=self.user or (os.getuid(), os.getgid()), staging=str(staging))
+
+    @property
+    def isolation_kind(self) -> str:
+        """The key of ISOLATIONS that this grading has."""
+        return "namespaces" if self.view else "user" if self.root else "none"
+
     @property
     def isolation(self) -> str:
-        """One line on what keeps the submission away from the grader's files."""
-        if self.root:
-            return f"the submission runs as {SANDBOX_USER}, in a process of its own, with the grader's files out of reach"
-        return (f"grading as {pwd.getpwuid(os.geteuid()).pw_name}, not root: the submission runs in a separate, "
-                "limited process but can read and write what you can; file isolation needs root "
-                "(Gradescope and CI grade as root)")
+        """One line on what keeps the submission away from the grader and the machine."""
+        line = ISOLATIONS[self.isolation_kind]
+        if self.view and self.root:
+            line += f", as {SANDBOX_USER}"
+        if not self.view:
+            line += f" (no namespaces: {self.no_namespaces_because})"
+        if not self.root and not self.view:
+            line = f"grading as {pwd.getpwuid(os.geteuid()).pw_name}, not root: {line}"
+        return line
 
     # ----- the worker's life ----------------------------------------------------------------------
 
@@ -193,7 +244,8 @@ class Submission:
         self.answers, answers_write = os.pipe()
         output = os.open(self.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # appending: on after truncation
         try:
-            spawn = {"folder": str(self.folder), "user": self.user, "limits": limits, "environment": environment}
+            spawn = {"folder": str(self.folder), "user": self.user, "limits": limits, "environment": environment,
+                     "view": dataclasses.asdict(self.view) if self.view else None}
             self.worker = self._ask_zygote({"spawn": spawn}, (requests_read, answers_write, output))["pid"]
         finally:
             for fd in (requests_read, answers_write, output):
@@ -201,7 +253,8 @@ class Submission:
         try:
             ready = wire.decode(self._read_frame(time.monotonic() + self.limits.start_seconds))
         except (TimeoutError, EOFError, wire.WireError) as error:
-            ready = f"{type(error).__name__}, exit code {self._exit_status()[0]}"
+            said = self.output.read_text(errors="replace").strip().splitlines()[-1:]
+            ready = f"{type(error).__name__}, exit code {self._exit_status()[0]}{': ' + said[0] if said else ''}"
         if ready != {"id": 0, "ready": True}:  # no submitted code has run yet: the grader's own problem
             self._end()
             raise LimitExceeded(f"the grader could not start the submission's process ({ready}); "
@@ -354,8 +407,14 @@ class Submission:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--create-user", action="store_true", help=f"create {SANDBOX_USER} (root only)")
-    if parser.parse_args().create_user:
+    parser.add_argument("--check", action="store_true", help="print the isolation a grading gets here")
+    args = parser.parse_args()
+    if args.create_user:
         print("{} is uid {}, gid {}".format(SANDBOX_USER, *sandbox_user(create=True)))
+    if args.check:
+        submission = Submission({}, Limits())
+        print(f"isolation: {submission.isolation_kind}: {submission.isolation}")
+        submission.close()
 
 
 if __name__ == "__main__":

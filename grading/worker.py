@@ -3,9 +3,10 @@
 grading/sandbox.py forks a zygote from the grader before any expected value is loaded; the zygote
 (zygote() below) holds torch and every module a submission typically needs, and forks one worker
 per request of the grader, in a few milliseconds. A worker (work() below) starts a session of
-its own, sets its resource limits (soft = hard, so they cannot be raised again), drops to the
-unprivileged user if given one (no way back to root), and only then puts the folder of graded
-files and gmm.py on sys.path. Nothing here decides a grade: whatever a submission does to its
+its own, enters namespaces of its own if given a view (grading/namespaces.py: it then continues in a new
+PID namespace, with no network and only the view's files), sets its resource
+limits (soft = hard, so they cannot be raised again), drops to the unprivileged user if given one
+(no way back to root), and only then puts the folder of graded files and gmm.py on sys.path. Nothing here decides a grade: whatever a submission does to its
 worker changes only what the worker answers.
 
 Requests and answers are wire frames. Once set up, before any submitted code runs, a worker says
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+import namespaces
 import probes
 import wire
 
@@ -105,8 +107,9 @@ def serve(requests: int, answers: int, folder: Path) -> None:
 
 
 def work(requests: int, answers: int, output: int, folder: Path, user: tuple[int, int] | None,
-         limits: dict[str, int], environment: dict[str, str]) -> None:
-    """The worker, in a child of the zygote: never returns."""
+         limits: dict[str, int], environment: dict[str, str], view: namespaces.View | None) -> None:
+    """The worker, in a child of the zygote: never returns. A failure before it is ready (the
+    grader's problem, not the submission's) is printed to `output` for the grader's message."""
     try:
         os.setsid()
         os.environ.clear()
@@ -119,13 +122,22 @@ def work(requests: int, answers: int, output: int, folder: Path, user: tuple[int
             os.closerange(low + 1, high)
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
+        if view:
+            namespaces.enter(view, as_root=user is not None)  # from here on: the worker inside its namespaces
         limit_resources(limits, strict=user is not None)
         if user:
             drop_privileges(*user)
+        if view:
+            namespaces.drop_capabilities()
         os.chdir(folder)
         for graded in folder.glob("*.py"):  # a module of that name the zygote's parent had loaded is not the graded one
             sys.modules.pop(graded.stem, None)
         sys.path[:] = [str(folder)] + [path for path in sys.path if path != str(Path(__file__).resolve().parent)]
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    try:
         wire.write_frame(answers, wire.encode({"id": 0, "ready": True}))
         serve(requests, answers, folder)
     finally:
@@ -153,7 +165,7 @@ def zygote(control: socket.socket) -> None:
                     control.close()
                     spawn = order["spawn"]
                     work(*fds, Path(spawn["folder"]), tuple(spawn["user"]) if spawn["user"] else None, spawn["limits"],
-                         spawn["environment"])
+                         spawn["environment"], namespaces.View(**spawn["view"]) if spawn["view"] else None)
                 for fd in fds:
                     os.close(fd)
                 control.send(json.dumps({"pid": pid}).encode())

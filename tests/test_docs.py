@@ -5,6 +5,7 @@ import re
 from tools.check_docs import (ROOT, doc_files, graded_points, handout_readme_problems, link_problems, make_problems,
                               measured_problems, number_problems, points_problems, problems, python_problems, quoted_commands,
                               repeated_problems, slug)
+from tools.grading_attacks import isolation_table
 from tools.student_copy import STUDENT_GUIDE
 
 
@@ -167,3 +168,8 @@ def test_the_students_python_loads_a_checkpoint_and_samples_it(tiny_checkpoint):
     namespace = {}
     exec(blocks[0].replace("checkpoints/ddpm_T50_seed0.pt", str(tiny_checkpoint)), namespace)
     assert namespace["x"].shape == (1000, 2)
+
+
+def test_the_isolation_table_is_the_one_the_isolation_test_measures():
+    """docs/instructors.md shows KEPT_OUT, which tests/test_grading_isolation.py checks cell by cell."""
+    assert isolation_table() in (ROOT / "docs" / "instructors.md").read_text()

@@ -7,6 +7,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,9 +22,13 @@ from tools.make_fixtures import FIXTURES, PUBLIC_FIXTURES, compute, public_subse
 from tools.grading_attacks import attack_submission
 from tools.grading_mutants import END_TO_END, MUTANTS, mutated_submission
 from tools.check_docs import graded_points
+from tools import grade as grade_module
 from tools.grade import grade_all
 from tools.student_copy import make_handout
 from tests.gradescope import run_autograder, unpack_autograder
+
+sys.path.append(str(ROOT / "grading"))  # the grader's modules import each other by their plain names
+from sandbox import sandbox_user  # noqa: E402
 
 # gradings as root share the sandbox user (one checks that none of its processes outlives it): they take turns
 pytestmark = pytest.mark.usefixtures("autograder_turn")
@@ -209,3 +214,118 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def plant_link(target: Path, at: Path) -> None:
+    """A symbolic link at `at` to `target`, made by another user where this suite runs as root (the
+    sandbox user, as a submission would), else by this one."""
+    if os.geteuid() != 0:
+        at.symlink_to(target)
+        return
+    uid, gid = sandbox_user(create=True)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            at.symlink_to(target)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert at.is_symlink() and at.lstat().st_uid == uid
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder as /tmp is: every user may write it, sticky (nobody may replace another's entry but root)."""
+    base = Path(tempfile.mkdtemp(prefix="shared-"))
+    base.chmod(0o755)
+    (base / "shared").mkdir()
+    (base / "shared").chmod(0o1777)
+    (base / "victims").mkdir()
+    yield base / "shared", base / "victims"
+    shutil.rmtree(base)
+
+
+def test_the_grader_replaces_links_planted_at_its_outputs_and_never_writes_through_them(tmp_path, shared_folder):
+    """Links planted (by another user) at the results file, the CSV, its old partial file and the batch's
+    results folder: the single grading replaces its link with its own file, the batch refuses the linked
+    folder and, once given a folder of its own, replaces the CSV's link; no link's target changes."""
+    shared, victims = shared_folder
+    victim = victims / "victim.txt"
+    victim.write_text("root may write this file; the grader must not\n")
+    for name in ("results.json", "grades.csv", "grades.csv.tmp"):
+        plant_link(victim, shared / name)
+    plant_link(victims, shared / "grades")
+    refused = tmp_path / "refused"
+    (refused / "student").mkdir(parents=True)
+
+    report = grade(refused, shared / "results.json")
+    assert not (shared / "results.json").is_symlink() and json.loads((shared / "results.json").read_text()) == report
+    assert stat.S_IMODE((shared / "results.json").stat().st_mode) == 0o600 and report["score"] == 0
+    with pytest.raises(SystemExit, match="grades is a link, so someone else could have prepared it"):
+        grade_all(refused, shared / "grades.csv")
+    rows = grade_all(refused, tmp_path / "elsewhere.csv")  # the same batch, with a results folder of its own
+    assert [row["submission"] for row in rows] == ["student"]
+    assert (tmp_path / "elsewhere").stat().st_mode & 0o777 == 0o700
+
+    (shared / "grades").unlink()  # the instructor removed the linked folder: the batch makes its own
+    grade_all(refused, shared / "grades.csv")
+    assert not (shared / "grades.csv").is_symlink() and (shared / "grades.csv").read_text().startswith("submission,")
+    assert not (shared / "grades").is_symlink() and (shared / "grades" / "student.json").is_file()
+    assert victim.read_text() == "root may write this file; the grader must not\n"
+    assert sorted(path.name for path in victims.iterdir()) == ["victim.txt"]
+    assert (shared / "grades.csv.tmp").is_symlink(), "a path the grader no longer writes stays as it was"
+
+
+@pytest.mark.parametrize("what, prepare", [
+    ("writable by others", lambda folder: (folder.mkdir(), folder.chmod(0o777))),
+    ("not a folder", lambda folder: folder.write_text("")),
+])
+def test_a_batch_refuses_a_results_folder_someone_else_could_have_prepared(tmp_path, what, prepare):
+    refused = tmp_path / "refused"
+    (refused / "student").mkdir(parents=True)
+    prepare(tmp_path / "grades")
+    with pytest.raises(SystemExit, match=f"grades is {what}"):
+        grade_all(refused, tmp_path / "grades.csv")
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_a_batch_without_isolation_runs_only_trusted_submissions(tmp_path, monkeypatch):
+    """No namespaces and not root: `make grade-all` stops before any submission runs, saying what to
+    enable; --trusted grades anyway."""
+    batch = tmp_path / "batch"
+    (batch / "student").mkdir(parents=True)
+    monkeypatch.setattr(grade_module, "isolation_here", lambda: ("none", "the kernel refused: Operation not permitted"))
+    graded = []
+    monkeypatch.setattr(grade_module, "grade", lambda folder, results, quiet: graded.append(folder) or grade(folder, results))
+    with pytest.raises(SystemExit) as refusal:
+        grade_all(batch, tmp_path / "grades.csv")
+    message = str(refusal.value)
+    assert "Operation not permitted" in message and "user.max_user_namespaces" in message and "--trusted" in message
+    assert graded == [] and not (tmp_path / "grades.csv").exists()
+    assert [row["submission"] for row in grade_all(batch, tmp_path / "grades.csv", trusted=True)] == ["student"]
+    assert graded == [(batch / "student").resolve()]
+
+
+def test_an_interrupted_batch_keeps_the_rows_it_graded(tmp_path, monkeypatch):
+    batch = tmp_path / "batch"
+    for name in ("alice", "bob", "carol"):
+        (batch / name).mkdir(parents=True)
+    shutil.copy(ROOT / "utils.py", batch / "alice" / "utils.py")  # still not graded: ddpm.py is missing
+    graded = []
+
+    def grade_until_bob(folder, results, quiet):
+        if folder.name == "bob":
+            raise KeyboardInterrupt
+        graded.append(folder.name)
+        return grade(folder, results, quiet=quiet)
+
+    monkeypatch.setattr(grade_module, "grade", grade_until_bob)
+    with pytest.raises(KeyboardInterrupt):
+        grade_all(batch, tmp_path / "grades.csv")
+    with (tmp_path / "grades.csv").open(newline="") as written:
+        rows = list(csv.DictReader(written))
+    assert graded == ["alice"] and [row["submission"] for row in rows] == ["alice"]
+    assert rows[0]["not graded because"].startswith("not graded: ddpm.py is missing")

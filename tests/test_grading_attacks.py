@@ -5,9 +5,9 @@ autograder's files unchanged and no process behind.
 An attack on the handout must score 0 on every graded test. An attack planted in the reference
 must cost exactly the tests it breaks, each with a message that names the limit; all other
 tests keep full marks. The attacks that only file permissions stop need a grader running as root
-(Gradescope, CI); elsewhere they are skipped.
+(Gradescope, CI); elsewhere they are skipped. The attacks that aim outside the autograder, and the
+attacks on it in every setting, are graded by tests/test_grading_isolation.py.
 """
-import hashlib
 import json
 import os
 import pwd
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gradescope import run_autograder, unpack_autograder
-from tools.autograde import ROOT, grade
+from tests.gradescope import fingerprint, run_autograder, unpack_autograder
+from tools.autograde import ROOT, grade, isolation_here
 from tools.grading_attacks import ATTACKS, UNPICKLE_MARKER, attack_submission
 from tools.student_copy import make_handout
 
@@ -38,11 +38,6 @@ CALLS_Q_SAMPLE = {"test_q_sample_with_injected_noise", "test_p_losses_l2", "test
 NEED_NO_UTILS = {"test_fourier_features", "test_unet_blocks", "test_unet_forward_shape_and_inputs",
                  "test_unet_computes_the_specified_blocks", "test_unet_other_widths", "test_environment_imports_the_mixture"}
 """The graded tests whose probes import only ddpm.py and gmm.py."""
-
-
-def fingerprint(folder: Path) -> dict[str, str]:
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file() and "__pycache__" not in path.parts}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +67,7 @@ def check_results_file(root: Path) -> dict:
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=[ROOT_ONLY] if attack.needs_root else [])
-                                  for name, attack in ATTACKS.items()])
+                                  for name, attack in ATTACKS.items() if not attack.aims_outside])
 def test_attack_gets_what_it_deserves(autograder_root, handout, tmp_path, name):
     attack = ATTACKS[name]
     source_before = fingerprint(autograder_root / "source")
@@ -106,24 +101,35 @@ def test_a_linked_graded_file_is_refused_unread(autograder_root, handout, tmp_pa
     assert report["score"] == 0 and "ddpm.py is a link: upload the file itself" in report["output"]
 
 
+REFUSED = {"namespaces": "No such file or directory", "user": "Permission denied"}
+"""What the read attack is told, by the isolation the grading had: in namespaces the autograder's
+folder is not there at all; as the sandbox user it is there and closed."""
+
+
 @ROOT_ONLY
-def test_reading_attack_is_told_permission_denied(autograder_root, handout, tmp_path):
+def test_reading_attack_is_told_why_it_failed(autograder_root, handout, tmp_path):
     """The read attack really tried: every path it opened under the autograder was refused."""
     name = "hidden tests, fixtures and reference read into the output"
     run_autograder(autograder_root, attack_submission(name, tmp_path / "s", handout, autograder_root / "source"))
-    outputs = " ".join(test["output"] for test in check_results_file(autograder_root)["tests"])
+    report = check_results_file(autograder_root)
+    outputs = " ".join(test["output"] for test in report["tests"])
     hidden = str(autograder_root / "source" / "grading" / "test_hidden.py")
-    assert f"DENIED {hidden}: Permission denied" in outputs and "READ " not in outputs
+    assert f"DENIED {hidden}: {REFUSED[report['extra_data']['isolation']]}" in outputs and "READ " not in outputs
 
 
 @ROOT_ONLY
-def test_the_reference_beside_the_grader_is_out_of_reach(handout, tmp_path):
+@pytest.mark.parametrize("namespaces", ["1", "0"])
+def test_the_reference_beside_the_grader_is_out_of_reach(handout, tmp_path, monkeypatch, namespaces):
     """make grade from this copy, where the reference solution lies beside the graded tests: the read
-    attack is refused it too, and the copy's folder gets its permissions back."""
+    attack is refused it too, with namespaces or without, and the copy's folder gets its
+    permissions back."""
+    monkeypatch.setenv("AUTOGRADER_NAMESPACES", namespaces)
     mode = ROOT.stat().st_mode
     name = "hidden tests, fixtures and reference read into the output"
     report = grade(attack_submission(name, tmp_path / "s", handout), tmp_path / "results.json", quiet=True)
     outputs = " ".join(test["output"] for test in report["tests"])
-    assert f"DENIED {ROOT / 'utils.py'}: Permission denied" in outputs and "READ " not in outputs
+    isolation = report["extra_data"]["isolation"]
+    assert isolation == ("namespaces" if namespaces == "1" and isolation_here()[0] == "namespaces" else "user")
+    assert f"DENIED {ROOT / 'utils.py'}: {REFUSED[isolation]}" in outputs and "READ " not in outputs
     assert report["score"] == 0 and ROOT.stat().st_mode == mode
 

@@ -9,8 +9,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "grading"))  # the grader's modules import each other by their plain names
+import namespaces  # noqa: E402
 import wire  # noqa: E402
-from sandbox import LimitExceeded, Limits, Submission  # noqa: E402
+from sandbox import ISOLATIONS, LimitExceeded, Limits, Submission  # noqa: E402
 
 def test_wire_round_trip_keeps_values_and_dtypes():
     value = {"x": torch.randn(3, 1, 2, dtype=torch.float64), "labels": torch.tensor([0, 2, 1]),
@@ -88,12 +89,13 @@ def test_wall_clock_limit_stops_a_probe_and_the_next_one_runs(graded):
         submission.close()
 
 
-def test_without_root_the_worker_is_still_a_separate_limited_process(graded):
-    """The path an instructor's laptop takes: no user switch, the worker's session killed at the
-    end, and one line saying that file isolation needs root."""
-    submission = Submission(graded, Limits(), root=False)
+def test_without_root_or_namespaces_the_worker_is_still_a_separate_limited_process(graded):
+    """The path a laptop without namespaces takes (macOS): no user switch, the worker's session
+    killed at the end, and one line saying what the submission can reach."""
+    submission = Submission(graded, Limits(), root=False, namespaces_wanted=False)
     try:
-        assert submission.user is None and "file isolation needs root" in submission.isolation
+        assert submission.user is None and submission.isolation_kind == "none"
+        assert ISOLATIONS["none"] in submission.isolation and "not root" in submission.isolation
         assert submission.run("mixture_samples", count=3).shape == (3, 1, 2)
         worker = submission.worker
         assert worker != os.getpid() and os.getsid(worker) == worker, "the worker leads a session of its own"
@@ -101,3 +103,38 @@ def test_without_root_the_worker_is_still_a_separate_limited_process(graded):
         submission.close()
     with pytest.raises(ProcessLookupError):
         os.kill(worker, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+def test_the_worker_enters_namespaces_where_the_kernel_allows_them(graded, wanted):
+    """Namespaces where they are wanted and allowed, else the sandbox user as root, else none; the
+    grading works the same in each, and its line says which it has."""
+    root = os.geteuid() == 0
+    refused = namespaces.unavailable_here(as_root=root)
+    submission = Submission(graded, Limits(), namespaces_wanted=wanted)
+    try:
+        expected = "namespaces" if wanted and refused is None else "user" if root else "none"
+        assert submission.isolation_kind == expected and ISOLATIONS[expected] in submission.isolation
+        assert (submission.view is None) == (expected != "namespaces")
+        assert submission.run("mixture_samples", count=3).shape == (3, 1, 2)
+    finally:
+        submission.close()
+
+
+def test_the_view_binds_the_installation_and_the_graded_files_and_nothing_of_the_autograder(graded):
+    submission = Submission(graded, Limits(), namespaces_wanted=True)
+    try:
+        if submission.view is None:
+            pytest.skip(f"no namespaces here: {submission.no_namespaces_because}")
+        view = submission.view
+        assert str(submission.folder) in view.read_only and sys.prefix in view.read_only
+        assert set(view.private) == {str(submission.home), "/tmp"}
+        bound = [Path(path) for path in view.read_only]
+        assert not any(ROOT.is_relative_to(path) or path == ROOT for path in bound), "the autograder is never bound"
+    finally:
+        submission.close()
+
+
+def test_outermost_keeps_parents_first_and_drops_what_they_hold():
+    assert namespaces.outermost(["/usr/lib", "/usr", "/opt/venv/lib", "/opt/venv", "/usrx", "/etc/"]) == \
+        ["/etc", "/opt/venv", "/usr", "/usrx"]

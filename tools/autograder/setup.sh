@@ -12,3 +12,5 @@ python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet -r "$ROOT/source/requirements-autograder.txt"
 # the unprivileged user each submission runs as (grading/sandbox.py; the grader would create it too)
 "$ROOT/venv/bin/python" "$ROOT/source/grading/sandbox.py" --create-user
+# the isolation gradings get on this image: namespaces need no package, only a container that allows them
+"$ROOT/venv/bin/python" "$ROOT/source/grading/sandbox.py" --check
