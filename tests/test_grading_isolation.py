@@ -105,6 +105,8 @@ def test_each_setting_keeps_out_what_its_table_says(handout, account, name, sett
         submission = attack_submission(name, base / "submission", handout, autograder / "source", targets)
         report = run_autograder(autograder, submission, account=grader, **environment)
         assert report["extra_data"]["isolation"] == ISOLATION_OF[setting]
+        forging = name == "results file written directly, again and again from a background process"
+        assert report["score"] == 0 or forging and setting not in KEPT_OUT[name], "every attack is on the handout"
         outputs = " ".join(test["output"] for test in report["tests"])
         if name == "links planted at the grader's next output paths":
             planted = "PLANTED results.json" in outputs
