@@ -24,6 +24,7 @@ import ctypes
 import dataclasses
 import os
 import platform
+import resource
 import signal
 import sys
 import tempfile
@@ -177,7 +178,6 @@ def _supervise(init: int, statuses: int) -> None:
     if len(said) == 4:
         os.waitpid(init, 0)
     if os.WIFSIGNALED(status):
-        import resource
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
         os.kill(os.getpid(), os.WTERMSIG(status))

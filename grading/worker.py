@@ -3,11 +3,11 @@
 grading/sandbox.py forks a zygote from the grader before any expected value is loaded; the zygote
 (zygote() below) holds torch and every module a submission typically needs, and forks one worker
 per request of the grader, in a few milliseconds. A worker (work() below) starts a session of
-its own, enters namespaces of its own if given a view (grading/namespaces.py: it then continues in a new
-PID namespace, with no network and only the view's files), sets its resource
-limits (soft = hard, so they cannot be raised again), drops to the unprivileged user if given one
-(no way back to root), and only then puts the folder of graded files and gmm.py on sys.path. Nothing here decides a grade: whatever a submission does to its
-worker changes only what the worker answers.
+its own, enters namespaces of its own if given a view (grading/namespaces.py: it then continues in
+a new PID namespace, with no network and only the view's files), sets its resource limits (soft =
+hard, so they cannot be raised again), drops to the unprivileged user if given one (no way back to
+root), and only then puts the folder of graded files and gmm.py on sys.path. Nothing here decides a
+grade: whatever a submission does to its worker changes only what the worker answers.
 
 Requests and answers are wire frames. Once set up, before any submitted code runs, a worker says
 {"id": 0, "ready": true}; then, for each request {"id": n, "probe": name, "inputs": {...}}:
