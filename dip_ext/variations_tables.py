@@ -69,7 +69,7 @@ def head_to_head(summary_rows: list[dict], ddpm_steps: int, margin: float = 1.0)
                    and row["steps"] == 0), key=lambda row: row["psnr"])
         ddpm = max((row for row in chosen if row["method"].startswith("DDPM alone")), key=lambda row: row["psnr"])
         combinations = [row for row in chosen if row["steps"] <= ddpm_steps / 5 and (row["question"] == "4" or (
-            row["steps"] > 0 and "DIP" in row["method"] and not row["method"].startswith("DDPM alone")))]
+            row["steps"] > 0 and "DIP" in row["method"]))]
         best = max(combinations, key=lambda row: row["psnr"])
         results.append({"corruption": corruption, "dip": dip, "ddpm": ddpm, "combination": best,
                         "beats both": best["psnr"] >= max(dip["psnr"], ddpm["psnr"]) + margin})

@@ -496,6 +496,21 @@ def test_discrepancy_stops_where_the_residual_first_reaches_the_noise_variance()
     assert discrepancy_stop(residual, 0.01) == 6  # never reached: the last iteration
 
 
+def test_the_denoise_command_stops_each_rule_where_its_signal_says():
+    """dip_ext.denoise's stops on a record whose answers are known: the residual reaches sigma^2 = 0.01
+    at index 400 (sigma = 0.1 at 100), the windowed variance is lowest at 200, SURE at 300, PSNR peaks at 50."""
+    k = np.arange(1200, dtype=np.float64)
+    record = dip_ext.fit.FitRecord(loss=list(k), residual=list(np.where(k < 100, 1.0, np.where(k < 400, 0.05, 0.005))),
+                                   wmv=list(np.where(k < WMV_WINDOW - 1, np.nan, np.abs(k - 200) + 1)),
+                                   sure=list(np.abs(k - 300)), psnr=list(30 - np.abs(k - 50)))
+    stops = denoise._plain_stops(record, 0.1, with_sure=True)
+    assert stops == {"oracle peak (uses the clean image)": 50, "last iteration (1200)": 1199, "discrepancy": 400,
+                     "ES-WMV": 200, "SURE": 300}
+    assert "SURE" not in denoise._plain_stops(record, 0.1, with_sure=False)
+    assert set(denoise._plain_stops(record, None, with_sure=True)) == {"oracle peak (uses the clean image)",
+                                                                       "last iteration (1200)"}
+
+
 def test_wmv_returns_the_minimum_once_it_has_stood_for_the_patience():
     variance = np.concatenate([np.full(3, np.nan), (np.arange(100) - 40.0) ** 2 + 1, [0.0]])
     assert wmv_stop(variance, patience=20) == 43  # min at 3 + 40; the later 0 comes after the stop

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+import dip_ext.rules
 import dip_ext.study
 from dip_ext import run_study
 from dip_ext.fit import WMV_WINDOW, FitRecord, Stage
@@ -21,9 +22,11 @@ TWIN = "twin=dip_ext.recorrupted:twin"
 
 def _stand_in_fits(monkeypatch, iterations: int = 1_200) -> list[dict]:
     """Make the study's fits stand-ins with known signals, and record what each was asked for. Plain
-    (2 s, of which the twin 0.5 s): residual first at sigma_hat^2 = 0.01 on index 400, windowed
-    variance lowest at 200, SURE lowest at 300 (averaged) and 310 (raw). A recorrupted fit (700
-    iterations, 7 s): estimate lowest at 500 and 510. PSNR 20 + k/3 (averaged), 19 + k/3 (raw)."""
+    (2 s, of which the twin 0.5 s): residual first at sigma_hat^2 = 0.01 on index 400 (at sigma_hat
+    = 0.1 on index 100), windowed variance lowest at 200, SURE lowest at 300 (averaged) and 310 (raw).
+    A recorrupted fit (700 iterations, 7 s): estimate lowest at 500 and 510. PSNR 20 + k/3 (averaged),
+    19 + k/3 (raw) on plain DIP, 10 dB more on the recorrupted fit, so a stop scored on the wrong fit
+    or output shows."""
     calls = []
 
     def stand_in_fit(observation, config, stages, *, sigma, clean, seed, progress, speed, sure=False):
@@ -31,13 +34,14 @@ def _stand_in_fits(monkeypatch, iterations: int = 1_200) -> list[dict]:
         record = FitRecord()
         k = np.arange(iterations if stages[0].scale == 0 else 700, dtype=np.float64)
         record.loss = list(k)
-        record.residual = list(np.where(k < 400, 1.0, 0.005))
+        record.residual = list(np.where(k < 100, 1.0, np.where(k < 400, 0.05, 0.005)))
         record.wmv = list(np.where(k < WMV_WINDOW - 1, np.nan, np.abs(k - 200) + 1))
         record.sure, record.sure_raw = list(np.abs(k - 300)), list(np.abs(k - 310))
         record.estimate, record.estimate_raw = list(np.abs(k - 500)), list(np.abs(k - 510))
         record.stage = [0] * len(k)
-        record.psnr, record.psnr_raw = list(20 + k / 3), list(19 + k / 3)
-        record.ssim, record.ssim_raw = list(k / 7), list(k / 9)
+        offset = 0.0 if stages[0].scale == 0 else 10.0
+        record.psnr, record.psnr_raw = list(offset + 20 + k / 3), list(offset + 19 + k / 3)
+        record.ssim, record.ssim_raw = list(offset + k / 7), list(offset + k / 9)
         record.seconds = 2.0 if stages[0].scale == 0 else 7.0
         record.twin_seconds = 0.5 if sure else 0.0
         return record
@@ -67,8 +71,11 @@ def test_each_rule_is_scored_on_the_fit_it_stops_and_charged_for_what_it_read(mo
         assert (rules[rule]["averaged"]["fit"], rules[rule]["averaged"]["index"], rules[rule]["raw"]["index"]) == \
             (fit, averaged, raw), rule
         assert (rules[rule]["fits"], rules[rule]["seconds"]) == (fits, seconds), rule
-        assert rules[rule]["averaged"]["psnr"] == pytest.approx(20 + averaged / 3)
-        assert rules[rule]["raw"]["psnr"] == pytest.approx(19 + raw / 3) and rules[rule]["raw"]["ssim"] == pytest.approx(raw / 9)
+        offset = 0.0 if fit == PLAIN else 10.0  # scored on the curves of the fit it stopped
+        assert rules[rule]["averaged"]["psnr"] == pytest.approx(offset + 20 + averaged / 3), rule
+        assert rules[rule]["averaged"]["ssim"] == pytest.approx(offset + averaged / 7), rule
+        assert rules[rule]["raw"]["psnr"] == pytest.approx(offset + 19 + raw / 3), rule
+        assert rules[rule]["raw"]["ssim"] == pytest.approx(offset + raw / 9), rule
     assert rules["recorrupted"]["averaged"]["plateau"] == 2 and rules["discrepancy"]["averaged"]["plateau"] == 2
     assert record["plain"]["signals"]["residual"][400] == 0.005 and record["plain"]["seconds"] == 2.0
     assert (record["key"], record["sigma_estimated"]) == ("astronaut|25|3", pytest.approx(25.5))
@@ -111,6 +118,25 @@ def test_a_rule_that_breaks_the_contract_is_refused_naming_it_and_the_case(monke
     (tmp_path / "bad.py").write_text(f"from dip_ext.rules import Stop\n\ndef bad(problem):\n    {body}\n")
     with pytest.raises(RuleError, match=message):
         run_case("astronaut", 25.0, 3, SETTINGS, [load_method(f"bad={tmp_path}/bad.py:bad")])
+
+
+@pytest.mark.parametrize("score", ["psnr", "ssim", "psnr_raw", "ssim_raw"])
+@pytest.mark.parametrize("fit", ["problem.plain", "problem.fit([Stage(0.25, 2000, 200)])"])
+def test_no_score_against_the_clean_image_reaches_a_rule_on_either_output(monkeypatch, tmp_path, score, fit):
+    _stand_in_fits(monkeypatch)
+    (tmp_path / "peek.py").write_text("from dip_ext.fit import Stage\nfrom dip_ext.rules import Stop\n\n"
+                                      f"def peek(problem):\n    fitted = {fit}\n"
+                                      f"    return Stop(fitted, int(fitted.signal({score!r}).argmax()))\n")
+    assert set(dip_ext.rules.SCORES) == {"psnr", "ssim", "psnr_raw", "ssim_raw"}
+    with pytest.raises(RuleError, match=f"'{score}' scores the fit against the clean image"):
+        run_case("astronaut", 25.0, 3, SETTINGS, [load_method(f"{tmp_path}/peek.py:peek")])
+
+
+def test_the_twin_stops_plain_dip_at_its_last_iteration_when_the_recorrupted_stop_lies_beyond(monkeypatch):
+    _stand_in_fits(monkeypatch, iterations=450)  # the recorrupted fit's estimate is lowest at 500 and 510
+    record, _ = run_case("astronaut", 25.0, 3, SETTINGS, [load_method(TWIN)])
+    assert [record["rules"]["twin"][output]["index"] for output in OUTPUTS] == [449, 449]
+    assert record["rules"]["twin"]["averaged"]["psnr"] == pytest.approx(20 + 449 / 3), "on plain DIP's curve"
 
 
 def test_a_problems_cost_counts_each_fit_read_and_the_twin_only_when_a_sure_signal_was_read():

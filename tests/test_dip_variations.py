@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+import dip_ext.variations
 import viz.dip_variations
 from dip_ext.fit import Stage, fit
+from dip_ext.images import unit_to_digit
 from dip_ext.restore import restore
 from dip_ext.starts import DIGIT_DIP, Corruption
 from dip_ext.variations import (LEVEL_SETS, DdpmPrior, DipNoiseEstimate, VariationSettings, fixed_estimate,
                                 in_level_set, noise_mix_start, refit_estimate, run_variations, spread)
-from dip_ext.variations_tables import every_table, head_to_head, report, summary
+from dip_ext.variations_tables import every_table, format_pivot, format_question, head_to_head, report, summary
 from mnist_ext.recipe import load_model
 from mnist_ext.scoring import DigitClassifier
 from samplers import reverse_process
@@ -197,16 +199,72 @@ def test_a_prior_of_weight_zero_is_plain_dip_and_a_positive_one_changes_the_fit(
 # ----- the study's rows and what it prints ---------------------------------------------------------------
 
 TINY = VariationSettings(durations=(3, 6), architecture_iterations=3, start_iterations=3, steps=(1, 2), ddpm_steps=10,
-                         sdedit_t0_fractions=(0.2,), noise_weights=(0.0, 1.0), refit_iterations=2,
-                         noise_mix_shares=(0.5,), priors=((0.0, (10,)), (1.0, (10,))), prior_iterations=3,
+                         sdedit_t0_fractions=(0.5,), noise_weights=(0.0, 1.0), refit_iterations=2,
+                         noise_mix_shares=(0.25,), priors=((0.0, (10,)), (1.0, (10,))), prior_iterations=3,
                          architectures=("width 32 (default)", "width 16"), draws=2)
+"""The study at its smallest. The SDEdit level (0.5 T = 100) is not the DIP start's (0.2 T = 40) and
+the students' mix is not half and half, so that a row run from the wrong level or mixed the wrong
+way round shows."""
+
+
+class Trace:
+    """What run_variations computed, recorded on the way: the images each row was scored on (in row
+    order), each restore call (its start, level, steps, noise estimate and output), each start of
+    the students' mix, each DIP fit's outputs and the corrupted observations."""
+
+    def __init__(self, patch: pytest.MonkeyPatch):
+        self.scored, self.restores, self.mix_starts, self.fits, self.observations = [], [], [], [], []
+        module = dip_ext.variations
+        predict, restore_, reverse, fits, problems = (module.predict, module.restore, module.reverse_process,
+                                                      module._fits, module.digit_problems)
+
+        def scored(classifier, images):
+            self.scored.append(images)
+            return predict(classifier, images)
+
+        def restored(model, schedule, start, t0, labels, **options):
+            output = restore_(model, schedule, start, t0, labels, **options)
+            self.restores.append({"start": start, "t0": t0, "output": output} | options)
+            return output
+
+        def mixed(denoiser, schedule, x_T, *args, **options):
+            self.mix_starts.append(x_T.clone())
+            return reverse(denoiser, schedule, x_T, *args, **options)
+
+        def fitted(*args, **options):
+            outputs, seconds = fits(*args, **options)
+            self.fits.append(outputs)
+            return outputs, seconds
+
+        def corrupted(observations, *args):
+            self.observations.append(observations)
+            return problems(observations, *args)
+
+        for name, spy in (("predict", scored), ("restore", restored), ("reverse_process", mixed), ("_fits", fitted),
+                          ("digit_problems", corrupted)):
+            patch.setattr(module, name, spy)
+
+    def restore_of(self, index: int) -> dict:
+        """The restore call whose output row `index` was scored on."""
+        found = [call for call in self.restores if call["output"] is self.scored[index]]
+        assert len(found) == 1, f"row {index} was not scored on the output of one restore call"
+        return found[0]
 
 
 @pytest.fixture(scope="module", params=[Corruption("noise 50", sigma=50.0), Corruption("holes", missing=0.5)],
                 ids=["noise", "holes"])
-def tiny_rows(request, tiny_model):
-    return run_variations(tiny_model, SCHEDULE, DigitClassifier().eval(), _digits(2), torch.tensor([3, 7]),
-                          request.param, TINY, seed=0)
+def tiny_study(request, tiny_model):
+    with pytest.MonkeyPatch.context() as patch:
+        trace = Trace(patch)
+        rows = run_variations(tiny_model, SCHEDULE, DigitClassifier().eval(), _digits(2), torch.tensor([3, 7]),
+                              request.param, TINY, seed=0)
+    assert len(trace.scored) == len(rows), "each row is scored once"
+    return rows, trace
+
+
+@pytest.fixture(scope="module")
+def tiny_rows(tiny_study):
+    return tiny_study[0]
 
 
 def _row(rows, method, steps):
@@ -239,6 +297,75 @@ def test_the_zero_weights_reproduce_their_baselines(tiny_rows):
     assert _row(tiny_rows, "DIP 3 + DDPM prior mu 0 at t 10, start t0 40", 2)["psnr"] == single[2]
 
 
+def test_each_row_is_run_from_the_start_level_and_steps_its_label_states(tiny_study):
+    """Every row scored on a restore call: the level in its label ("t0 L", or T for pure noise) is the
+    level the call starts at, its steps are the call's, and its start is the one the label names: the
+    observation for the DDPM alone from t0 (level 0.5 T, not the DIP start's 0.2 T), zeros for pure
+    noise, DIP's output after start_iterations for the DIP start and questions 1 and 2, the fit of
+    the duration or network named for question 3's, the prior's fit for question 4's."""
+    rows, trace = tiny_study
+    t0, sdedit = round(TINY.t0_fraction * SCHEDULE.T), round(TINY.sdedit_t0_fractions[0] * SCHEDULE.T)
+    durations, priors = trace.fits[0], trace.fits[-len(TINY.priors):]
+    x_dip = durations[TINY.start_iterations]
+    observation = unit_to_digit(trace.observations[0])[:, None]
+    checked = set()
+    for index, row in enumerate(rows):
+        if row["steps"] == 0 or "students' mix" in row["method"]:
+            continue
+        call = trace.restore_of(index)
+        if row["method"].startswith("DDPM alone: pure noise"):
+            level = SCHEDULE.T
+        elif "t0 " in row["method"]:
+            level = int(row["method"].split("t0 ")[1].split(",")[0])
+        else:  # questions 1 and 2 change the single DIP start's steps, which run from its t0
+            level = t0
+        assert (call["t0"], call["steps"]) == (level, row["steps"]), row["method"]
+        method = row["method"]
+        if method.startswith("DDPM alone: observation"):
+            expected = observation
+            assert level == sdedit != t0
+        elif method.startswith("DDPM alone: pure noise"):
+            expected = torch.zeros_like(observation)
+        elif row["question"] in ("baselines", "1", "2"):
+            expected = x_dip
+            assert level == t0
+        elif row["question"] == "3":
+            name, k = method.split(", DIP ")[0], int(method.split(", DIP ")[1].split()[0])
+            others = list(TINY.architectures[1:])
+            expected = durations[k] if name == TINY.architectures[0] else trace.fits[1 + others.index(name)][k]
+        elif row["question"] == "4":
+            weight = float(method.split(" mu ")[1].split(" ")[0])
+            expected = priors[[w for w, _ in TINY.priors].index(weight)][TINY.prior_iterations]
+        assert torch.equal(call["start"], expected), method
+        assert (call["noise_estimate"] is not None) == (row["question"] in ("1", "2")), method
+        checked.add(row["question"])
+    assert checked == {"baselines", "1", "2", "3", "4"}
+
+
+def test_the_students_mix_starts_from_the_share_its_label_states(tiny_study):
+    """x_T = 0.25 x_DIP + 0.75 eps for the row labelled '0.25 DIP + 0.75 noise', eps the study seed's draw."""
+    rows, trace = tiny_study
+    x_dip = trace.fits[0][TINY.start_iterations]
+    noise = torch.randn(x_dip.shape, generator=torch.Generator().manual_seed(0))
+    mixes = [row for row in rows if "students' mix" in row["method"]]
+    assert [row["method"] for row in mixes] == ["x_T = 0.25 DIP 3 + 0.75 noise (students' mix)"] * 2
+    assert [row["steps"] for row in mixes] == [max(TINY.steps), TINY.ddpm_steps]
+    assert len(trace.mix_starts) == 2
+    for start in trace.mix_starts:
+        assert torch.allclose(start, 0.25 * x_dip + 0.75 * noise, atol=1e-6)
+
+
+def test_the_dip_alone_rows_are_scored_on_the_fits_they_name(tiny_study):
+    rows, trace = tiny_study
+    durations = trace.fits[0]
+    for index, row in enumerate(rows):
+        if row["question"] == "baselines" and row["steps"] == 0:
+            k = int(row["method"].split()[1])
+            assert torch.equal(trace.scored[index], durations[k]), row["method"]
+    widths = [row for index, row in enumerate(rows) if row["method"] == "width 16, DIP 3 alone"]
+    assert len(widths) == 1 and len(trace.fits) == 2 + len(TINY.priors), "one fit for width 16, one per prior"
+
+
 def test_the_head_to_head_picks_the_best_of_each_side_and_judges_the_margin():
     def row(corruption, question, method, steps, psnr):
         return {"question": question, "corruption": corruption, "method": method, "steps": steps, "psnr": psnr}
@@ -256,6 +383,56 @@ def test_the_head_to_head_picks_the_best_of_each_side_and_judges_the_margin():
     with_prior = rows + [row("b", "4", "DIP 300 + DDPM prior mu 2 at t 25 alone", 0, 21.0)]
     assert head_to_head(with_prior, ddpm_steps=25)[1]["combination"]["psnr"] == 21.0, "a fit with the DDPM prior counts"
     assert head_to_head(with_prior, ddpm_steps=25)[1]["beats both"], "21.0 is 1 dB above DIP alone's 20.0"
+
+
+def test_the_head_to_head_never_counts_a_method_alone_as_a_combination():
+    def row(question, method, steps, psnr):
+        return {"question": question, "corruption": "a", "method": method, "steps": steps, "psnr": psnr}
+
+    rows = [row("baselines", "DIP 300 alone", 0, 20.0), row("baselines", "DDPM alone: pure noise", 25, 12.0),
+            row("baselines", "DDPM alone: observation at t0 50", 5, 31.0),  # a DDPM alone within 1/5 of the steps
+            row("3", "width 64, DIP 300 alone", 0, 32.0),  # DIP alone, in question 3's table
+            row("2", "DIP 300 start, lambda 1 at all levels", 5, 22.0),
+            row("3", "width 64, DIP 300 start, t0 40", 5, 23.0)]
+    [result] = head_to_head(rows, ddpm_steps=25)
+    assert result["combination"]["method"] == "width 64, DIP 300 start, t0 40"
+    assert (result["dip"]["psnr"], result["ddpm"]["psnr"], result["beats both"]) == (20.0, 31.0, False)
+
+
+def _table(text: str) -> list[dict[str, str]]:
+    """A markdown table's body rows as {column header: cell}."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert set(lines[1]) <= set("|-")
+    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True)) for line in lines[2:]]
+
+
+SUMMARY_ROW = {"question": "3", "corruption": "noise 50", "method": "width 16, DIP 300 alone", "steps": 0,
+               "psnr": 21.0, "psnr std": 0.5, "ssim": 0.612, "ssim std": 0.02, "accuracy": 0.9, "accuracy std": 0.1,
+               "pixel spread": 0.123, "pixel spread std": 0.004, "feature spread": 1.5, "feature spread std": 0.25,
+               "seconds per digit": 3.25, "seconds per digit std": 0.5}
+
+
+def test_each_table_prints_each_measure_under_its_own_column():
+    [cells] = _table(format_question([SUMMARY_ROW], "3"))
+    assert cells == {"corruption": "noise 50", "method": "width 16, DIP 300 alone", "steps": "0",
+                     "PSNR (dB)": "21.00 ± 0.50", "SSIM": "0.612 ± 0.020", "accuracy": "90%",
+                     "pixel spread": "0.123 ± 0.004", "feature spread": "1.50 ± 0.25", "s per digit": "3.25"}
+    without = SUMMARY_ROW | {"pixel spread": float("nan"), "feature spread": float("nan")}
+    assert [_table(format_question([without], "3"))[0][column] for column in ("pixel spread", "feature spread")] == \
+        ["-", "-"], "a row without draws has no spread"
+    assert _table(format_question([SUMMARY_ROW], "2")) == [], "a question's table holds only its rows"
+
+
+def test_the_pivot_puts_each_corruption_in_its_own_column():
+    other = SUMMARY_ROW | {"corruption": "holes", "psnr": 15.0, "psnr std": 1.25, "accuracy": 0.5}
+    alone = SUMMARY_ROW | {"corruption": "holes", "method": "width 64, DIP 300 alone", "psnr": 17.0, "accuracy": 0.75}
+    text = format_pivot([SUMMARY_ROW, other, alone], "3")
+    assert text.splitlines()[0] == ("Question 3: DIP duration and architecture for the start (mean PSNR in dB ± std "
+                                    "over seeds, label accuracy in brackets)")
+    assert _table(text) == [
+        {"method": "width 16, DIP 300 alone", "steps": "0", "noise 50": "21.00 ± 0.50 (90%)", "holes": "15.00 ± 1.25 (50%)"},
+        {"method": "width 64, DIP 300 alone", "steps": "0", "noise 50": "-", "holes": "17.00 ± 0.50 (75%)"}]
 
 
 def test_the_report_prints_every_question_and_the_mean_over_seeds(tiny_rows):

@@ -116,3 +116,32 @@ def test_every_intermediate_level_keeps_the_observed_pixels_noised_to_that_level
         ddim = math.sqrt(alpha_bar) * (previous_x - math.sqrt(1 - previous_alpha_bar) * eps) / math.sqrt(previous_alpha_bar) \
             + math.sqrt(1 - alpha_bar) * eps
         torch.testing.assert_close(x[mask == 0], ddim[mask == 0], rtol=0, atol=1e-5)
+
+
+def test_ddim_from_a_start_clips_each_x0_prediction_to_the_pixel_range_and_ddpm_does_not():
+    """A denoiser that always predicts eps = -50 implies x0_hat = (x_t + 50 sqrt(1 - abar_t)) / sqrt(abar_t),
+    above 1 in every pixel. DDIM (eta 0) clips it to 1 and recomputes eps from it, so the step from level t to s
+    lands on x_s = sqrt(abar_s) + sqrt(1 - abar_s) (x_t - sqrt(abar_t)) / sqrt(1 - abar_t), worked out
+    here from the levels and inputs the denoiser was called with. The ancestral sampler takes the
+    prediction as it is (restore passes no clip to it)."""
+    calls = []
+
+    def recording(denoiser):
+        def eps(x_t, t, labels):
+            calls.append((int(t[0]), x_t.clone()))
+            return torch.full_like(x_t, -50.0)
+        return eps
+
+    start, labels = torch.zeros(2, 1, 28, 28), torch.tensor([0, 1])
+    restore(None, SCHEDULE, start, 40, labels, steps=3, sampler="ddim", generator=torch.Generator().manual_seed(0),
+            noise_estimate=recording)
+    assert len(calls) == 3
+    for (t, x_t), (s, x_s) in zip(calls, calls[1:]):
+        alpha_bar, alpha_bar_next = float(SCHEDULE.alphas_cumprod[t]), float(SCHEDULE.alphas_cumprod[s])
+        assert ((x_t + 50 * math.sqrt(1 - alpha_bar)) / math.sqrt(alpha_bar) > 1).all(), "the clip is at work"
+        clipped_eps = (x_t - math.sqrt(alpha_bar)) / math.sqrt(1 - alpha_bar)
+        assert torch.allclose(x_s, math.sqrt(alpha_bar_next) + math.sqrt(1 - alpha_bar_next) * clipped_eps, atol=1e-5)
+    calls.clear()
+    restore(None, SCHEDULE, start, 40, labels, steps=3, sampler="ddpm", generator=torch.Generator().manual_seed(0),
+            noise_estimate=recording)
+    assert len(calls) == 3
