@@ -2,7 +2,7 @@
 that has rotted (tools/check_docs.py), with a demonstration that the check catches each kind of rot."""
 import re
 
-from tools.check_docs import (ROOT, doc_files, graded_points, handout_readme_problems, link_problems, make_problems,
+from tools.check_docs import (REPEATED_PARAGRAPH, ROOT, doc_files, graded_points, handout_readme_problems, link_problems, make_problems,
                               measured_problems, number_problems, points_problems, problems, python_problems, quoted_commands,
                               repeated_problems, slug)
 from tools.grading_attacks import isolation_table
@@ -110,6 +110,43 @@ def test_the_check_finds_an_answers_number_that_its_table_does_not_hold(tmp_path
     assert number_problems(guide) == [], "a number inside a code span is a command, not a result"
 
 
+def test_the_check_takes_an_answers_numbers_only_from_the_tables_it_names(tmp_path):
+    other = ANSWERED + "\n<!-- table: steps; pools: one seed -->\n| steps | PSNR |\n|---|---|\n| 5 | 1.02 |\n"
+    guide = tmp_path / "guide.md"
+    guide.write_text(other.replace("on average, 1.00", "on average, 1.02"))
+    assert number_problems(guide) == ["guide.md: the answer from gaps quotes 1.02, which no cell of that table holds"], \
+        "1.02 is in the table steps, which the answer does not name"
+    guide.write_text(other.replace("on average, 1.00", "on average, 1.02").replace("numbers from: gaps", "numbers from: gaps, steps"))
+    assert number_problems(guide) == []
+
+
+COMPARED = """<!-- table: psnr; pools: mean over seeds 0-2 -->
+| method | PSNR |
+|---|---|
+| DIP alone | 24.46 |
+| combination | 24.19 |
+
+<!-- numbers from: psnr -->
+DIP alone (24.46 dB) beats the combination (24.19 dB). Both are means.
+<!-- end numbers -->
+"""
+
+
+def test_the_check_finds_a_comparison_that_the_compared_rows_contradict(tmp_path):
+    guide = tmp_path / "guide.md"
+    guide.write_text(COMPARED)
+    assert number_problems(guide) == []
+    guide.write_text(COMPARED.replace("DIP alone (24.46 dB) beats the combination (24.19 dB)",
+                                      "The combination (24.19 dB) beats DIP alone (24.46 dB)"))
+    assert number_problems(guide) == ["guide.md: the answer from psnr says 24.19 dB beats 24.46 dB: 'The combination "
+                                      "(24.19 dB) beats DIP alone (24.46 dB).'"]
+    guide.write_text(COMPARED.replace("beats the combination (24.19 dB)", "is better than\nthe combination (24.46 dB)"))
+    assert number_problems(guide) == ["guide.md: the answer from psnr says 24.46 dB better than 24.46 dB: 'DIP alone "
+                                      "(24.46 dB) is better than the combination (24.46 dB).'"], "a tie beats nothing"
+    guide.write_text(COMPARED.replace("DIP alone (24.46 dB) beats", "DIP alone beats"))
+    assert number_problems(guide) == [], "a side without a number of dB is not compared"
+
+
 POINTS = "Points (10 in all; 6 public, 4 hidden): schedule 3, loss 2, U-Net 5 (layer types 2, forward 3).\n"
 
 
@@ -121,6 +158,12 @@ def test_the_check_finds_a_section_pasted_twice_and_only_that(tmp_path):
     assert repeated_problems(guide) == [], "short sentences and program output may repeat"
     guide.write_text(f"# A\n\n{paragraph}\n\n## B\n\n{paragraph}\n\n## C\n\n{paragraph}\n")
     assert repeated_problems(guide) == [f"guide.md: a paragraph is written 3 times: {paragraph[:60]!r}..."]
+    guide.write_text(f"# A\n\n{paragraph}\n\n## B\n\n{paragraph}\n")
+    assert repeated_problems(guide) == [f"guide.md: a paragraph is written 2 times: {paragraph[:60]!r}..."]
+    shortest = "x" * REPEATED_PARAGRAPH
+    guide.write_text(f"{shortest}\n\n{shortest}\n\n{shortest[1:]}\n\n{shortest[1:]}\n")
+    assert repeated_problems(guide) == [f"guide.md: a paragraph is written 2 times: {shortest[:60]!r}..."], \
+        f"{REPEATED_PARAGRAPH} characters count, one fewer does not"
 
 
 def test_the_check_finds_points_that_do_not_add_up(tmp_path):

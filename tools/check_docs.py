@@ -17,7 +17,10 @@ every measurement, in README.md and docs/*.md.
 - numbers in prose come from their tables: a table named `<!-- table: NAME; pools: WHAT -->` says
   what it pools (one seed, a mean over seeds or runs, an oracle pick), and every decimal number and
   percentage between `<!-- numbers from: NAME[, NAME] -->` and `<!-- end numbers -->` appears in a
-  cell of those tables;
+  cell of those tables (not merely in some other table of the file);
+- in those answers, a sentence that says one thing beats another in dB (BEATS) puts a higher number
+  of dB before the word than after it: "A (24.46 dB) beats B (24.19 dB)". A superlative ("best",
+  "highest") is not checked: which rows it ranges over is said in words, not in the table;
 - the instructors' points add up: the categories to the total, public and hidden to the total, and
   the total, public and hidden to the points the graded tests carry (read from grading/test_*.py);
 - no students' README cut for any set of handout options says two things that contradict each other
@@ -237,9 +240,24 @@ POOLS = ("one seed", "seed 0", "seed 1", "mean", "pooled", "oracle")
 """What a table's `pools:` must say, at least one of them: what each of its numbers stands for."""
 
 
+BEATS = re.compile(r"\b(?:beats?|better than|higher than)\b")
+DECIBELS = re.compile(r"(?<![\w.])(-?\d+\.\d+) dB\b")
+
+
+def comparison_problems(sentence: str) -> list[str]:
+    """A sentence that says A beats B where A's number of dB (the last quoted before the word) is not
+    above B's (the first quoted after it); a side that quotes no dB is not checked."""
+    problems = []
+    for word in BEATS.finditer(sentence):
+        before, after = DECIBELS.findall(sentence[:word.start()]), DECIBELS.findall(sentence[word.end():])
+        if before and after and float(before[-1]) <= float(after[0]):
+            problems.append(f"says {before[-1]} dB {word[0]} {after[0]} dB")
+    return problems
+
+
 def number_problems(path: Path) -> list[str]:
-    """Tables that do not say what they pool, answers naming a missing table, and numbers an answer
-    quotes that none of its tables holds (outside code spans)."""
+    """Tables that do not say what they pool, answers naming a missing table, numbers an answer quotes
+    that none of its tables holds (outside code spans), and its comparisons that its numbers contradict."""
     text = path.read_text()
     tables = {match["name"]: match for match in TABLE.finditer(text)}
     problems = [f"{path.name}: table {name}: its pools ({match['pools']!r}) say neither one seed, a mean nor an oracle pick"
@@ -257,6 +275,9 @@ def number_problems(path: Path) -> list[str]:
             if number not in cells:
                 problems.append(f"{path.name}: the answer from {', '.join(names)} quotes {number}, which no cell of "
                                 f"{'that table' if len(names) == 1 else 'those tables'} holds")
+        for sentence in re.split(r"(?<=[.;:])\s+", re.sub(r"\s+", " ", prose)):
+            problems += [f"{path.name}: the answer from {', '.join(names)} {problem}: {sentence[:80]!r}"
+                         for problem in comparison_problems(sentence)]
     return problems
 
 
