@@ -1,5 +1,6 @@
 """Self-checks of the autograder: the reference scores full points, the handout zero, mutants lose points."""
 import csv
+import io
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from tools.grading_attacks import attack_submission
 from tools.grading_mutants import END_TO_END, MUTANTS, mutated_submission
 from tools.check_docs import graded_points
 from tools import grade as grade_module
+from tools import graders
 from tools.grade import grade_all
 from tools.student_copy import make_handout
 from tests.gradescope import run_autograder, unpack_autograder
@@ -158,6 +160,31 @@ def test_autograder_zip_runs_as_gradescope_runs_it(tmp_path, autograder_root):
     assert report["score"] == 0 and "utils.py is missing" in report["output"]
 
 
+def test_each_forked_grader_sees_exactly_its_requests_environment(tmp_path, monkeypatch):
+    """tools/graders.py's forks, with pytest replaced by a dump of what the grader sees: the second
+    grading has the second request's environment and nothing left from the first (AUTOGRADER_CPU_SECONDS
+    was set only there) or from the server's own; each runs in grading/; the server's environment stays
+    the one it started with."""
+    def seen(arguments):
+        os.write(1, json.dumps({"environment": dict(os.environ), "cwd": os.getcwd(), "arguments": arguments}).encode())
+        return 0
+
+    monkeypatch.setattr(graders, "pytest", type("FakePytest", (), {"main": staticmethod(seen)}))
+    environments = [{"AUTOGRADER_CPU_SECONDS": "5", "HOME": "/first"}, {"HOME": "/second"}]
+    reports = [tmp_path / f"{index}.txt" for index in range(2)]
+    for report in reports:
+        report.touch()
+    requests = [json.dumps({"arguments": [f"-k{index}"], "environment": environment, "report": str(report)})
+                for index, (environment, report) in enumerate(zip(environments, reports))]
+    before, answers = dict(os.environ), io.StringIO()
+    graders.serve(requests, answers)
+    assert [json.loads(line) for line in answers.getvalue().splitlines()][1::2] == [{"exit": 0}, {"exit": 0}]
+    for index, (environment, report) in enumerate(zip(environments, reports)):
+        assert json.loads(report.read_text()) == {"environment": environment, "cwd": str(ROOT / "grading"),
+                                                  "arguments": [f"-k{index}"]}
+    assert dict(os.environ) == before
+
+
 def test_gradings_share_one_grader_server_and_each_reads_the_callers_environment(tmp_path, monkeypatch):
     """tools/graders.py forks every grader of a process; each grading's limits come from the caller's
     environment at that grading, not from the server's, which it started with. A server that has
@@ -290,6 +317,32 @@ def test_a_batch_refuses_a_results_folder_someone_else_could_have_prepared(tmp_p
     with pytest.raises(SystemExit, match=f"grades is {what}"):
         grade_all(refused, tmp_path / "grades.csv")
     assert not (tmp_path / "grades.csv").exists()
+
+
+def _report(*tests: tuple[str, float, float]) -> dict:
+    return {"score": sum(score for _, score, _ in tests), "tests": [
+        {"name": name, "score": score, "max_score": possible, "output": ""} for name, score, possible in tests]}
+
+
+def test_the_csv_tells_a_zero_from_a_submission_it_could_not_grade_cell_by_cell():
+    """What an instructor reads: a graded submission that scored 0 has a 0 in each test's cell and no
+    reason; one that could not be graded has empty test cells and the reason's first line; every row
+    has the points possible (those of a fully graded report, though a refusal offers none and a
+    submission whose test did not run offers fewer); a test that ran for one submission and not for
+    another is a column, 0 where it did not run."""
+    refusal = {"score": 0, "tests": [{"name": "submission", "score": 0, "max_score": 0,
+                                      "output": "not graded: ddpm.py is missing\nput ddpm.py beside utils.py"}]}
+    reports = {"partial": _report(("schedule", 2, 2)), "full": _report(("schedule", 2, 2), ("loss", 3, 3)),
+               "zero": _report(("schedule", 0, 2), ("loss", 0, 3)), "refused": refusal}
+    rows = list(csv.DictReader(io.StringIO(grade_module.csv_text(grade_module.csv_rows(reports)))))
+    assert list(rows[0]) == ["submission", "score", "max_score", "not graded because", "schedule", "loss"]
+    by_name = {row.pop("submission"): row for row in rows}
+    assert by_name == {
+        "partial": {"score": "2", "max_score": "5", "not graded because": "", "schedule": "2", "loss": "0"},
+        "full": {"score": "5", "max_score": "5", "not graded because": "", "schedule": "2", "loss": "3"},
+        "zero": {"score": "0", "max_score": "5", "not graded because": "", "schedule": "0", "loss": "0"},
+        "refused": {"score": "0", "max_score": "5", "not graded because": "not graded: ddpm.py is missing",
+                    "schedule": "", "loss": ""}}
 
 
 def test_a_batch_without_isolation_runs_only_trusted_submissions(tmp_path, monkeypatch):
