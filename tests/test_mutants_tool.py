@@ -108,3 +108,25 @@ def test_make_mutants_runs_every_module_mutmut_mutates_and_no_command():
                and not any(fnmatch.fnmatch(path, glob) for glob in settings["do_not_mutate"])}
     assert mutated == set(DEFAULT_MODULES)
     assert not mutated & {"mnist_ext.train", "mnist_ext.sample", "mnist_ext.evaluate", "dip_ext.denoise", "train"}
+
+
+def test_the_course_kit_is_mutated_in_a_copy_that_mutates_only_it_and_runs_its_tests(tmp_path, monkeypatch):
+    """The docs check and batch grading: a copy of the project with its times, whose [tool.mutmut]
+    mutates only them and selects their tests, every other setting and section as the project's; a
+    run that mixes them with library modules is refused."""
+    monkeypatch.setattr(mutants, "COURSE", tmp_path / "course")
+    mutants.prepare_course()
+    copied = tomllib.loads((tmp_path / "course" / "pyproject.toml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert copied["tool"]["mutmut"] == project["tool"]["mutmut"] | {
+        "only_mutate": ["tools/check_docs.py", "tools/grade.py", "tools/graders.py"], "do_not_mutate": [],
+        "also_copy": ["README.md", "docs", "Makefile", "requirements.txt", "requirements-dev.txt"],
+        "pytest_add_cli_args": ["-x", "-q"], "pytest_add_cli_args_test_selection": list(mutants.COURSE_TESTS)}
+    assert copied["tool"]["pytest"] == project["tool"]["pytest"]
+    for name in ("tools/grade.py", "tests/test_grading.py", "docs/development.md"):
+        assert (tmp_path / "course" / name).read_bytes() == (ROOT / name).read_bytes()
+        assert (tmp_path / "course" / name).stat().st_mtime == (ROOT / name).stat().st_mtime, "mutmut reads the times"
+    assert mutants.meta_path("tools.grade") == tmp_path / "course" / "mutants" / "tools" / "grade.py.meta"
+    assert mutants.meta_path("dip_ext.rules") == ROOT / "mutants" / "dip_ext" / "rules.py.meta"
+    with pytest.raises(SystemExit, match="mutate the course kit's modules"):
+        mutants.workspace(["tools.grade", "dip_ext.rules"])

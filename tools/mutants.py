@@ -7,6 +7,7 @@ cover the changed function, and count the bugs no test notices.
     python -m tools.mutants --recheck             # judge survivors and mutants stopped at mutmut's limit again
     python -m tools.mutants --modules dip_ext.study --sample 60   # 60 mutants drawn at random: an estimate of the score
     python -m tools.mutants --modules mnist_ext.data --recheck --unchecked   # judged one by one, not through mutmut
+    make mutants MODULES="tools.check_docs tools.grade tools.graders"      # the course kit's, in mutants-course/
 
 Configuration: [tool.mutmut] in pyproject.toml (what is copied, what is mutated, the pytest flags).
 mutmut keeps each verdict in mutants/, so a run cut short by its time budget continues where it
@@ -23,6 +24,7 @@ import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -32,6 +34,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+COURSE_MODULES = ("tools.check_docs", "tools.grade", "tools.graders")
+"""The course kit's modules: the docs check and batch grading. Their tests read the library's sources
+as text (the handout, the planted student bugs, the graded reference), which a run that mutates the
+library rewrites, so they are mutated apart, in COURSE: a copy of the project whose [tool.mutmut]
+mutates only these files and runs COURSE_TESTS."""
+COURSE_TESTS = ("tests/test_docs.py", "tests/test_grading.py")
+COURSE = ROOT / "mutants-course"
+GENERATED_FOLDERS = {".git", ".venv", "mutants", "mutants-course", "checkpoints", "figures", "samples", "handout",
+                     "grades"}
+"""The project's top-level folders that hold no source: left out of COURSE."""
+COURSE_ALSO_COPY = ("README.md", "docs", "Makefile", "requirements.txt", "requirements-dev.txt")
+"""What COURSE_TESTS read besides the source folders: the guides and what their commands name."""
 DEFAULT_MODULES = ("gmm", "utils", "metrics", "ddpm", "samplers", "training", "checkpoints", "recipe",
                    "noisy_classifier", "speed",
                    "mnist_ext.data", "mnist_ext.model", "mnist_ext.recipe", "mnist_ext.generate", "mnist_ext.scoring",
@@ -233,9 +247,43 @@ EQUIVALENT: dict[str, str] = {
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 
 
+def workspace(modules: Collection[str]) -> Path:
+    """Where mutmut runs for `modules`: the project, or COURSE for the course kit's. Refuses a mix."""
+    course = {module in COURSE_MODULES for module in modules}
+    if len(course) > 1:
+        raise SystemExit(f"error: mutate the course kit's modules ({', '.join(COURSE_MODULES)}) apart from the "
+                         "library's: their tests need the library's sources as written")
+    return COURSE if course == {True} else ROOT
+
+
+def meta_path(module: str) -> Path:
+    """mutants/<module>.py.meta, where mutmut keeps a module's verdicts."""
+    return workspace([module]) / "mutants" / (module.replace(".", "/") + ".py.meta")
+
+
+def prepare_course() -> None:
+    """Refresh COURSE: the project's files with their times (generated folders left out), and a
+    pyproject.toml whose [tool.mutmut] mutates only COURSE_MODULES and runs COURSE_TESTS. mutmut's
+    verdicts (COURSE/mutants) are kept, so a run continues where the last stopped."""
+    def generated(folder: str, names: list[str]) -> set[str]:
+        top = GENERATED_FOLDERS if Path(folder) == ROOT else set()
+        return {name for name in names if name in top or name in ("__pycache__", ".pytest_cache")}
+
+    shutil.copytree(ROOT, COURSE, ignore=generated, dirs_exist_ok=True)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    settings = tomllib.loads(pyproject)["tool"]["mutmut"] | {
+        "only_mutate": [module.replace(".", "/") + ".py" for module in COURSE_MODULES], "do_not_mutate": [],
+        "also_copy": list(COURSE_ALSO_COPY), "pytest_add_cli_args": ["-x", "-q"],
+        "pytest_add_cli_args_test_selection": list(COURSE_TESTS)}
+    section = "[tool.mutmut]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
+    start = pyproject.index("[tool.mutmut]")
+    following = pyproject.find("\n[", start)
+    (COURSE / "pyproject.toml").write_text(pyproject[:start] + section + ("" if following < 0 else pyproject[following:]))
+
+
 def verdicts(module: str) -> dict[str, int | None]:
-    """{mutant name: mutmut's exit code} for one module (dotted name), from mutants/<module>.py.meta."""
-    meta = ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
+    """{mutant name: mutmut's exit code} for one module (dotted name), from its meta_path."""
+    meta = meta_path(module)
     if not meta.is_file():
         return {}
     return json.loads(meta.read_text())["exit_code_by_key"]
@@ -302,9 +350,10 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0, 
     mutants/<module>.py.meta (1 killed, 0 survived, 36 stopped after `minutes_each`: an endless loop).
     A mutant that makes tests/conftest.py fail to import (it builds the shared configs) errors every
     test: killed. Other verdicts are kept as pytest's exit code and judged again on the next recheck."""
-    stats = json.loads((ROOT / "mutants" / "mutmut-stats.json").read_text())
+    root = workspace(modules)
+    stats = json.loads((root / "mutants" / "mutmut-stats.json").read_text())
     tests_by_function, seconds = stats["tests_by_mangled_function_name"], stats["duration_by_test"]
-    pytest_arguments = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args"]
+    pytest_arguments = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args"]
     ignored = tuple(argument.split("=", 1)[1] for argument in pytest_arguments if argument.startswith("--ignore="))
     chosen = [(module, name) for module in modules for name, code in verdicts(module).items()
               if (code in SURVIVED and name not in EQUIVALENT) or code in TIMED_OUT or code == UNUSABLE
@@ -314,7 +363,7 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0, 
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
         environment = dict(os.environ, MUTANT_UNDER_TEST=name, OMP_NUM_THREADS="1")
         try:
-            finished = subprocess.run(command, cwd=ROOT / "mutants", env=environment, capture_output=True,
+            finished = subprocess.run(command, cwd=root / "mutants", env=environment, capture_output=True,
                                       timeout=60 * minutes_each)
         except subprocess.TimeoutExpired:
             return 36
@@ -337,10 +386,9 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0, 
 
     with ThreadPoolExecutor(children) as pool:
         for module, name, code in pool.map(judge, chosen):
-            meta_path = ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
-            meta = json.loads(meta_path.read_text())
+            meta = json.loads(meta_path(module).read_text())
             meta["exit_code_by_key"][name] = code
-            meta_path.write_text(json.dumps(meta))
+            meta_path(module).write_text(json.dumps(meta))
             print(f"{name}: {'killed' if code in FAILED_TEST else 'survived' if code in SURVIVED else code}", flush=True)
 
 
@@ -372,9 +420,12 @@ def main() -> None:
                          "stopped as soon as it tests mutants)")
         names = sample(modules, args.sample, args.seed) if args.sample is not None else [f"{m}.x*" for m in modules]
         command = [str(mutmut), "run", "--max-children", str(args.children)] + names
+        root = workspace(modules)
+        if root == COURSE:
+            prepare_course()
         try:
             if names:  # mutmut run without names would run every module
-                subprocess.run(command, cwd=ROOT, timeout=60 * args.minutes, check=False)
+                subprocess.run(command, cwd=root, timeout=60 * args.minutes, check=False)
         except subprocess.TimeoutExpired:
             print(f"\ntime budget of {args.minutes:g} min reached; run again to continue where it stopped")
     print(report(modules))
