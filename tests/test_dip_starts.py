@@ -331,3 +331,102 @@ def test_a_missing_model_checkpoint_gets_a_clear_error(tmp_path, capsys, command
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: --ckpt {tmp_path / 'absent.pt'} does not exist; train it with") and "Traceback" not in error
+
+
+# ----- the study's jobs: keys, cache, workers -------------------------------------------------------------------
+
+def _job_keys(tmp_path, **changes) -> list:
+    options = dict(model_path=tmp_path / "model.pt", cache=tmp_path / "cache", seeds=(0, 1), per_class=2,
+                   corruptions=CORRUPTIONS[:2], settings=TINY, specs=(), reference=True,
+                   classifier_path=tmp_path / "classifier.pt") | changes
+    return dip_ext.starts.start_jobs(**options)
+
+
+def test_a_start_job_is_keyed_by_everything_that_changes_its_rows(tmp_path, monkeypatch):
+    """One job per (corruption, seed), named by both; its cache key changes with the settings, the
+    digits per class, the starts plugged in and their code, the reverse process's code and either
+    checkpoint, and with nothing else, so a cached result is never read for another study."""
+    trained = []
+    monkeypatch.setattr(dip_ext.starts, "study_classifier", trained.append)
+    (tmp_path / "model.pt").write_bytes(b"model")
+    (tmp_path / "classifier.pt").write_bytes(b"classifier")
+    jobs = _job_keys(tmp_path)
+    assert trained == [tmp_path / "classifier.pt"], "the classifier is trained once, before any worker reads it"
+    first, second = CORRUPTIONS[0], CORRUPTIONS[1]
+    assert [path.name.rsplit("_", 1)[0] for path, _ in jobs] == [
+        f"{first.name.replace(' ', '_')}_seed0", f"{first.name.replace(' ', '_')}_seed1",
+        f"{second.name.replace(' ', '_')}_seed0", f"{second.name.replace(' ', '_')}_seed1"]
+    assert all(path.parent == tmp_path / "cache" and path.suffix == ".json" for path, _ in jobs)
+    assert [arguments for _, arguments in jobs][1] == (tmp_path / "model.pt", tmp_path / "classifier.pt", first, TINY,
+                                                       1, 2, (), True)
+    paths = [path for path, _ in jobs]
+    assert [path for path, _ in _job_keys(tmp_path)] == paths, "the same study, the same keys"
+    assert [path for path, _ in _job_keys(tmp_path, seeds=(1, 2))][0] == paths[1], "a seed's key is its own"
+    mine = tmp_path / "mine.py"
+    mine.write_text("def mine(problem):\n    return None\n")
+    changed = {"per class": dict(per_class=3), "settings": dict(settings=TINY.__class__(dip_iterations=(3,))),
+               "a start of one's own": dict(specs=(f"{mine}:mine",)), "no reference start": dict(reference=False)}
+    for what, change in changed.items():
+        assert not set(path for path, _ in _job_keys(tmp_path, **change)) & set(paths), what
+    before = [path for path, _ in _job_keys(tmp_path, specs=(f"{mine}:mine",))]
+    mine.write_text("def mine(problem):\n    return 0\n")
+    assert not set(path for path, _ in _job_keys(tmp_path, specs=(f"{mine}:mine",))) & set(before), "its code changed"
+    for checkpoint in ("model.pt", "classifier.pt"):
+        (tmp_path / checkpoint).write_bytes(b"retrained")
+        assert not set(path for path, _ in _job_keys(tmp_path)) & set(paths), checkpoint
+        (tmp_path / checkpoint).write_bytes(checkpoint.split(".")[0].encode())
+    (tmp_path / "restore.py").write_text("# the reverse process, changed\n")
+    monkeypatch.setattr(dip_ext.restore, "__file__", str(tmp_path / "restore.py"))
+    assert not set(path for path, _ in _job_keys(tmp_path)) & set(paths), "the reverse process's code"
+
+
+def _fake_job(computed):
+    def job(model_path, classifier_path, corruption, settings, seed, per_class, specs, reference):
+        computed.append(seed)
+        return {"rows": [{"seed": seed}], "grid": {"DIP 3": np.full((2, 28, 28), 0.123456789)},
+                "waiting": {"mine": "mine.py, mine: fill it in"} if seed == 9 else {}}
+    return job
+
+
+def test_a_finished_job_is_written_whole_and_read_back_instead_of_computed_again(tmp_path, monkeypatch):
+    computed = []
+    monkeypatch.setattr(dip_ext.starts, "_job", _fake_job(computed))
+    jobs = [(tmp_path / "cache" / f"seed{seed}.json", (None, None, None, None, seed, 1, (), True)) for seed in (0, 1, 2)]
+    result = dip_ext.starts.run_job(*jobs[0])
+    assert isinstance(result["grid"]["DIP 3"], np.ndarray) and np.all(result["grid"]["DIP 3"] == 0.1235), \
+        "the grid's images kept to 4 decimals, as the cache keeps them"
+    assert jobs[0][0].exists() and list(jobs[0][0].parent.iterdir()) == [jobs[0][0]], "written whole: no .tmp left"
+    results = dip_ext.starts.run_all(jobs, workers=0)
+    assert computed == [0, 1, 2], "the cached job is read, the others computed"
+    assert [result["rows"] for result in results] == [[{"seed": 0}], [{"seed": 1}], [{"seed": 2}]]
+    assert all(np.all(result["grid"]["DIP 3"] == 0.1235) for result in results)
+    dip_ext.starts.run_all(jobs, workers=0)
+    assert computed == [0, 1, 2]
+    waiting = tmp_path / "cache" / "seed9.json"
+    assert dip_ext.starts.run_job(waiting, (None, None, None, None, 9, 1, (), True))["waiting"]
+    assert not waiting.exists(), "a job that waits for a TODO is computed again once it is filled in"
+
+
+def test_a_job_restores_the_study_digits_with_the_checkpoints_it_names(tmp_path, monkeypatch, tiny_mnist):
+    """_job hands run_corruption the model's own schedule, the classifier trained without the study's
+    digits, the held-out real digits, the study's digits and labels and the starts its specs name."""
+    received = {}
+    monkeypatch.setattr(dip_ext.starts, "study_classifier", lambda path: ("classifier", path))
+    monkeypatch.setattr(dip_ext.starts, "run_corruption", lambda *arguments: received.setdefault("arguments", arguments))
+    dip_ext.starts._job(tiny_mnist, tmp_path / "classifier.pt", CORRUPTIONS[0], TINY, 3, 1, (), True)
+    model, schedule, classifier, real, digits, labels, corruption, settings, seed, methods = received["arguments"]
+    _, config = load_model(tiny_mnist)
+    assert torch.equal(schedule.alphas_cumprod, config.make_schedule().alphas_cumprod)
+    assert (classifier, corruption, settings, seed) == (("classifier", tmp_path / "classifier.pt"), CORRUPTIONS[0], TINY, 3)
+    assert torch.equal(real, dip_ext.starts.model_and_held_out_digits()[1][0]), "the held-out digits, the Frechet reference"
+    study_digits, study_labels = dip_ext.starts.study_digits(1)
+    assert torch.equal(digits, study_digits) and torch.equal(labels, study_labels)
+    assert [method.name for method in methods] == [RULE_START]
+
+
+def test_the_study_classifier_is_trained_without_the_study_digits(tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(dip_ext.starts, "load_or_train_classifier",
+                        lambda path, set_aside_per_class: asked.append((path, set_aside_per_class)) or ("trained", None))
+    assert dip_ext.starts.study_classifier(tmp_path / "c.pt") == "trained"
+    assert asked == [(tmp_path / "c.pt", dip_ext.starts.STUDY_DIGITS_SET_ASIDE)]
