@@ -2,6 +2,9 @@
 that has rotted (tools/check_docs.py), with a demonstration that the check catches each kind of rot."""
 import re
 
+import pytest
+
+from tools import check_docs
 from tools.check_docs import (REPEATED_PARAGRAPH, ROOT, doc_files, graded_points, handout_readme_problems, link_problems, make_problems,
                               measured_problems, number_problems, points_problems, problems, python_problems, quoted_commands,
                               repeated_problems, slug)
@@ -10,7 +13,32 @@ from tools.student_copy import STUDENT_GUIDE
 
 
 def test_every_link_command_make_target_and_measurement_of_the_docs_holds():
-    assert problems(doc_files()) == []
+    files = doc_files()
+    linked = {ROOT / path for path in re.findall(r"\]\((docs/[\w-]+\.md)\)", (ROOT / "README.md").read_text())}
+    assert files[0] == ROOT / "README.md" and set(files[1:]) == linked and files[1:] == sorted(files[1:]), \
+        "the check reads the README and every guide it leads to"
+    assert problems(files) == []
+
+
+def test_the_check_reads_the_makefile_and_points_of_the_project_it_is_given(tmp_path):
+    (tmp_path / "guide.md").write_text("Run `make hello`.\n")
+    (tmp_path / "Makefile").write_text("hello:\n\techo hello\n")
+    assert problems([tmp_path / "guide.md"], root=tmp_path) == []
+    (tmp_path / "Makefile").write_text("goodbye:\n\techo goodbye\n")
+    assert problems([tmp_path / "guide.md"], root=tmp_path) == ["guide.md: `make hello`: the Makefile has no target hello"]
+
+
+def test_the_check_command_prints_each_problem_and_fails_on_any(monkeypatch, capsys):
+    monkeypatch.setattr(check_docs, "doc_files", lambda: [ROOT / "README.md", ROOT / "docs" / "dip.md"])
+    monkeypatch.setattr(check_docs, "problems", lambda files: [f"{len(files)} files, one problem"])
+    with pytest.raises(SystemExit) as ended:
+        check_docs.main()
+    assert ended.value.code == 1
+    assert capsys.readouterr().out.splitlines() == ["2 files, one problem", "1 problem(s) in 2 files"]
+    monkeypatch.setattr(check_docs, "problems", lambda files: [])
+    with pytest.raises(SystemExit) as ended:
+        check_docs.main()
+    assert ended.value.code == 0 and capsys.readouterr().out == "0 problem(s) in 2 files\n"
 
 
 def test_the_readme_is_short_and_leads_to_every_guide():

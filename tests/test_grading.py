@@ -382,3 +382,165 @@ def test_an_interrupted_batch_keeps_the_rows_it_graded(tmp_path, monkeypatch):
         rows = list(csv.DictReader(written))
     assert graded == ["alice"] and [row["submission"] for row in rows] == ["alice"]
     assert rows[0]["not graded because"].startswith("not graded: ddpm.py is missing")
+
+
+# ----- the command: its tables and its arguments, with the grading faked ---------------------------------------
+
+def _graded(scores: dict[str, tuple[float, float]], output: str = "") -> dict:
+    return {"score": sum(score for score, _ in scores.values()), "output": output,
+            "tests": [{"name": name, "score": score, "max_score": possible, "output": f"{name} says so\nmore"}
+                      for name, (score, possible) in scores.items()]}
+
+
+def test_the_mutant_table_gives_each_mutants_points_lost_and_the_tests_that_catch_it(monkeypatch, capsys):
+    import tools.grading_mutants
+    monkeypatch.setattr(tools.grading_mutants, "MUTANTS", {"sign flipped": None, "harmless": None})
+    made = []
+    monkeypatch.setattr(tools.grading_mutants, "mutated_submission", lambda mutant, folder: made.append(mutant) or folder)
+    reports = {"sign flipped": _graded({"schedule": (2, 2), "loss": (0, 3), "sampler": (1, 4)}),
+               "harmless": _graded({"schedule": (2, 2), "loss": (3, 3), "sampler": (4, 4)})}
+    monkeypatch.setattr(grade_module, "grade", lambda submission, results, quiet: reports[made[-1]])
+    table = grade_module.mutant_table().splitlines()
+    assert made == ["sign flipped", "harmless"]
+    assert table == [f"{'mutant':<52}{'points lost':>12}  graded tests that catch it",
+                     f"{'sign flipped':<52}{'6/9':>12}  loss, sampler", f"{'harmless':<52}{'0/9':>12}  "]
+    assert capsys.readouterr().out.splitlines() == table, "each line printed as it is measured"
+
+
+def test_the_attack_table_gives_each_attacks_score_what_it_says_and_whether_it_reached_outside(monkeypatch, capsys):
+    import tools.grading_attacks
+    from tools.grading_attacks import Attack
+    attacks = {"reads the tests": Attack("handout", "x = 1\n"), "writes the victim": Attack("handout", "x = 2\n", aims_outside=True)}
+    monkeypatch.setattr(tools.grading_attacks, "ATTACKS", attacks)
+    submitted, graded = [], []
+
+    def submission(name, folder, handout, targets=None):
+        submitted.append((name, targets is not None, (handout / "utils.py").exists()))
+        folder.mkdir(parents=True)
+        if targets is not None:  # what an attack that gets through would do
+            targets.victim.write_text("changed\n")
+        return folder
+
+    def grading(submission_folder, results, quiet):
+        graded.append(results.name)
+        return _graded({"a": (1, 2), "b": (0, 3)}, output="")
+
+    monkeypatch.setattr(tools.grading_attacks, "attack_submission", submission)
+    monkeypatch.setattr(grade_module, "grade", grading)
+    table = grade_module.attack_table().splitlines()
+    assert submitted == [("reads the tests", False, True), ("writes the victim", True, True)], \
+        "each attack built on a fresh handout, the outside targets only for an attack that aims there"
+    assert graded == ["results.json", "results.json", "results.json"], "an outside attack is followed by one more grading"
+    assert table[0] == f"{'attack':<76}{'score':>7}  what the results say"
+    assert table[1] == f"{'reads the tests':<76}{'1/5':>7}  a says so | b says so"
+    assert table[2] == (f"{'writes the victim':<76}{'1/5':>7}  victim CHANGED, 0 bytes received on 127.0.0.1 | "
+                        "a says so | b says so")
+    assert capsys.readouterr().out.splitlines() == table
+
+
+def _command(monkeypatch, *arguments):
+    monkeypatch.setattr(sys, "argv", ["tools.grade", *map(str, arguments)])
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        grade_module.main()
+    finally:
+        installed = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, previous)
+    return installed
+
+
+def test_the_grade_command_runs_what_each_option_asks_and_says_what_it_wrote(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(grade_module, "mutant_table", lambda: calls.append("mutants"))
+    monkeypatch.setattr(grade_module, "attack_table", lambda: calls.append("attacks"))
+    monkeypatch.setattr(grade_module, "grade_all", lambda folder, csv_path, trusted: calls.append(
+        ("all", folder, csv_path, trusted)) or [{"submission": "alice", "score": 3.5, "max_score": 5, "not graded because": ""},
+                                                {"submission": "bob", "score": 0, "max_score": 5, "not graded because": "no ddpm.py"}])
+    monkeypatch.setattr(grade_module, "grade", lambda folder, results: calls.append(("one", folder, results)) or
+                        {"score": 4, "output": "2 tests failed"})
+    handler = _command(monkeypatch, "--mutants")
+    assert calls == ["mutants"]
+    assert handler not in (signal.SIG_DFL, signal.SIG_IGN, None), "SIGTERM unwinds the command"
+    with pytest.raises(SystemExit) as ended:
+        handler(signal.SIGTERM, None)
+    assert ended.value.code == 128 + signal.SIGTERM
+    _command(monkeypatch, "--attacks")
+    assert calls[-1] == "attacks"
+    (tmp_path / "batch").mkdir()
+    _command(monkeypatch, "--all", tmp_path / "batch", "--csv", tmp_path / "g.csv", "--trusted")
+    assert calls[-1] == ("all", tmp_path / "batch", tmp_path / "g.csv", True)
+    assert capsys.readouterr().out.splitlines() == [f"{'alice':<40} {3.5:>5g}/5  ", f"{'bob':<40} {0:>5g}/5  no ddpm.py",
+                                                    f"wrote {tmp_path / 'g.csv'} (2 submissions)"]
+    _command(monkeypatch, "--all", tmp_path / "batch")
+    assert calls[-1] == ("all", tmp_path / "batch", Path("grades.csv"), False), "the default CSV, untrusted"
+    capsys.readouterr()
+    (tmp_path / "student").mkdir()
+    _command(monkeypatch, tmp_path / "student", "--results", tmp_path / "r.json")
+    assert calls[-1] == ("one", (tmp_path / "student").resolve(), tmp_path / "r.json")
+    assert capsys.readouterr().out.splitlines() == ["2 tests failed", f"score 4 written to {tmp_path / 'r.json'}"]
+    _command(monkeypatch, tmp_path / "student")
+    assert calls[-1] == ("one", (tmp_path / "student").resolve(), Path("results.json"))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ((), "error: None is not a directory; pass the folder holding the student's ('ddpm.py', 'utils.py')"),
+    (("missing",), "error: missing is not a directory; pass the folder holding the student's"),
+    (("--all", "missing"), "error: missing is not a directory; pass the folder holding one subfolder per submission"),
+])
+def test_the_grade_command_refuses_a_folder_that_is_not_there_in_one_line(monkeypatch, tmp_path, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(grade_module, "grade", lambda *args, **kwargs: pytest.fail("nothing may be graded"))
+    monkeypatch.setattr(grade_module, "grade_all", lambda *args, **kwargs: pytest.fail("nothing may be graded"))
+    with pytest.raises(SystemExit) as refused:
+        _command(monkeypatch, *arguments)
+    assert str(refused.value).startswith(message)
+
+
+def test_a_grader_runs_pytest_in_grading_with_the_requests_environment_and_its_output_in_the_report(tmp_path, monkeypatch):
+    """tools/graders.grader as the fork runs it, here in this process with its descriptors, environment
+    and folder put back: stdin is /dev/null, stdout and stderr append to the report, SIGINT raises
+    KeyboardInterrupt as in pytest, and pytest's exit code is returned."""
+    seen = {}
+
+    def fake_main(arguments):
+        seen.update(arguments=arguments, cwd=os.getcwd(), environment=dict(os.environ), stdin=os.read(0, 10),
+                    sigint=signal.getsignal(signal.SIGINT))
+        os.write(1, b"out\n")
+        os.write(2, b"err\n")
+        return 3
+
+    monkeypatch.setattr(graders, "pytest", type("FakePytest", (), {"main": staticmethod(fake_main)}))
+    report = tmp_path / "report.txt"
+    report.write_text("before\n")
+    saved = [os.dup(descriptor) for descriptor in (0, 1, 2)]
+    environment, folder, sigint = dict(os.environ), os.getcwd(), signal.getsignal(signal.SIGINT)
+    try:
+        code = graders.grader(["-q"], {"ONLY": "this"}, str(report))
+    finally:
+        for descriptor, copy in enumerate(saved):
+            os.dup2(copy, descriptor)
+            os.close(copy)
+        os.environ.clear()
+        os.environ.update(environment)
+        os.chdir(folder)
+        signal.signal(signal.SIGINT, sigint)
+    assert code == 3
+    assert seen == {"arguments": ["-q"], "cwd": str(ROOT / "grading"), "environment": {"ONLY": "this"}, "stdin": b"",
+                    "sigint": signal.default_int_handler}
+    assert report.read_text() == "before\nout\nerr\n"
+
+
+def test_the_grader_server_serves_its_stdin_and_ignores_ctrl_c(monkeypatch):
+    served = []
+    monkeypatch.setattr(graders, "serve", lambda requests, answers: served.append((requests, answers)))
+    monkeypatch.setattr(sys, "argv", ["tools.graders"])
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        graders.main()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN, "Ctrl-C reaches the grader, not the server"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert served == [(sys.stdin, sys.stdout)]
+    monkeypatch.setattr(sys, "argv", ["tools.graders", "--no-such-option"])
+    with pytest.raises(SystemExit):
+        graders.main()
