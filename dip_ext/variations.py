@@ -222,7 +222,7 @@ def _fits(problems: list[StartProblem], config: DipConfig, iterations: tuple[int
 
 
 def run_variations(model, schedule: Schedule, classifier, digits: Tensor, labels: Tensor, corruption: Corruption,
-                   settings: VariationSettings, seed: int = 0) -> list[dict]:
+                   settings: VariationSettings, seed: int) -> list[dict]:
     """Every row of the four questions and their baselines on one corruption of `digits` (N, 1, 28, 28)
     in [-1, 1], labels (N,): {question, corruption, seed, method, steps, and MEASURES}; steps 0 is a
     method without the reverse process. Spreads are measured on question 3's rows and the DDPM alone

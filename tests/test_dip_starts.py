@@ -318,6 +318,13 @@ def test_best_by_steps_takes_each_starts_best_labelled_setting_per_step_count():
     assert table[2] == "| start | alone | 2 steps | 5 steps |"
     assert table[4] == "| DIP 3 | 20.00 | 22.50 (t0 100, ddim, 100%) | 23.00 (t0 20, ddpm, 90%) |"
     assert table[5] == "| noise | - | - | 9.00 (t0 200, ddim, 100%) |"
+    other = [_row("DIP 3", 0, 0, 15.0, label=False, sampler="-", corruption="d"), _row("DIP 3", 20, 1, 16.0, corruption="d")]
+    assert best_by_steps(summarise(rows + other)).splitlines() == [
+        "c:", "", "| start | alone | 1 steps | 2 steps | 5 steps |", "|---|---|---|---|---|",
+        "| DIP 3 | 20.00 | - | 22.50 (t0 100, ddim, 100%) | 23.00 (t0 20, ddpm, 90%) |",
+        "| noise | - | - | - | 9.00 (t0 200, ddim, 100%) |", "",
+        "d:", "", "| start | alone | 1 steps | 2 steps | 5 steps |", "|---|---|---|---|---|",
+        "| DIP 3 | 15.00 | 16.00 (t0 20, ddim, 100%) | - | - |"], "each corruption's whole table, a blank line between"
 
 
 @pytest.mark.parametrize("command", ["viz.dip_start", "dip_ext.run_starts"])
