@@ -9,7 +9,7 @@ from tools.check_docs import (REPEATED_PARAGRAPH, ROOT, doc_files, graded_points
                               measured_problems, number_problems, points_problems, problems, python_problems, quoted_commands,
                               repeated_problems, slug)
 from tools.grading_attacks import isolation_table
-from tools.student_copy import STUDENT_GUIDE
+from tools.student_copy import OPTIONS, STUDENT_GUIDE
 
 
 def test_every_link_command_make_target_and_measurement_of_the_docs_holds():
@@ -20,12 +20,18 @@ def test_every_link_command_make_target_and_measurement_of_the_docs_holds():
     assert problems(files) == []
 
 
-def test_the_check_reads_the_makefile_and_points_of_the_project_it_is_given(tmp_path):
-    (tmp_path / "guide.md").write_text("Run `make hello`.\n")
+def test_the_check_reads_the_makefile_and_runs_the_commands_of_the_project_it_is_given(tmp_path):
+    (tmp_path / "guide.md").write_text("Run `make hello`, then `python hello.py --name you`.\n")
     (tmp_path / "Makefile").write_text("hello:\n\techo hello\n")
+    (tmp_path / "hello.py").write_text("import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--name')\n"
+                                       "parser.parse_args()\n")
     assert problems([tmp_path / "guide.md"], root=tmp_path) == []
     (tmp_path / "Makefile").write_text("goodbye:\n\techo goodbye\n")
-    assert problems([tmp_path / "guide.md"], root=tmp_path) == ["guide.md: `make hello`: the Makefile has no target hello"]
+    (tmp_path / "hello.py").write_text("import argparse\nargparse.ArgumentParser().parse_args()\n")
+    found = problems([tmp_path / "guide.md"], root=tmp_path)
+    assert found[0] == "guide.md: `make hello`: the Makefile has no target hello"
+    assert len(found) == 2 and found[1].startswith("guide.md: `python hello.py --name you`: exit 2") and \
+        "unrecognized arguments: --name you" in found[1]
 
 
 def test_the_check_command_prints_each_problem_and_fails_on_any(monkeypatch, capsys):
@@ -188,6 +194,9 @@ def test_the_check_finds_a_section_pasted_twice_and_only_that(tmp_path):
     assert repeated_problems(guide) == [f"guide.md: a paragraph is written 3 times: {paragraph[:60]!r}..."]
     guide.write_text(f"# A\n\n{paragraph}\n\n## B\n\n{paragraph}\n")
     assert repeated_problems(guide) == [f"guide.md: a paragraph is written 2 times: {paragraph[:60]!r}..."]
+    guide.write_text(f"# A\n\n{paragraph}\n{code}\n\n## B\n\n{paragraph}\n")
+    assert repeated_problems(guide) == [f"guide.md: a paragraph is written 2 times: {paragraph[:60]!r}..."], \
+        "the prose is compared without the code that follows it"
     shortest = "x" * REPEATED_PARAGRAPH
     guide.write_text(f"{shortest}\n\n{shortest}\n\n{shortest[1:]}\n\n{shortest[1:]}\n")
     assert repeated_problems(guide) == [f"guide.md: a paragraph is written 2 times: {shortest[:60]!r}..."], \
@@ -209,6 +218,9 @@ def test_the_check_finds_points_that_do_not_add_up(tmp_path):
     assert points_problems(guide, graded) == []
     guide.write_text("The autograder also runs hidden tests (5 of its 10 points).")
     assert points_problems(guide, graded) == ["guide.md: the hidden tests carry 4 of 10 points, not 5 of 10"]
+    guide.write_text("The autograder also runs hidden tests (5 of its\n10 points).")
+    assert points_problems(guide, graded) == ["guide.md: the hidden tests carry 4 of 10 points, not 5 of 10"], \
+        "a sentence broken across lines is read whole"
 
 
 def test_the_points_are_read_from_each_tests_mark_times_its_cases(tmp_path):
@@ -229,6 +241,7 @@ def test_the_check_finds_a_handout_readme_that_contradicts_itself():
     assert found and all("says both 'write your own figure code' and \"includes the course's figure code\"" in problem
                          for problem in found)
     assert all("'figures'" in problem for problem in found), "only the READMEs that ship the figure code"
+    assert len(found) == 2 ** (len(OPTIONS) - 1), "every set of options that holds figures, all of them included"
 
 
 def test_the_students_python_loads_a_checkpoint_and_samples_it(tiny_checkpoint):

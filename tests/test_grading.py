@@ -163,25 +163,36 @@ def test_autograder_zip_runs_as_gradescope_runs_it(tmp_path, autograder_root):
 def test_each_forked_grader_sees_exactly_its_requests_environment(tmp_path, monkeypatch):
     """tools/graders.py's forks, with pytest replaced by a dump of what the grader sees: the second
     grading has the second request's environment and nothing left from the first (AUTOGRADER_CPU_SECONDS
-    was set only there) or from the server's own; each runs in grading/; the server's environment stays
+    was set only there) or from the server's own; each runs in grading/, in a process of its own whose
+    pid the server answers first; the server answers its exit code once it has ended (the second
+    grader takes 0.3 s and exits 3; the third raises, which exits 1); the server's environment stays
     the one it started with."""
+    server = os.getpid()
+
     def seen(arguments):
-        os.write(1, json.dumps({"environment": dict(os.environ), "cwd": os.getcwd(), "arguments": arguments}).encode())
-        return 0
+        os.write(1, json.dumps({"environment": dict(os.environ), "cwd": os.getcwd(), "pid": os.getpid()}).encode())
+        if arguments == ["raise"]:
+            raise RuntimeError("the grader broke")
+        time.sleep(0.3 * len(arguments))
+        return len(arguments) if os.getpid() != server else 1  # run by the server itself: its process ends, failing
 
     monkeypatch.setattr(graders, "pytest", type("FakePytest", (), {"main": staticmethod(seen)}))
-    environments = [{"AUTOGRADER_CPU_SECONDS": "5", "HOME": "/first"}, {"HOME": "/second"}]
-    reports = [tmp_path / f"{index}.txt" for index in range(2)]
+    environments = [{"AUTOGRADER_CPU_SECONDS": "5", "HOME": "/first"}, {"HOME": "/second"}, {"HOME": "/third"}]
+    arguments = [[], ["-q", "-x", "-s"], ["raise"]]
+    reports = [tmp_path / f"{index}.txt" for index in range(3)]
     for report in reports:
         report.touch()
-    requests = [json.dumps({"arguments": [f"-k{index}"], "environment": environment, "report": str(report)})
-                for index, (environment, report) in enumerate(zip(environments, reports))]
+    requests = [json.dumps({"arguments": argv, "environment": environment, "report": str(report)})
+                for argv, environment, report in zip(arguments, environments, reports)]
     before, answers = dict(os.environ), io.StringIO()
     graders.serve(requests, answers)
-    assert [json.loads(line) for line in answers.getvalue().splitlines()][1::2] == [{"exit": 0}, {"exit": 0}]
-    for index, (environment, report) in enumerate(zip(environments, reports)):
+    said = [json.loads(line) for line in answers.getvalue().splitlines()]
+    assert [list(answer) for answer in said] == [["pid"], ["exit"]] * 3
+    assert [answer["exit"] for answer in said[1::2]] == [0, 3, 1]
+    for answer, environment, report in zip(said[::2], environments, reports):
         assert json.loads(report.read_text()) == {"environment": environment, "cwd": str(ROOT / "grading"),
-                                                  "arguments": [f"-k{index}"]}
+                                                  "pid": answer["pid"]}
+        assert answer["pid"] != server
     assert dict(os.environ) == before
 
 
