@@ -131,3 +131,22 @@ def test_the_course_kit_is_mutated_in_a_copy_that_mutates_only_it_and_runs_its_t
     assert mutants.meta_path("dip_ext.rules") == ROOT / "mutants" / "dip_ext" / "rules.py.meta"
     with pytest.raises(SystemExit, match="mutate the course kit's modules"):
         mutants.workspace(["tools.grade", "dip_ext.rules"])
+
+
+def test_an_equivalent_mutant_whose_line_changed_is_counted_again(tmp_path, monkeypatch):
+    """mutmut numbers a function's mutants afresh when it changes: an entry of EQUIVALENT whose recorded
+    line the mutant no longer adds is stale, counted as its verdict says and named."""
+    (tmp_path / "mutants").mkdir()
+    codes = {"m.x_f__mutmut_1": 0, "m.x_f__mutmut_2": 0, "m.x_f__mutmut_3": 1}
+    (tmp_path / "mutants" / "m.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    monkeypatch.setattr(mutants, "ROOT", tmp_path)
+    for name in codes:
+        monkeypatch.setitem(mutants.EQUIVALENT, name, "a reason")
+        monkeypatch.setitem(mutants.CHANGES, name, "x = clip(y)")
+    adds = {"m.x_f__mutmut_1": ["x = clip(y)"], "m.x_f__mutmut_2": ["x = None"], "m.x_f__mutmut_3": ["x = y"]}
+    monkeypatch.setattr(mutants, "changed_lines", lambda name, module: adds[name])
+    table = mutants.report(("m",))
+    # module, mutants, checked, killed, timeout, equivalent, survived, no tests, score = 1 / (1 + 1)
+    assert table.splitlines()[1].split() == ["m", "3", "3", "1", "0", "1", "1", "0", "50.0%"]
+    assert "stale equivalents, counted again" in table and "m.x_f__mutmut_2, m.x_f__mutmut_3" in table
+    assert "  m.x_f__mutmut_2" in table.split("survivors")[1] and "mutmut_1" not in table.split("survivors")[1]

@@ -5,6 +5,7 @@ cover the changed function, and count the bugs no test notices.
     make mutants MODULES="utils metrics" MINUTES=10
     python -m tools.mutants --report              # the per-module table of the last runs, and the survivors
     python -m tools.mutants --recheck             # judge survivors and mutants stopped at mutmut's limit again
+    python -m tools.mutants --equivalents --modules dip_ext.rules   # the equivalent mutants and why, as a table
     python -m tools.mutants --modules dip_ext.study --sample 60   # 60 mutants drawn at random: an estimate of the score
     python -m tools.mutants --modules mnist_ext.data --recheck --unchecked   # judged one by one, not through mutmut
     make mutants MODULES="tools.check_docs tools.grade tools.graders"      # the course kit's, in mutants-course/
@@ -20,6 +21,7 @@ N of its unchecked mutants drawn at random (seeded); the report then gives the s
 (Wilson's), which is what the checked mutants say about all of them when they are such a sample.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -77,7 +79,6 @@ _EMPTY_NAN = "the statistic of an empty (or one-point, unbiased) mode is nan eit
 _LABELS_TO_INT64 = ("samplers.labels_for turns the labels into int64 itself; whole-number labels give the same "
                     "digits either way (test_float_labels_are_digits_too)")
 _FIELD_ORDER = "asdict keeps the dataclass's field order, so the text is as stable unsorted"
-_CLIPPED_AGAIN = "digit_to_unit clips to [0, 1] itself, so the clamp to [-1, 1] before it changes nothing"
 _ONE_CYCLE_LR = "OneCycleLR sets every parameter group's learning rate from max_lr when it is built"
 _FUSED = "fused only changes how the same Adam update is computed (one kernel): speed, not behaviour"
 _MAP_LOCATION = ("map_location matters only for a checkpoint saved from a GPU, which a CPU-only machine cannot write: "
@@ -231,16 +232,6 @@ EQUIVALENT: dict[str, str] = {
     "mnist_ext.scoring.x_load_or_train_classifier__mutmut_47": "progress=None hides the bar: nothing computed changes",
     "mnist_ext.scoring.x__augment__mutmut_73": "grid_sample's align_corners is False by default",
     "dip_ext.quality.x_psnr__mutmut_4": _UNIT_RANGE,
-    "dip_ext.variations.x_refit_estimate__mutmut_3": _CLIPPED_AGAIN,
-    "dip_ext.variations.x_refit_estimate__mutmut_4": _CLIPPED_AGAIN,
-    "dip_ext.variations.x_refit_estimate__mutmut_5": _CLIPPED_AGAIN,
-    "dip_ext.variations.x_refit_estimate__mutmut_6": _CLIPPED_AGAIN,
-    "dip_ext.variations.x_refit_estimate__mutmut_8": _CLIPPED_AGAIN,
-    "dip_ext.variations.x_refit_estimate__mutmut_9": _CLIPPED_AGAIN,
-    "dip_ext.variations.x_refit_estimate__mutmut_10": _CLIPPED_AGAIN,
-    "dip_ext.variations.x_refit_estimate__mutmut_16": "progress=None hides the bar: nothing computed changes",
-    "dip_ext.variations.x_refit_estimate__mutmut_28": "the progress bar shown: nothing computed changes",
-    "dip_ext.variations.x_refit_estimate__mutmut_21": "the progress bar's default: nothing computed changes",
     "dip_ext.quality.x_psnr__mutmut_7": _UNIT_RANGE,
     "dip_ext.quality.x_psnr__mutmut_9": _PROMOTES,
     "dip_ext.quality.x_psnr__mutmut_11": _PROMOTES,
@@ -248,6 +239,13 @@ EQUIVALENT: dict[str, str] = {
     "dip_ext.quality.x_ssim__mutmut_13": _CLEAN_TYPE,
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
+
+
+CHANGES: dict[str, str] = {}
+"""The mutated line of equivalent mutants, as mutmut shows it (the line after `+`), for those whose
+judgement is checked: mutmut numbers a function's mutants afresh when the function changes, so an
+entry of EQUIVALENT can come to name another mutant. One whose line no longer reads so is stale:
+`report` counts it again and names it."""
 
 
 def workspace(modules: Collection[str]) -> Path:
@@ -285,6 +283,20 @@ def prepare_course() -> None:
     (COURSE / "pyproject.toml").write_text(pyproject[:start] + section + ("" if following < 0 else pyproject[following:]))
 
 
+def changed_lines(name: str, module: str) -> list[str]:
+    """The lines mutant `name` of `module` adds, as mutmut shows them (needs mutants/ and mutmut)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant  # requirements-dev.txt, as make mutants installs it
+
+    with contextlib.chdir(workspace([module])):
+        diff = get_diff_for_mutant(name, path=module.replace(".", "/") + ".py")
+    return [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+
+
+def stale(name: str, module: str) -> bool:
+    """Whether equivalent mutant `name` no longer makes the change CHANGES records for it."""
+    return name in CHANGES and CHANGES[name] not in changed_lines(name, module)
+
+
 def verdicts(module: str) -> dict[str, int | None]:
     """{mutant name: mutmut's exit code} for one module (dotted name), from its meta_path."""
     meta = meta_path(module)
@@ -317,11 +329,12 @@ def report(modules: tuple[str, ...]) -> str:
     for module in modules:
         codes = verdicts(module)
         checked = {name: code for name, code in codes.items() if code is not None}
-        equivalent = [name for name in checked if name in EQUIVALENT]  # whatever its verdict: a slow one timed out
-        judged_codes = [code for name, code in checked.items() if name not in EQUIVALENT]
+        outdated = [name for name in checked if name in EQUIVALENT and stale(name, module)]
+        equivalent = [name for name in checked if name in EQUIVALENT and name not in outdated]  # whatever its verdict
+        judged_codes = [code for name, code in checked.items() if name not in equivalent]
         killed = sum(code in KILLED for code in judged_codes)
         timed_out = sum(code in TIMED_OUT for code in judged_codes)
-        survived = [name for name, code in checked.items() if code in SURVIVED and name not in EQUIVALENT]
+        survived = [name for name, code in checked.items() if code in SURVIVED and name not in equivalent]
         no_tests = sum(code in (5, 33) for code in judged_codes)
         judged = killed + len(survived) + no_tests
         score = f"{killed / judged:.1%}" if judged else "-"
@@ -335,10 +348,23 @@ def report(modules: tuple[str, ...]) -> str:
         other = Counter(code for code in checked.values() if code not in KILLED | SURVIVED | {5, 33})
         if other:
             lines.append(f"{'':<22}other verdicts (exit code: count): {dict(other)}")
+        if outdated:
+            lines.append(f"{'':<22}stale equivalents, counted again (their line changed; update CHANGES and "
+                         f"EQUIVALENT): {', '.join(outdated)}")
     lines.append("killed counts failing tests and timeouts (timeout: of the killed, those stopped at the time limit);\n"
                  "score = killed / (killed + survived + no tests), equivalent mutants left out")
     if survivors:
         lines += ["", "survivors (see one with: .venv/bin/mutmut show NAME):"] + [f"  {name}" for name in sorted(survivors)]
+    return "\n".join(lines)
+
+
+def equivalents_table(modules: tuple[str, ...]) -> str:
+    """The equivalent mutants of `modules` (EQUIVALENT) as a Markdown table, each with why it changes nothing."""
+    lines = ["| module | mutant | why it changes nothing |", "|---|---|---|"]
+    for module in modules:
+        for name, reason in sorted(EQUIVALENT.items(), key=lambda item: (len(item[0]), item[0])):
+            if name.startswith(module + ".x"):
+                lines.append(f"| {module} | `{name[len(module) + 1:]}` | {reason} |")
     return "\n".join(lines)
 
 
@@ -405,12 +431,17 @@ def main() -> None:
                         help="run only this many unchecked mutants of each module, drawn at random")
     parser.add_argument("--seed", type=int, default=0, help="the draw of --sample")
     parser.add_argument("--report", action="store_true", help="only print the table of the runs so far")
+    parser.add_argument("--equivalents", action="store_true",
+                        help="only print the modules' equivalent mutants and why, as the Markdown table of docs/development.md")
     parser.add_argument("--recheck", action="store_true",
                         help="judge the survivors and the mutants stopped at mutmut's limit again, one by one (recheck)")
     parser.add_argument("--unchecked", action="store_true",
                         help="with --recheck: judge the unchecked mutants (or --sample of them) that way too, not through mutmut")
     args = parser.parse_args()
     modules = tuple(args.modules)
+    if args.equivalents:
+        print(equivalents_table(modules))
+        return
     if args.recheck:
         unchecked = ()
         if args.unchecked:
