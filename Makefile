@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup figures figures-mnist figures-dip test test-dip bench bench-mnist bench-dip bench-dip-start bench-dip-variations bench-grading bench-speed mutants handout fixtures grade grade-all autograder-zip clean
+.PHONY: setup figures figures-mnist figures-dip test test-dip bench bench-mnist bench-dip bench-dip-start bench-dip-variations bench-grading bench-speed mutants tables handout fixtures grade grade-all autograder-zip clean
 
 setup: $(STAMP)
 
@@ -68,6 +68,9 @@ MINUTES ?= 40
 mutants: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m tools.mutants $(if $(strip $(MODULES)),--modules $(MODULES)) --minutes $(MINUTES)
+
+tables: $(STAMP)  # every generated table of the guides, from the records in results/ (tools/tables.py)
+	$(PY) -m tools.check_docs --write-tables
 
 WITH ?=
 handout: $(STAMP)

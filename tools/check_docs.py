@@ -1,7 +1,8 @@
 """Check that nothing documented has rotted: links, anchors, commands, make targets and the date of
 every measurement, in README.md and docs/*.md.
 
-    python -m tools.check_docs            # prints each problem; exit 1 if there is any
+    python -m tools.check_docs                   # prints each problem; exit 1 if there is any
+    python -m tools.check_docs --write-tables    # rewrite the generated tables from their records (make tables)
 
 - every relative link and image resolves, and its #anchor names a heading of the target (GitHub's
   rule: lower case, punctuation dropped, spaces to hyphens);
@@ -25,9 +26,11 @@ every measurement, in README.md and docs/*.md.
   the total, public and hidden to the points the graded tests carry (read from grading/test_*.py);
 - no students' README cut for any set of handout options says two things that contradict each other
   (CONTRADICTIONS);
+- every generated table (tools/tables.py) is what its records make now;
 - no paragraph of prose (REPEATED_PARAGRAPH characters or more, outside code blocks) is written twice
   in one file: a section pasted twice goes stale in one place.
 """
+import argparse
 import ast
 import itertools
 import json
@@ -40,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.student_copy import OPTIONS, STUDENT_GUIDE, students_readme
+from tools.tables import doc_files, regenerated, stale_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_GUIDE_NAME = "students.md"
@@ -50,10 +54,6 @@ MEASURED = re.compile(r"^\*\*Measured\*\* \d{4}-\d{2}-\d{2} with `[^`]+`", flags
 REPEATED_PARAGRAPH = 200
 """Characters from which a paragraph written twice in one file counts as a pasted copy."""
 PLACEHOLDER = re.compile(r"[\[\]|<>()]|\.\.\.|^[A-Z][A-Z0-9_]*(=[A-Z_]+)?$")
-
-
-def doc_files(root: Path = ROOT) -> list[Path]:
-    return [root / "README.md"] + sorted((root / "docs").glob("*.md"))
 
 
 def slug(heading: str) -> str:
@@ -354,10 +354,21 @@ def problems(files: list[Path], root: Path = ROOT) -> list[str]:
     graded = graded_points(root)
     return ([problem for path in files for problem in link_problems(path) + measured_problems(path)
              + number_problems(path) + points_problems(path, graded) + repeated_problems(path)]
+            + [f"{table}: differs from its records (make tables)" for table in stale_tables(files)]
             + make_problems(commands, root) + python_problems(commands, root) + handout_readme_problems())
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write-tables", action="store_true",
+                        help="rewrite every generated table from its records instead (make tables)")
+    if parser.parse_args().write_tables:
+        for path in doc_files():
+            text = path.read_text()
+            if regenerated(text) != text:
+                path.write_text(regenerated(text))
+                print(f"rewrote the generated tables of {path.relative_to(ROOT)}")
+        return
     found = problems(doc_files())
     for problem in found:
         print(problem)

@@ -5,7 +5,7 @@ cover the changed function, and count the bugs no test notices.
     make mutants MODULES="utils metrics" MINUTES=10
     python -m tools.mutants --report              # the per-module table of the last runs, and the survivors
     python -m tools.mutants --recheck             # judge survivors and mutants stopped at mutmut's limit again
-    python -m tools.mutants --equivalents --modules dip_ext.rules   # the equivalent mutants and why, as a table
+    python -m tools.mutants --modules dip_ext.rules --record after   # its counts and equivalents into results/
     python -m tools.mutants --modules dip_ext.study --sample 60   # 60 mutants drawn at random: an estimate of the score
     python -m tools.mutants --modules mnist_ext.data --recheck --unchecked   # judged one by one, not through mutmut
     make mutants MODULES="tools.check_docs tools.grade tools.graders"      # the course kit's, in mutants-course/
@@ -34,6 +34,8 @@ from collections import Counter
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import records
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_MODULES = ("tools.check_docs", "tools.grade", "tools.graders")
@@ -322,35 +324,49 @@ def sample(modules: tuple[str, ...], count: int, seed: int = 0) -> list[str]:
     return chosen
 
 
+def counts(module: str) -> dict:
+    """One module's verdicts counted: mutants, checked, killed (failing tests and timeouts), timeout
+    (of the killed), equivalent, survived and no tests, with the names of the survivors, of the mutants
+    no test runs and of the stale equivalents (counted by their verdict)."""
+    codes = verdicts(module)
+    checked = {name: code for name, code in codes.items() if code is not None}
+    stale_names = [name for name in checked if name in EQUIVALENT and stale(name, module)]
+    equivalent = [name for name in checked if name in EQUIVALENT and name not in stale_names]  # whatever its verdict
+    judged = {name: code for name, code in checked.items() if name not in equivalent}
+    return {"module": module, "mutants": len(codes), "checked": len(checked),
+            "killed": sum(code in KILLED for code in judged.values()),
+            "timeout": sum(code in TIMED_OUT for code in judged.values()), "equivalent": len(equivalent),
+            "survived": sorted(name for name, code in judged.items() if code in SURVIVED),
+            "no tests": sorted(name for name, code in judged.items() if code in (5, 33)), "stale": stale_names,
+            "other": dict(Counter(code for code in checked.values() if code not in KILLED | SURVIVED | {5, 33}))}
+
+
+def score(row: dict) -> tuple[float | None, int]:
+    """(killed / judged, judged) of counts(); judged = killed + survived + no tests. None if nothing was judged."""
+    judged = row["killed"] + len(row["survived"]) + len(row["no tests"])
+    return (row["killed"] / judged if judged else None), judged
+
+
 def report(modules: tuple[str, ...]) -> str:
     lines = [f"{'module':<22}{'mutants':>8}{'checked':>8}{'killed':>8}{'timeout':>8}{'equivalent':>11}{'survived':>9}"
              f"{'no tests':>9}{'score':>8}  95% interval if the checked are a random sample"]
     survivors = []
     for module in modules:
-        codes = verdicts(module)
-        checked = {name: code for name, code in codes.items() if code is not None}
-        outdated = [name for name in checked if name in EQUIVALENT and stale(name, module)]
-        equivalent = [name for name in checked if name in EQUIVALENT and name not in outdated]  # whatever its verdict
-        judged_codes = [code for name, code in checked.items() if name not in equivalent]
-        killed = sum(code in KILLED for code in judged_codes)
-        timed_out = sum(code in TIMED_OUT for code in judged_codes)
-        survived = [name for name, code in checked.items() if code in SURVIVED and name not in equivalent]
-        no_tests = sum(code in (5, 33) for code in judged_codes)
-        judged = killed + len(survived) + no_tests
-        score = f"{killed / judged:.1%}" if judged else "-"
+        row = counts(module)
+        fraction, judged = score(row)
         interval = ""
-        if judged and len(checked) < len(codes):
-            low, high = wilson_interval(killed, judged)
+        if judged and row["checked"] < row["mutants"]:
+            low, high = wilson_interval(row["killed"], judged)
             interval = f"  {low:.1%} - {high:.1%}"
-        lines.append(f"{module:<22}{len(codes):>8}{len(checked):>8}{killed:>8}{timed_out:>8}{len(equivalent):>11}"
-                     f"{len(survived):>9}{no_tests:>9}{score:>8}{interval}")
-        survivors += survived + [name for name, code in checked.items() if code in (5, 33)]
-        other = Counter(code for code in checked.values() if code not in KILLED | SURVIVED | {5, 33})
-        if other:
-            lines.append(f"{'':<22}other verdicts (exit code: count): {dict(other)}")
-        if outdated:
+        lines.append(f"{module:<22}{row['mutants']:>8}{row['checked']:>8}{row['killed']:>8}{row['timeout']:>8}"
+                     f"{row['equivalent']:>11}{len(row['survived']):>9}{len(row['no tests']):>9}"
+                     f"{'-' if fraction is None else f'{fraction:.1%}':>8}{interval}")
+        survivors += row["survived"] + row["no tests"]
+        if row["other"]:
+            lines.append(f"{'':<22}other verdicts (exit code: count): {row['other']}")
+        if row["stale"]:
             lines.append(f"{'':<22}stale equivalents, counted again (their line changed; update CHANGES and "
-                         f"EQUIVALENT): {', '.join(outdated)}")
+                         f"EQUIVALENT): {', '.join(row['stale'])}")
     lines.append("killed counts failing tests and timeouts (timeout: of the killed, those stopped at the time limit);\n"
                  "score = killed / (killed + survived + no tests), equivalent mutants left out")
     if survivors:
@@ -358,14 +374,10 @@ def report(modules: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def equivalents_table(modules: tuple[str, ...]) -> str:
-    """The equivalent mutants of `modules` (EQUIVALENT) as a Markdown table, each with why it changes nothing."""
-    lines = ["| module | mutant | why it changes nothing |", "|---|---|---|"]
-    for module in modules:
-        for name, reason in sorted(EQUIVALENT.items(), key=lambda item: (len(item[0]), item[0])):
-            if name.startswith(module + ".x"):
-                lines.append(f"| {module} | `{name[len(module) + 1:]}` | {reason} |")
-    return "\n".join(lines)
+def equivalents(module: str) -> dict[str, str]:
+    """{mutant of `module` (without the module's name): why it changes nothing} of EQUIVALENT, in mutmut's order."""
+    names = sorted((name for name in EQUIVALENT if name.startswith(module + ".x")), key=lambda name: (len(name), name))
+    return {name[len(module) + 1:]: EQUIVALENT[name] for name in names}
 
 
 def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0, unchecked: Collection[str] = ()) -> None:
@@ -431,16 +443,21 @@ def main() -> None:
                         help="run only this many unchecked mutants of each module, drawn at random")
     parser.add_argument("--seed", type=int, default=0, help="the draw of --sample")
     parser.add_argument("--report", action="store_true", help="only print the table of the runs so far")
-    parser.add_argument("--equivalents", action="store_true",
-                        help="only print the modules' equivalent mutants and why, as the Markdown table of docs/development.md")
+    parser.add_argument("--record", metavar="TESTS", default=None,
+                        help="append each module's counts to results/mutation.jsonl, labelled with which tests judged "
+                             "them (e.g. before, after), for the tables of docs/development.md (tools/tables.py)")
     parser.add_argument("--recheck", action="store_true",
                         help="judge the survivors and the mutants stopped at mutmut's limit again, one by one (recheck)")
     parser.add_argument("--unchecked", action="store_true",
                         help="with --recheck: judge the unchecked mutants (or --sample of them) that way too, not through mutmut")
     args = parser.parse_args()
     modules = tuple(args.modules)
-    if args.equivalents:
-        print(equivalents_table(modules))
+    if args.record is not None:
+        rows = [{"tests": args.record} | {key: len(value) if isinstance(value, list) else value
+                                          for key, value in counts(module).items() if key not in ("stale", "other")}
+                | {"survivors": counts(module)["survived"], "equivalents": equivalents(module)} for module in modules]
+        records.append("mutation", rows, "python -m tools.mutants " + " ".join(sys.argv[1:]))
+        print(report(modules))
         return
     if args.recheck:
         unchecked = ()
