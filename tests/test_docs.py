@@ -97,7 +97,7 @@ worst gap 0.0043
 def test_the_check_catches_each_kind_of_rot(tmp_path):
     guide = tmp_path / "guide.md"
     guide.write_text(BROKEN)
-    assert link_problems(guide) == ["guide.md: link to no_such_file.md: no file no_such_file.md",
+    assert link_problems(guide, root=tmp_path) == ["guide.md: link to no_such_file.md: no file no_such_file.md",
                                     "guide.md: link to #no-such-heading: guide.md has no heading #no-such-heading"]
     assert measured_problems(guide) == ["guide.md: ## Output: shows output but no '**Measured** YYYY-MM-DD with "
                                         "`COMMAND`' line"]
@@ -279,3 +279,15 @@ def test_make_tables_rewrites_each_generated_table_and_the_check_names_a_hand_ed
     assert guide.read_text().endswith("| 3 | 9 |\n") and capsys.readouterr().out == "rewrote the generated tables of docs/guide.md\n"
     check_docs.main()
     assert capsys.readouterr().out == "", "a table already its records is left alone"
+
+
+def test_the_check_finds_a_link_or_path_that_leads_outside_the_repository(tmp_path):
+    repository = tmp_path / "repository"
+    (repository / "docs").mkdir(parents=True)
+    (tmp_path / "outside.md").write_text("# Outside\n")
+    guide = repository / "docs" / "guide.md"
+    guide.write_text("See [the homework](../../outside.md) and `../shared/homework.md`; [the README](../README.md).\n")
+    (repository / "README.md").write_text("# Read me\n")
+    assert link_problems(guide, root=repository) == [
+        "guide.md: `../shared/homework.md` leads outside the repository",
+        "guide.md: link to ../../outside.md: outside the repository"], "the file exists, but not in the repository"

@@ -4,8 +4,9 @@ every measurement, in README.md and docs/*.md.
     python -m tools.check_docs                   # prints each problem; exit 1 if there is any
     python -m tools.check_docs --write-tables    # rewrite the generated tables from their records (make tables)
 
-- every relative link and image resolves, and its #anchor names a heading of the target (GitHub's
-  rule: lower case, punctuation dropped, spaces to hyphens);
+- every relative link and image resolves inside the repository, and its #anchor names a heading of
+  the target (GitHub's rule: lower case, punctuation dropped, spaces to hyphens); no path in a code
+  span leads out of the repository (`../`);
 - every command quoted (in a ```bash block, or inline as `python ...` / `make ...`) still parses:
   a `python -m MODULE ARGS` or `python FILE.py ARGS` runs with its ARGS until its parser has
   checked them, then stops before any work (argparse.ArgumentParser.parse_args is wrapped to
@@ -67,14 +68,19 @@ def anchors(path: Path) -> set[str]:
     return {slug(line.lstrip("#")) for line in text.splitlines() if re.match(r"#{1,6} ", line)}
 
 
-def link_problems(path: Path) -> list[str]:
-    problems = []
-    for target in LINK.findall(FENCE.sub("", path.read_text())):
+def link_problems(path: Path, root: Path = ROOT) -> list[str]:
+    """Relative links that resolve nowhere, to a missing heading, or outside the repository (`root`),
+    and paths in code spans that lead out of it (`../`): a reader of the repository alone has neither."""
+    text = FENCE.sub("", path.read_text())
+    problems = [f"{path.name}: `{span}` leads outside the repository" for span in re.findall(r"`(\.\./[^`]*)`", text)]
+    for target in LINK.findall(text):
         if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
             continue
         file_part, _, anchor = target.partition("#")
         linked = (path.parent / file_part).resolve() if file_part else path
-        if not linked.exists():
+        if not linked.is_relative_to(root.resolve()):
+            problems.append(f"{path.name}: link to {target}: outside the repository")
+        elif not linked.exists():
             problems.append(f"{path.name}: link to {target}: no file {file_part}")
         elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
             problems.append(f"{path.name}: link to {target}: {linked.name} has no heading #{anchor}")
@@ -352,7 +358,7 @@ def handout_readme_problems(guide: str | None = None) -> list[str]:
 def problems(files: list[Path], root: Path = ROOT) -> list[str]:
     commands = [command for path in files for command in quoted_commands(path)]
     graded = graded_points(root)
-    return ([problem for path in files for problem in link_problems(path) + measured_problems(path)
+    return ([problem for path in files for problem in link_problems(path, root) + measured_problems(path)
              + number_problems(path) + points_problems(path, graded) + repeated_problems(path)]
             + [f"{table}: differs from its records (make tables)" for table in stale_tables(files)]
             + make_problems(commands, root) + python_problems(commands, root) + handout_readme_problems())
