@@ -291,3 +291,47 @@ def test_the_check_finds_a_link_or_path_that_leads_outside_the_repository(tmp_pa
     assert link_problems(guide, root=repository) == [
         "guide.md: `../shared/homework.md` leads outside the repository",
         "guide.md: link to ../../outside.md: outside the repository"], "the file exists, but not in the repository"
+
+
+TWO_TABLES = """<!-- table: psnr; pools: mean over seeds 0-2 -->
+| method | PSNR |
+|---|---|
+| a | 24.46 |
+| b | 24.50 |
+
+<!-- table: ssim; pools: one seed -->
+| method | SSIM |
+|---|---|
+| a | 0.81 |
+
+<!-- numbers from: gaps -->
+Nothing here.
+<!-- end numbers -->
+
+<!-- numbers from: psnr, ssim -->
+Method a reaches 24.46 dB and an SSIM of 0.81, or 0.82 by `--seed`1.50; a first method that beats nothing at
+all in this long sentence, which runs on well past eighty characters (24.46 dB) beats the second (24.50 dB).
+<!-- end numbers -->
+"""
+
+
+def test_each_answer_is_checked_and_named_by_all_its_tables(tmp_path):
+    """An answer that names a missing table does not stop the next from being checked; a problem names
+    every table of its answer; a number just after a code span is prose; a long sentence is cut at 80."""
+    guide = tmp_path / "guide.md"
+    guide.write_text(TWO_TABLES)
+    sentence = ("a first method that beats nothing at all in this long sentence, which runs on well past eighty "
+                "characters (24.46 dB) beats the second (24.50 dB).")
+    assert number_problems(guide) == [
+        "guide.md: an answer takes its numbers from gaps, which is no table here",
+        "guide.md: the answer from psnr, ssim quotes 0.82, which no cell of those tables holds",
+        "guide.md: the answer from psnr, ssim quotes 1.50, which no cell of those tables holds",
+        f"guide.md: the answer from psnr, ssim says 24.46 dB beats 24.50 dB: {sentence[:80]!r}"]
+    guide.write_text(TWO_TABLES.replace("numbers from: gaps", "numbers from: gaps, steps"))
+    assert number_problems(guide)[0] == "guide.md: an answer takes its numbers from gaps, steps, which is no table here"
+
+
+def test_a_link_after_a_web_link_is_checked_too(tmp_path):
+    guide = tmp_path / "guide.md"
+    guide.write_text("[web](https://example.org) then [a file](no_such_file.md)\n")
+    assert link_problems(guide, root=tmp_path) == ["guide.md: link to no_such_file.md: no file no_such_file.md"]
