@@ -150,3 +150,16 @@ def test_an_equivalent_mutant_whose_line_changed_is_counted_again(tmp_path, monk
     assert table.splitlines()[1].split() == ["m", "3", "3", "1", "0", "1", "1", "0", "50.0%"]
     assert "stale equivalents, counted again" in table and "m.x_f__mutmut_2, m.x_f__mutmut_3" in table
     assert "  m.x_f__mutmut_2" in table.split("survivors")[1] and "mutmut_1" not in table.split("survivors")[1]
+
+
+def test_forgetting_the_unkilled_keeps_only_the_kills_and_drops_the_test_stats(tmp_path, monkeypatch):
+    (tmp_path / "mutants").mkdir()
+    codes = {"m.x_f__mutmut_1": 1, "m.x_f__mutmut_2": 0, "m.x_f__mutmut_3": 33, "m.x_f__mutmut_4": 36,
+             "m.x_f__mutmut_5": None}
+    (tmp_path / "mutants" / "m.py.meta").write_text(json.dumps({"exit_code_by_key": codes, "other": "kept"}))
+    (tmp_path / "mutants" / "mutmut-stats.json").write_text("{}")
+    monkeypatch.setattr(mutants, "ROOT", tmp_path)
+    assert mutants.forget_unkilled(("m",)) == 2
+    meta = json.loads((tmp_path / "mutants" / "m.py.meta").read_text())
+    assert meta == {"exit_code_by_key": codes | {"m.x_f__mutmut_2": None, "m.x_f__mutmut_3": None}, "other": "kept"}
+    assert not (tmp_path / "mutants" / "mutmut-stats.json").exists(), "the next run maps the tests afresh"

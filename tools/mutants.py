@@ -9,6 +9,7 @@ cover the changed function, and count the bugs no test notices.
     python -m tools.mutants --modules dip_ext.study --sample 60   # 60 mutants drawn at random: an estimate of the score
     python -m tools.mutants --modules mnist_ext.data --recheck --unchecked   # judged one by one, not through mutmut
     make mutants MODULES="tools.check_docs tools.grade tools.graders"      # the course kit's, in mutants-course/
+    python -m tools.mutants --modules dip_ext.rules --forget-unkilled     # after adding tests: judge the unkilled again
 
 Configuration: [tool.mutmut] in pyproject.toml (what is copied, what is mutated, the pytest flags).
 mutmut keeps each verdict in mutants/, so a run cut short by its time budget continues where it
@@ -315,6 +316,22 @@ def wilson_interval(killed: int, judged: int, z: float = 1.96) -> tuple[float, f
     return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
 
 
+def forget_unkilled(modules: tuple[str, ...]) -> int:
+    """Forget the verdicts of every survivor and every mutant no test ran, and mutmut's record of
+    which tests cover what, so that the next run judges them with the tests as they are now (mutmut
+    keeps a verdict until the mutant's function changes, whatever the tests do). Returns how many."""
+    forgotten = 0
+    for module in modules:
+        meta = json.loads(meta_path(module).read_text())
+        for name, code in meta["exit_code_by_key"].items():
+            if code in SURVIVED | {5, 33}:
+                meta["exit_code_by_key"][name] = None
+                forgotten += 1
+        meta_path(module).write_text(json.dumps(meta))
+    (workspace(modules) / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    return forgotten
+
+
 def sample(modules: tuple[str, ...], count: int, seed: int = 0) -> list[str]:
     """`count` unchecked mutants of each module, drawn at random (seeded), for mutmut run."""
     chosen = []
@@ -443,6 +460,9 @@ def main() -> None:
                         help="run only this many unchecked mutants of each module, drawn at random")
     parser.add_argument("--seed", type=int, default=0, help="the draw of --sample")
     parser.add_argument("--report", action="store_true", help="only print the table of the runs so far")
+    parser.add_argument("--forget-unkilled", action="store_true",
+                        help="forget the survivors' and untested mutants' verdicts (and the test stats), so that the "
+                             "next run judges them with the tests as they are now")
     parser.add_argument("--record", metavar="TESTS", default=None,
                         help="append each module's counts to results/mutation.jsonl, labelled with which tests judged "
                              "them (e.g. before, after), for the tables of docs/development.md (tools/tables.py)")
@@ -452,6 +472,9 @@ def main() -> None:
                         help="with --recheck: judge the unchecked mutants (or --sample of them) that way too, not through mutmut")
     args = parser.parse_args()
     modules = tuple(args.modules)
+    if args.forget_unkilled:
+        print(f"forgot {forget_unkilled(modules)} verdicts; run again to judge them with the tests as they are now")
+        return
     if args.record is not None:
         rows = [{"tests": args.record} | {key: len(value) if isinstance(value, list) else value
                                           for key, value in counts(module).items() if key not in ("stale", "other")}
