@@ -119,7 +119,7 @@ def test_the_course_kit_is_mutated_in_a_copy_that_mutates_only_it_and_runs_its_t
     copied = tomllib.loads((tmp_path / "course" / "pyproject.toml").read_text())
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert copied["tool"]["mutmut"] == project["tool"]["mutmut"] | {
-        "only_mutate": ["tools/check_docs.py", "tools/grade.py", "tools/graders.py"], "do_not_mutate": [],
+        "only_mutate": ["tools/check_docs.py", "tools/tables.py", "tools/grade.py", "tools/graders.py"], "do_not_mutate": [],
         "also_copy": ["README.md", "docs", "Makefile", "requirements.txt", "requirements-dev.txt"],
         "pytest_add_cli_args": ["-x", "-q", "--deselect=tests/test_grading.py::test_autograder_zip_runs_as_gradescope_runs_it"],
         "pytest_add_cli_args_test_selection": list(mutants.COURSE_TESTS)}

@@ -8,7 +8,7 @@ cover the changed function, and count the bugs no test notices.
     python -m tools.mutants --modules dip_ext.rules --record after   # its counts and equivalents into results/
     python -m tools.mutants --modules dip_ext.study --sample 60   # 60 mutants drawn at random: an estimate of the score
     python -m tools.mutants --modules mnist_ext.data --recheck --unchecked   # judged one by one, not through mutmut
-    make mutants MODULES="tools.check_docs tools.grade tools.graders"      # the course kit's, in mutants-course/
+    make mutants MODULES="tools.check_docs tools.tables tools.grade tools.graders"   # the course kit's, in mutants-course/
     python -m tools.mutants --modules dip_ext.rules --forget-unkilled     # after adding tests: judge the unkilled again
 
 Configuration: [tool.mutmut] in pyproject.toml (what is copied, what is mutated, the pytest flags).
@@ -39,12 +39,12 @@ from pathlib import Path
 import records
 
 ROOT = Path(__file__).resolve().parents[1]
-COURSE_MODULES = ("tools.check_docs", "tools.grade", "tools.graders")
-"""The course kit's modules: the docs check and batch grading. Their tests read the library's sources
+COURSE_MODULES = ("tools.check_docs", "tools.tables", "tools.grade", "tools.graders")
+"""The course kit's modules: the docs check, the generated tables and batch grading. Their tests read the library's sources
 as text (the handout, the planted student bugs, the graded reference), which a run that mutates the
 library rewrites, so they are mutated apart, in COURSE: a copy of the project whose [tool.mutmut]
 mutates only these files and runs COURSE_TESTS."""
-COURSE_TESTS = ("tests/test_docs.py", "tests/test_grading.py")
+COURSE_TESTS = ("tests/test_docs.py", "tests/test_records.py", "tests/test_grading.py")
 COURSE_DESELECTED = ("tests/test_grading.py::test_autograder_zip_runs_as_gradescope_runs_it",)
 """Course tests left out: this one runs a copy of the grader outside the mutation folder, where
 mutmut's trampolines find no configuration."""
