@@ -99,3 +99,21 @@ def test_a_generated_table_is_rewritten_from_its_generator_and_a_hand_edit_is_fo
 
 def test_every_generated_table_in_the_guides_is_its_records():
     assert tables.stale_tables(doc_files()) == []
+
+
+def test_a_suite_run_is_timed_and_its_pair_tabled(tmp_path, monkeypatch):
+    from tools import bench_suite
+    (tmp_path / "test_one.py").write_text("import time\n\ndef test_one():\n    time.sleep(0.1)\n")
+    row = bench_suite.time_suite(tmp_path, workers="0")
+    assert (row["passed"], row["skipped"], row["checkout"]) == (1, 0, "unknown")
+    assert 0 < row["pytest seconds"] <= row["wall seconds"]
+    (tmp_path / "test_two.py").write_text("def test_two():\n    assert 1 + 1 == 3\n")
+    with pytest.raises(SystemExit, match="did not pass"):
+        bench_suite.time_suite(tmp_path, workers="0")
+    monkeypatch.setattr(records, "RESULTS", tmp_path / "results")
+    for label, seconds in (("before", 200.0), ("after", 209.0)):
+        records.append("suite", [{"label": label, "checkout": "0123456789abcdef", "passed": 9, "skipped": 1,
+                                  "pytest seconds": seconds, "wall seconds": seconds + 1, "workers": "auto"}], "bench")
+    table = tables.suite_times(["before", "after"]).splitlines()
+    assert [line.split(" | ")[:6] for line in table[2:]] == [["| before", "0123456789ab", "9", "1", "200.00", "+0.0%"],
+                                                            ["| after", "0123456789ab", "9", "1", "209.00", "+4.5%"]]

@@ -62,8 +62,26 @@ def mutation_equivalents(modules: list[str]) -> str:
     return "\n".join(lines)
 
 
+def suite_times(labels: list[str]) -> str:
+    """The latest suite run of each label (records "suite", tools/bench_suite.py), and each one's time
+    against the first label's: the cost of a change, paired on one machine."""
+    rows = records.read("suite")
+    latest = {line["row"]["label"]: line for line in rows}
+    lines = ["| run | commit | passed | skipped | pytest's time (s) | against the first | measured |",
+             "|---|---|---|---|---|---|---|"]
+    first = latest[labels[0]]["row"]["pytest seconds"]
+    for label in labels:
+        line = latest[label]
+        row = line["row"]
+        lines.append(f"| {label} | {row['checkout'][:12]} | {row['passed']} | {row['skipped']} | "
+                     f"{row['pytest seconds']:.2f} | {row['pytest seconds'] / first - 1:+.1%} | "
+                     f"{line['date'][:16].replace('T', ' ')}, {line['machine']['cpu']}, {line['machine']['cores']} cores |")
+    return "\n".join(lines)
+
+
 GENERATORS: dict[str, Callable[[list[str]], str]] = {"mutation-scores": mutation_scores,
-                                                     "mutation-equivalents": mutation_equivalents}
+                                                     "mutation-equivalents": mutation_equivalents,
+                                                     "suite-times": suite_times}
 
 
 def doc_files(root: Path = ROOT) -> list[Path]:
