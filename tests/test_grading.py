@@ -330,6 +330,26 @@ def test_a_batch_refuses_a_results_folder_someone_else_could_have_prepared(tmp_p
     assert not (tmp_path / "grades.csv").exists()
 
 
+def test_a_batch_grades_each_submission_folder_in_name_order_into_its_own_results(tmp_path, monkeypatch):
+    """Only folders are submissions, hidden ones (.git) left out, graded in name order with their
+    results named after them in a folder named as the CSV; an existing folder of this user that
+    nobody else may write is taken as it is; a batch with no folder says what it expects."""
+    batch = tmp_path / "batch"
+    for name in ("carol", "alice", ".git", "bob"):
+        (batch / name).mkdir(parents=True)
+    (batch / "notes.txt").write_text("not a submission")
+    graded = []
+    monkeypatch.setattr(grade_module, "grade", lambda folder, results, quiet: graded.append((folder, results)) or
+                        _report(("schedule", len(graded), 2)))
+    (tmp_path / "grades").mkdir(mode=0o700)
+    rows = grade_all(batch, tmp_path / "grades.csv", trusted=True)
+    assert graded == [((batch / name).resolve(), tmp_path / "grades" / f"{name}.json") for name in ("alice", "bob", "carol")]
+    assert [(row["submission"], row["score"]) for row in rows] == [("alice", 1), ("bob", 2), ("carol", 3)]
+    with pytest.raises(SystemExit, match=f"error: {tmp_path / 'empty'} holds no submission folders"):
+        (tmp_path / "empty").mkdir()
+        grade_all(tmp_path / "empty", tmp_path / "other.csv", trusted=True)
+
+
 def _report(*tests: tuple[str, float, float]) -> dict:
     return {"score": sum(score for _, score, _ in tests), "tests": [
         {"name": name, "score": score, "max_score": possible, "output": ""} for name, score, possible in tests]}
