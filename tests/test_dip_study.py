@@ -96,7 +96,11 @@ def test_a_rule_added_to_a_recorded_case_is_measured_without_fitting_plain_dip_a
     assert updated["rules"]["lowest_residual"]["averaged"]["index"] == 400 and updated["rules"]["lowest_residual"]["fits"] == 1
     assert updated["rules"]["lowest_residual"]["source"] == mine.digest
     rules.write_text(rules.read_text().replace("argmin", "argmax"))
-    assert load_method(f"{rules}:lowest_residual").digest != mine.digest, "a changed rule is measured again"
+    changed = load_method(f"{rules}:lowest_residual")
+    assert changed.digest != mine.digest
+    again, _ = add_rules(updated, _baselines() + [changed], SETTINGS)
+    assert again["rules"]["lowest_residual"]["averaged"]["index"] == 0, "a changed rule is measured again"
+    assert again["rules"]["lowest_residual"]["source"] == changed.digest and calls == []
 
 
 def test_a_rule_waiting_for_a_todo_is_named_and_not_recorded(monkeypatch, tmp_path):
@@ -118,6 +122,20 @@ def test_a_rule_that_breaks_the_contract_is_refused_naming_it_and_the_case(monke
     (tmp_path / "bad.py").write_text(f"from dip_ext.rules import Stop\n\ndef bad(problem):\n    {body}\n")
     with pytest.raises(RuleError, match=message):
         run_case("astronaut", 25.0, 3, SETTINGS, [load_method(f"bad={tmp_path}/bad.py:bad")])
+
+
+def test_a_rule_may_stop_at_the_first_iteration_but_not_before_it_nor_change_what_it_reads(monkeypatch, tmp_path):
+    _stand_in_fits(monkeypatch)
+    (tmp_path / "edge.py").write_text(
+        "from dip_ext.rules import Stop\n\n"
+        "def first(problem):\n    residual = problem.plain.signal('residual')\n    residual[:] = -1.0\n"
+        "    return Stop(problem.plain, 0)\n\n"
+        "def before(problem):\n    return Stop(problem.plain, -1)\n")
+    record, _ = run_case("astronaut", 25.0, 3, SETTINGS, [load_method(f"{tmp_path}/edge.py:first")] + _baselines())
+    assert record["rules"]["first"]["averaged"]["index"] == 0
+    assert record["rules"]["discrepancy"]["averaged"]["index"] == 400, "a rule writing into a signal changes no record"
+    with pytest.raises(RuleError, match=r"stopped at index -1 on astronaut\|25\|3, outside its fit's 1200 iterations"):
+        run_case("astronaut", 25.0, 3, SETTINGS, [load_method(f"{tmp_path}/edge.py:before")])
 
 
 @pytest.mark.parametrize("score", ["psnr", "ssim", "psnr_raw", "ssim_raw"])
