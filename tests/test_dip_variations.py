@@ -14,9 +14,10 @@ from dip_ext.fit import Stage, fit
 from dip_ext.images import unit_to_digit
 from dip_ext.restore import restore
 from dip_ext.starts import DIGIT_DIP, Corruption
-from dip_ext.variations import (LEVEL_SETS, DdpmPrior, DipNoiseEstimate, VariationSettings, fixed_estimate,
+from dip_ext.variations import (ARCHITECTURES, LEVEL_SETS, DdpmPrior, DipNoiseEstimate, VariationSettings, fixed_estimate,
                                 in_level_set, noise_mix_start, refit_estimate, run_variations, spread)
-from dip_ext.variations_tables import every_table, format_pivot, format_question, head_to_head, report, summary
+from dip_ext.variations_tables import (every_table, format_head_to_head, format_pivot, format_question, head_to_head,
+                                      report, summary)
 from mnist_ext.recipe import load_model
 from mnist_ext.scoring import DigitClassifier
 from samplers import reverse_process
@@ -435,6 +436,23 @@ def test_the_pivot_puts_each_corruption_in_its_own_column():
         {"method": "width 64, DIP 300 alone", "steps": "0", "noise 50": "-", "holes": "17.00 ± 0.50 (75%)"}]
 
 
+def test_the_head_to_head_table_prints_each_pick_its_margin_and_the_verdict():
+    def row(question, method, steps, psnr):
+        return {"question": question, "corruption": "noise 50", "method": method, "steps": steps, "psnr": psnr}
+
+    rows = [row("baselines", "DIP 300 alone", 0, 20.0), row("baselines", "DDPM alone: pure noise", 25, 21.5),
+            row("2", "DIP 300 start, lambda 1 at all levels", 5, 22.25)]
+    lines = format_head_to_head(head_to_head(rows, ddpm_steps=25), 25).splitlines()
+    assert lines[0] == ("Head to head (mean PSNR over seeds, each an oracle pick; a combination in at most 5 reverse "
+                        "steps, 1/5 of the DDPM's 25):")
+    assert lines[2:] == ["| corruption | DIP alone | DDPM alone | best combination | margin over the better | "
+                         "beats both by 1 dB |", "|---|---|---|---|---|---|",
+                         "| noise 50 | 20.00 (DIP 300 alone) | 21.50 (DDPM alone: pure noise, 25 steps) | 22.25 (DIP 300 "
+                         "start, lambda 1 at all levels, 5 steps) | +0.75 | no |"]
+    assert format_head_to_head(head_to_head(rows, ddpm_steps=25, margin=0.75), 25).endswith("| +0.75 | yes |"), \
+        "a margin of exactly the threshold beats both"
+
+
 def test_the_report_prints_every_question_and_the_mean_over_seeds(tiny_rows):
     shifted = [row | {"seed": 1, "psnr": row["psnr"] + 2.0} for row in tiny_rows]
     text = report(tiny_rows + shifted, TINY.ddpm_steps)
@@ -461,9 +479,28 @@ def test_the_tables_file_holds_each_questions_whole_table_over_seeds(tiny_rows):
             f"{first['ssim']:.3f} ± 0.000 | {100 * first['accuracy']:.0f}% |") in text
 
 
-def test_settings_refuse_a_start_outside_the_durations():
+def test_settings_refuse_a_start_outside_the_durations_an_unknown_network_and_one_draw():
     with pytest.raises(ValueError, match=r"start_iterations \(7\) must be one of the durations"):
         VariationSettings(durations=(5, 10), start_iterations=7)
+    with pytest.raises(ValueError, match=r"^invalid variation settings: architectures must be among \('width 32 \(default\)'"):
+        VariationSettings(architectures=("width 8",))
+    with pytest.raises(ValueError) as refused:
+        VariationSettings(durations=(5, 10), start_iterations=7, draws=1)
+    assert str(refused.value) == ("invalid variation settings: start_iterations (7) must be one of the durations (5, 10); "
+                                  "draws must be >= 2 to measure a spread, got 1"), "every problem, in one line"
+    assert VariationSettings(draws=2).draws == 2
+    with pytest.raises(ValueError, match="unknown level set 'middle'"):
+        DipNoiseEstimate(None, SCHEDULE, 0.5, "middle", 40, fixed_estimate(_digits()))
+
+
+def test_each_network_of_question_3_is_the_default_with_what_its_name_changes():
+    default = ARCHITECTURES["width 32 (default)"]
+    assert default == DIGIT_DIP and VariationSettings().architectures == tuple(ARCHITECTURES)
+    changed = {name: {field: (getattr(default, field), getattr(config, field)) for field in vars(default)
+                      if getattr(config, field) != getattr(default, field)} for name, config in ARCHITECTURES.items()}
+    assert changed == {"width 32 (default)": {}, "width 16": {"channels_down": (32, 16), "channels_up": (32, 16)},
+                       "width 64": {"channels_down": (32, 64), "channels_up": (32, 64)}, "depth 3": {"depth": (4, 3)},
+                       "nearest upsampling": {"upsampling": (default.upsampling, "nearest")}}
 
 
 # ----- the command: shards, cache, figures ---------------------------------------------------------------
