@@ -423,22 +423,49 @@ def _graded(scores: dict[str, tuple[float, float]], output: str = "") -> dict:
                       for name, (score, possible) in scores.items()]}
 
 
-def test_the_mutant_table_gives_each_mutants_points_lost_and_the_tests_that_catch_it(monkeypatch, capsys):
+class _FlushedLines:
+    """A stdout that keeps what each flush delivered: what a reader watching a pipe sees, and when."""
+
+    def __init__(self):
+        self.text, self.flushed = "", []
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        if self.text:
+            self.flushed.append(self.text.rstrip("\n"))
+        self.text = ""
+
+
+def test_the_mutant_table_gives_each_mutants_points_lost_and_the_tests_that_catch_it(monkeypatch):
     import tools.grading_mutants
     monkeypatch.setattr(tools.grading_mutants, "MUTANTS", {"sign flipped": None, "harmless": None})
     made = []
-    monkeypatch.setattr(tools.grading_mutants, "mutated_submission", lambda mutant, folder: made.append(mutant) or folder)
+
+    def submission(mutant, folder):
+        made.append(mutant)
+        assert isinstance(folder, Path) and folder.is_dir(), "a fresh folder for each mutant"
+        return folder / "submission"
+
+    def grading(submission_folder, results, quiet):
+        assert results == submission_folder.parent / "results.json" and quiet is True, "results beside it, quietly"
+        return reports[made[-1]]
+
+    monkeypatch.setattr(tools.grading_mutants, "mutated_submission", submission)
     reports = {"sign flipped": _graded({"schedule": (2, 2), "loss": (0, 3), "sampler": (1, 4)}),
                "harmless": _graded({"schedule": (2, 2), "loss": (3, 3), "sampler": (4, 4)})}
-    monkeypatch.setattr(grade_module, "grade", lambda submission, results, quiet: reports[made[-1]])
+    monkeypatch.setattr(grade_module, "grade", grading)
+    out = _FlushedLines()
+    monkeypatch.setattr(sys, "stdout", out)
     table = grade_module.mutant_table().splitlines()
     assert made == ["sign flipped", "harmless"]
     assert table == [f"{'mutant':<52}{'points lost':>12}  graded tests that catch it",
                      f"{'sign flipped':<52}{'6/9':>12}  loss, sampler", f"{'harmless':<52}{'0/9':>12}  "]
-    assert capsys.readouterr().out.splitlines() == table, "each line printed as it is measured"
+    assert out.flushed == table, "each line printed, and flushed on its own, as it is measured"
 
 
-def test_the_attack_table_gives_each_attacks_score_what_it_says_and_whether_it_reached_outside(monkeypatch, capsys):
+def test_the_attack_table_gives_each_attacks_score_what_it_says_and_whether_it_reached_outside(monkeypatch):
     import tools.grading_attacks
     from tools.grading_attacks import Attack
     attacks = {"reads the tests": Attack("handout", "x = 1\n"), "writes the victim": Attack("handout", "x = 2\n", aims_outside=True)}
@@ -458,6 +485,8 @@ def test_the_attack_table_gives_each_attacks_score_what_it_says_and_whether_it_r
 
     monkeypatch.setattr(tools.grading_attacks, "attack_submission", submission)
     monkeypatch.setattr(grade_module, "grade", grading)
+    out = _FlushedLines()
+    monkeypatch.setattr(sys, "stdout", out)
     table = grade_module.attack_table().splitlines()
     assert submitted == [("reads the tests", False, True), ("writes the victim", True, True)], \
         "each attack built on a fresh handout, the outside targets only for an attack that aims there"
@@ -466,7 +495,7 @@ def test_the_attack_table_gives_each_attacks_score_what_it_says_and_whether_it_r
     assert table[1] == f"{'reads the tests':<76}{'1/5':>7}  a says so | b says so"
     assert table[2] == (f"{'writes the victim':<76}{'1/5':>7}  victim CHANGED, 0 bytes received on 127.0.0.1 | "
                         "a says so | b says so")
-    assert capsys.readouterr().out.splitlines() == table
+    assert out.flushed == table, "each line printed, and flushed on its own, as it is measured"
 
 
 def _command(monkeypatch, *arguments):
@@ -527,10 +556,21 @@ def test_the_grade_command_refuses_a_folder_that_is_not_there_in_one_line(monkey
     assert str(refused.value).startswith(message)
 
 
+@pytest.mark.parametrize("command", ["tools.grade", "tools.graders"])
+def test_a_grading_commands_help_is_its_docstring_as_written(command):
+    import importlib
+    module = importlib.import_module(command)
+    shown = subprocess.run([sys.executable, "-m", command, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert module.__doc__.strip() in shown, "the usage lines kept as written"
+    if command == "tools.grade":
+        assert "--all SUBMISSIONS_DIR" in shown
+        assert "grade every subfolder of this folder into one CSV (--csv)" in " ".join(shown.split())
+
+
 def test_a_grader_runs_pytest_in_grading_with_the_requests_environment_and_its_output_in_the_report(tmp_path, monkeypatch):
     """tools/graders.grader as the fork runs it, here in this process with its descriptors, environment
-    and folder put back: stdin is /dev/null, stdout and stderr append to the report, SIGINT raises
-    KeyboardInterrupt as in pytest, and pytest's exit code is returned."""
+    and folder put back: stdin is /dev/null, not the server's requests, stdout and stderr append to
+    the report, SIGINT raises KeyboardInterrupt as in pytest, and pytest's exit code is returned."""
     seen = {}
 
     def fake_main(arguments):
@@ -545,6 +585,11 @@ def test_a_grader_runs_pytest_in_grading_with_the_requests_environment_and_its_o
     report.write_text("before\n")
     saved = [os.dup(descriptor) for descriptor in (0, 1, 2)]
     environment, folder, sigint = dict(os.environ), os.getcwd(), signal.getsignal(signal.SIGINT)
+    requests, writer = os.pipe()  # as in the server: stdin holds the next requests
+    os.write(writer, b'{"arguments": []}\n')
+    os.close(writer)
+    os.dup2(requests, 0)
+    os.close(requests)
     try:
         code = graders.grader(["-q"], {"ONLY": "this"}, str(report))
     finally:
