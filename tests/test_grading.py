@@ -498,6 +498,17 @@ def test_the_attack_table_gives_each_attacks_score_what_it_says_and_whether_it_r
     assert out.flushed == table, "each line printed, and flushed on its own, as it is measured"
 
 
+def test_the_attack_table_prints_nothing_but_its_lines_and_stops_if_no_handout_is_made(monkeypatch, capfd):
+    import tools.grading_attacks
+    monkeypatch.setattr(tools.grading_attacks, "ATTACKS", {})
+    assert grade_module.attack_table().splitlines() == [f"{'attack':<76}{'score':>7}  what the results say"]
+    assert capfd.readouterr().out.splitlines() == [f"{'attack':<76}{'score':>7}  what the results say"], \
+        "the handout's own output does not reach the table"
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the handout cannot be made
+    with pytest.raises(subprocess.CalledProcessError):
+        grade_module.attack_table()
+
+
 def _command(monkeypatch, *arguments):
     monkeypatch.setattr(sys, "argv", ["tools.grade", *map(str, arguments)])
     previous = signal.getsignal(signal.SIGTERM)
