@@ -145,3 +145,16 @@ def test_ddim_from_a_start_clips_each_x0_prediction_to_the_pixel_range_and_ddpm_
     restore(None, SCHEDULE, start, 40, labels, steps=3, sampler="ddpm", generator=torch.Generator().manual_seed(0),
             noise_estimate=recording)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_a_guidance_weight_runs_the_reverse_process_with_classifier_free_guidance(tiny_model, sampler):
+    from samplers import ClassifierFreeGuidance
+    start, labels = torch.rand(2, 1, 28, 28) * 2 - 1, torch.tensor([3, 7])
+    guided = restore(tiny_model, SCHEDULE, start, 40, labels, steps=4, sampler=sampler, guidance_weight=2.0,
+                     generator=torch.Generator().manual_seed(5))
+    by_hand = restore(ClassifierFreeGuidance(tiny_model, 2.0), SCHEDULE, start, 40, labels, steps=4, sampler=sampler,
+                      generator=torch.Generator().manual_seed(5))
+    plain = restore(tiny_model, SCHEDULE, start, 40, labels, steps=4, sampler=sampler,
+                    generator=torch.Generator().manual_seed(5))
+    assert torch.equal(guided, by_hand) and not torch.equal(guided, plain)
