@@ -567,17 +567,6 @@ def test_the_grade_command_refuses_a_folder_that_is_not_there_in_one_line(monkey
     assert str(refused.value).startswith(message)
 
 
-@pytest.mark.parametrize("command", ["tools.grade", "tools.graders"])
-def test_a_grading_commands_help_is_its_docstring_as_written(command):
-    import importlib
-    module = importlib.import_module(command)
-    shown = subprocess.run([sys.executable, "-m", command, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
-    assert module.__doc__.strip() in shown, "the usage lines kept as written"
-    if command == "tools.grade":
-        assert "--all SUBMISSIONS_DIR" in shown
-        assert "grade every subfolder of this folder into one CSV (--csv)" in " ".join(shown.split())
-
-
 def test_a_grader_runs_pytest_in_grading_with_the_requests_environment_and_its_output_in_the_report(tmp_path, monkeypatch):
     """tools/graders.grader as the fork runs it, here in this process with its descriptors, environment
     and folder put back: stdin is /dev/null, not the server's requests, stdout and stderr append to
