@@ -351,7 +351,7 @@ print(json.dumps(shown))
 
 def test_each_tools_commands_help_shows_its_docstring_as_written_and_every_options_help():
     """`python -m tools.X --help` is the tool's documentation: its docstring with its lines as written
-    (the usage examples), then each option with the help its source gives it."""
+    (the usage examples), then each option with the help and placeholder its source gives it."""
     import ast
     import json
     import subprocess
@@ -365,8 +365,9 @@ def test_each_tools_commands_help_shows_its_docstring_as_written_and_every_optio
     for module, path in commands.items():
         source = ast.parse(path.read_text())
         assert ast.get_docstring(source, clean=False).strip() in shown[module], module
-        helps = [keyword.value.value for node in ast.walk(source) if isinstance(node, ast.Call)
-                 and getattr(node.func, "attr", None) == "add_argument" for keyword in node.keywords
-                 if keyword.arg == "help" and isinstance(keyword.value, ast.Constant) and "%" not in keyword.value.value]
-        for text in helps:
+        written = [(keyword.arg, keyword.value.value) for node in ast.walk(source) if isinstance(node, ast.Call)
+                   and getattr(node.func, "attr", None) == "add_argument" for keyword in node.keywords
+                   if keyword.arg in ("help", "metavar") and isinstance(keyword.value, ast.Constant)
+                   and "%" not in keyword.value.value]
+        for _, text in written:
             assert " ".join(text.split()) in " ".join(shown[module].split()), (module, text)
