@@ -95,6 +95,10 @@ def test_a_generated_table_is_rewritten_from_its_generator_and_a_hand_edit_is_fo
         "| 3 | 9 |\n", "| 3 | 9 |\n| 4 | 16 |\n"), "the marker's arguments decide the rows"
     with pytest.raises(ValueError, match="no table generator 'cubes'"):
         tables.regenerated(GUIDE.replace("squares", "cubes"))
+    monkeypatch.setattr(records, "RESULTS", tmp_path / "results")
+    guide.write_text(GUIDE.replace("squares 2 3", "suite-times before after"))
+    assert tables.stale_tables([guide]) == [f"guide.md: no record {tmp_path / 'results' / 'suite.jsonl'}: run the "
+                                            "command that writes it (see tools/tables.py)"]
 
 
 def test_every_generated_table_in_the_guides_is_its_records():

@@ -101,11 +101,16 @@ def regenerated(text: str) -> str:
 
 
 def stale_tables(files: list[Path]) -> list[str]:
-    """'FILE: NAME ARGUMENTS' for each generated table that differs from what its generator makes now."""
+    """'FILE: NAME ARGUMENTS' for each generated table that differs from what its generator makes now, and
+    'FILE: no record ...' for a file whose tables need a record that is not there."""
     found = []
     for path in files:
         text = path.read_text()
-        fresh = {marker[0] for marker in MARKER.finditer(regenerated(text))}
+        try:
+            fresh = {marker[0] for marker in MARKER.finditer(regenerated(text))}
+        except FileNotFoundError as missing:  # a record not written yet
+            found.append(f"{path.name}: {missing}")
+            continue
         found += [f"{path.name}: {marker['name']}{marker['arguments']}" for marker in MARKER.finditer(text)
                   if marker[0] not in fresh]
     return found
