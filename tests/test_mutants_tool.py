@@ -124,7 +124,7 @@ def test_the_course_kit_is_mutated_in_a_copy_that_mutates_only_it_and_runs_its_t
         "pytest_add_cli_args": ["-x", "-q", "--deselect=tests/test_grading.py::test_autograder_zip_runs_as_gradescope_runs_it"],
         "pytest_add_cli_args_test_selection": list(mutants.COURSE_TESTS)}
     assert copied["tool"]["pytest"] == project["tool"]["pytest"]
-    for name in ("tools/grade.py", "tests/test_grading.py", "docs/development.md"):
+    for name in ("tools/grade.py", "tests/test_grading.py", "grading/conftest.py"):
         assert (tmp_path / "course" / name).read_bytes() == (ROOT / name).read_bytes()
         assert (tmp_path / "course" / name).stat().st_mtime == (ROOT / name).stat().st_mtime, "mutmut reads the times"
     assert mutants.meta_path("tools.grade") == tmp_path / "course" / "mutants" / "tools" / "grade.py.meta"
