@@ -63,7 +63,7 @@ def test_the_mutation_table_computes_each_score_from_counts_and_takes_the_latest
     (tmp_path / "mutation.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert tables.mutation_scores(["a", "b"]).splitlines()[2:] == [
         "| a | 12 | 66.7% (8/12) | 100.0% (11/11) | 1 | 0 | 2026-12-08, Some CPU |",
-        "| b | 40 | 66.7% (2/3), a sample | - | - | - | - |"]
+        "| b | 40 | 66.7% (2/3), 3 of 40 judged | - | - | - | - |"]
     assert tables.mutation_equivalents(["a", "b"]).splitlines() == [
         "| module | mutant | why it changes nothing |", "|---|---|---|", "| a | `x_f__mutmut_11` | after reason |"], \
         "the equivalents of each module's latest run after the change"

@@ -29,7 +29,7 @@ def _share(killed: int, judged: int) -> str:
 def mutation_scores(modules: list[str]) -> str:
     """Per module, the latest mutation counts judged by the tests before and after a change (records
     "mutation", labelled by `--record before|after`): score = killed / (killed + survived + no tests),
-    equivalent mutants left out, "a sample" where not every mutant was judged."""
+    equivalent mutants left out, and how many were judged where not all were."""
     rows = records.read("mutation")
     lines = ["| module | mutants | before: score (killed/judged) | after: score (killed/judged) | equivalent | "
              "survived after | measured after |", "|---|---|---|---|---|---|---|"]
@@ -42,7 +42,8 @@ def mutation_scores(modules: list[str]) -> str:
                 cells.append("-")
                 continue
             judged = row["killed"] + row["survived"] + row["no tests"]
-            cells.append(_share(row["killed"], judged) + (", a sample" if row["checked"] < row["mutants"] else ""))
+            part = f", {row['checked']} of {row['mutants']} judged" if row["checked"] < row["mutants"] else ""
+            cells.append(_share(row["killed"], judged) + part)
         after = latest.get("after")
         lines.append(f"| {module} | {(after or latest['before'])['row']['mutants']} | {cells[0]} | {cells[1]} | "
                      + (f"{after['row']['equivalent']} | {after['row']['survived']} | {after['date'][:10]}, "
