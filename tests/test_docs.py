@@ -5,9 +5,9 @@ import re
 import pytest
 
 from tools import check_docs
-from tools.check_docs import (REPEATED_PARAGRAPH, ROOT, graded_points, handout_readme_problems, link_problems, make_problems,
-                              measured_problems, number_problems, points_problems, problems, python_problems, quoted_commands,
-                              repeated_problems, slug)
+from tools.check_docs import (REPEATED_PARAGRAPH, ROOT, Command, graded_points, handout_readme_problems, link_problems,
+                              make_problems, measured_problems, number_problems, points_problems, problems, python_invocation,
+                              python_problems, quoted_commands, repeated_problems, slug)
 from tools.grading_attacks import isolation_table
 from tools.student_copy import OPTIONS, STUDENT_GUIDE
 from tools import tables
@@ -23,7 +23,7 @@ def test_every_link_command_make_target_and_measurement_of_the_docs_holds():
 
 
 def test_the_check_reads_the_makefile_and_runs_the_commands_of_the_project_it_is_given(tmp_path):
-    (tmp_path / "guide.md").write_text("Run `make hello`, then `python hello.py --name you`.\n")
+    (tmp_path / "guide.md").write_text("Run `make hello`, then `python hello.py --name you` ([the script](hello.py)).\n")
     (tmp_path / "Makefile").write_text("hello:\n\techo hello\n")
     (tmp_path / "hello.py").write_text("import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--name')\n"
                                        "parser.parse_args()\n")
@@ -34,6 +34,16 @@ def test_the_check_reads_the_makefile_and_runs_the_commands_of_the_project_it_is
     assert found[0] == "guide.md: `make hello`: the Makefile has no target hello"
     assert len(found) == 2 and found[1].startswith("guide.md: `python hello.py --name you`: exit 2") and \
         "unrecognized arguments: --name you" in found[1]
+
+
+def test_only_a_module_or_a_script_is_run_of_a_python_command():
+    def invocation(text):
+        return python_invocation(Command("guide.md", text))
+
+    assert invocation("python -m tools.grade --all SUBMISSIONS") == ("tools.grade", ["--help"]), "a placeholder: --help"
+    assert invocation("python train.py --steps 3") == ("train.py", ["--steps", "3"])
+    for text in ("python -m", "python", "python -c 'print(1)'"):
+        assert invocation(text) is None, text
 
 
 def test_the_check_command_prints_each_problem_and_fails_on_any(monkeypatch, capsys):
