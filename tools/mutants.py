@@ -240,11 +240,25 @@ EQUIVALENT: dict[str, str] = {
     "dip_ext.quality.x_psnr__mutmut_11": _PROMOTES,
     "dip_ext.quality.x_ssim__mutmut_11": _CLEAN_TYPE,
     "dip_ext.quality.x_ssim__mutmut_13": _CLEAN_TYPE,
+    "tools.check_docs.x_slug__mutmut_8": ("the next substitution drops every character but word characters, hyphens and "
+                                          "spaces, backticks and asterisks among them"),
+    "tools.check_docs.x_anchors__mutmut_6": ("a code block replaced by XXXX instead of nothing leaves a line XXXX, which is "
+                                             "no heading"),
+    "tools.check_docs.x_anchors__mutmut_10": ("a heading's hashes are followed by a space, which ends lstrip's run of X "
+                                              "and # as it ends the run of #"),
+    "tools.check_docs.x_handout_readme_problems__mutmut_4": ("there is no set of more options than OPTIONS holds: the "
+                                                             "extra count gives no combination"),
 }
 """mutant name -> why its behaviour is the same as the original's (checked by reading it with `mutmut show`)."""
 
 
-CHANGES: dict[str, str] = {}
+CHANGES: dict[str, str] = {
+    "tools.check_docs.x_slug__mutmut_8": 'text = re.sub(r"XX[`*]XX", "", heading.strip().lower())',
+    "tools.check_docs.x_anchors__mutmut_6": 'text = FENCE.sub("XXXX", path.read_text())',
+    "tools.check_docs.x_anchors__mutmut_10": ('return {slug(line.lstrip("XX#XX")) for line in text.splitlines() '
+                                              'if re.match(r"#{1,6} ", line)}'),
+    "tools.check_docs.x_handout_readme_problems__mutmut_4": "for count in range(len(OPTIONS) + 2):",
+}
 """The mutated line of equivalent mutants, as mutmut shows it (the line after `+`), for those whose
 judgement is checked: mutmut numbers a function's mutants afresh when the function changes, so an
 entry of EQUIVALENT can come to name another mutant. One whose line no longer reads so is stale:
