@@ -429,8 +429,8 @@ def test_the_pivot_puts_each_corruption_in_its_own_column():
     other = SUMMARY_ROW | {"corruption": "holes", "psnr": 15.0, "psnr std": 1.25, "accuracy": 0.5}
     alone = SUMMARY_ROW | {"corruption": "holes", "method": "width 64, DIP 300 alone", "psnr": 17.0, "accuracy": 0.75}
     text = format_pivot([SUMMARY_ROW, other, alone], "3")
-    assert text.splitlines()[0] == ("Question 3: DIP duration and architecture for the start (mean PSNR in dB ± std "
-                                    "over seeds, label accuracy in brackets)")
+    assert text.splitlines()[:2] == ["Question 3: DIP duration and architecture for the start (mean PSNR in dB ± std "
+                                     "over seeds, label accuracy in brackets)", ""], "Markdown needs the blank line"
     assert _table(text) == [
         {"method": "width 16, DIP 300 alone", "steps": "0", "noise 50": "21.00 ± 0.50 (90%)", "holes": "15.00 ± 1.25 (50%)"},
         {"method": "width 64, DIP 300 alone", "steps": "0", "noise 50": "-", "holes": "17.00 ± 0.50 (75%)"}]
@@ -445,7 +445,7 @@ def test_the_head_to_head_table_prints_each_pick_its_margin_and_the_verdict():
     lines = format_head_to_head(head_to_head(rows, ddpm_steps=25), 25).splitlines()
     assert lines[0] == ("Head to head (mean PSNR over seeds, each an oracle pick; a combination in at most 5 reverse "
                         "steps, 1/5 of the DDPM's 25):")
-    assert lines[2:] == ["| corruption | DIP alone | DDPM alone | best combination | margin over the better | "
+    assert lines[1] == "" and lines[2:] == ["| corruption | DIP alone | DDPM alone | best combination | margin over the better | "
                          "beats both by 1 dB |", "|---|---|---|---|---|---|",
                          "| noise 50 | 20.00 (DIP 300 alone) | 21.50 (DDPM alone: pure noise, 25 steps) | 22.25 (DIP 300 "
                          "start, lambda 1 at all levels, 5 steps) | +0.75 | no |"]
@@ -469,8 +469,9 @@ STUDY_ROWS = [_study_row("baselines", "DIP 300 alone", 0, 20.0), _study_row("bas
 def test_the_report_prints_every_question_and_the_mean_over_seeds():
     shifted = [row | {"seed": 1, "psnr": row["psnr"] + 2.0} for row in STUDY_ROWS]
     text = report(STUDY_ROWS + shifted, 25)
-    for title in ("Baselines", "Question 1", "Question 2", "Question 3", "Question 4", "Head to head"):
-        assert title in text
+    assert text.startswith("Baselines: ")
+    for title in ("Question 1", "Question 2", "Question 3", "Question 4", "Head to head"):
+        assert f"|\n\n{title}" in text, "each part after a blank line"
     assert "| DIP 300 alone | 0 | 21.00 ± 1.00 (75%) |" in text, "the pivot's cell: mean and std over the two seeds"
     assert "| noise 50 | width 16, DIP 300 start, t0 40 | 5 | 20.50 ± 1.00 | 0.500 ± 0.000 | 75% | 0.250 ± 0.000 | " \
            "0.25 ± 0.00 | 1.25 |" in text, "question 3's whole table, its spreads and times"
