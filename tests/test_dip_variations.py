@@ -397,6 +397,8 @@ def test_the_head_to_head_never_counts_a_method_alone_as_a_combination():
             row("3", "width 64, DIP 300 start, t0 40", 5, 23.0)]
     [result] = head_to_head(rows, ddpm_steps=25)
     assert result["combination"]["method"] == "width 64, DIP 300 start, t0 40"
+    [one_step] = head_to_head(rows + [row("baselines", "DIP 300 start, t0 40", 1, 23.5)], ddpm_steps=25)
+    assert (one_step["combination"]["method"], one_step["combination"]["steps"]) == ("DIP 300 start, t0 40", 1)
     assert (result["dip"]["psnr"], result["ddpm"]["psnr"], result["beats both"]) == (20.0, 31.0, False)
 
 
