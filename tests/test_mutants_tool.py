@@ -159,7 +159,7 @@ def test_forgetting_the_unkilled_keeps_only_the_kills_and_drops_the_test_stats(t
     (tmp_path / "mutants" / "m.py.meta").write_text(json.dumps({"exit_code_by_key": codes, "other": "kept"}))
     (tmp_path / "mutants" / "mutmut-stats.json").write_text("{}")
     monkeypatch.setattr(mutants, "ROOT", tmp_path)
-    assert mutants.forget_unkilled(("m",)) == 2
+    assert mutants.forget_unkilled(("m", "never_generated")) == 2
     meta = json.loads((tmp_path / "mutants" / "m.py.meta").read_text())
     assert meta == {"exit_code_by_key": codes | {"m.x_f__mutmut_2": None, "m.x_f__mutmut_3": None}, "other": "kept"}
     assert not (tmp_path / "mutants" / "mutmut-stats.json").exists(), "the next run maps the tests afresh"

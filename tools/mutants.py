@@ -336,6 +336,8 @@ def forget_unkilled(modules: tuple[str, ...]) -> int:
     keeps a verdict until the mutant's function changes, whatever the tests do). Returns how many."""
     forgotten = 0
     for module in modules:
+        if not meta_path(module).is_file():  # mutmut has not generated its mutants yet: nothing to forget
+            continue
         meta = json.loads(meta_path(module).read_text())
         for name, code in meta["exit_code_by_key"].items():
             if code in SURVIVED | {5, 33}:
