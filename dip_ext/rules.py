@@ -109,7 +109,7 @@ class StopProblem:
     """{fit label: signals read}: what the rule has looked at, for its cost."""
 
     def _note(self, label: str, signal: str) -> None:
-        self.read.setdefault(label, set()).add(signal)
+        self.read[label].add(signal)  # StopProblem.fit registered the label when it made the fit
 
     def fit(self, stages: list[Stage] | tuple[Stage, ...]) -> BlindFit:
         """DIP fitted by `stages` (dip_ext.fit.Stage), with this problem's seed and sigma; run once per
