@@ -347,31 +347,30 @@ def test_a_link_after_a_web_link_is_checked_too(tmp_path):
     assert link_problems(guide, root=tmp_path) == ["guide.md: link to no_such_file.md: no file no_such_file.md"]
 
 
-HELP_CHILD = r"""
-import contextlib, io, json, runpy, sys
-shown = {}
-for module in json.loads(sys.stdin.read()):
-    sys.argv, output = [module, "--help"], io.StringIO()
-    with contextlib.redirect_stdout(output), contextlib.suppress(SystemExit):
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-    shown[module] = output.getvalue()
-print(json.dumps(shown))
-"""
-
-
-def test_each_tools_commands_help_shows_its_docstring_as_written_and_every_options_help():
+def test_each_tools_commands_help_shows_its_docstring_as_written_and_every_options_help(monkeypatch):
     """`python -m tools.X --help` is the tool's documentation: its docstring with its lines as written
-    (the usage examples), then each option with the help and placeholder its source gives it."""
+    (the usage examples), then each option with the help and placeholder its source gives it. Each
+    main() runs here, in this process, with --help (so mutation testing sees which tests run it)."""
     import ast
-    import json
-    import subprocess
-    import sys
+    import contextlib
+    import importlib
+    import io
+    import signal
     commands = {f"tools.{path.stem}": path for path in sorted((ROOT / "tools").glob("*.py"))
                 if 'if __name__ == "__main__":' in path.read_text() and "argparse" in path.read_text()}
     assert {"tools.grade", "tools.graders", "tools.check_docs", "tools.mutants", "tools.bench_suite"} <= set(commands)
-    child = subprocess.run([sys.executable, "-c", HELP_CHILD], input=json.dumps(list(commands)), cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
-    shown = json.loads(child.stdout.strip().splitlines()[-1])
+    shown = {}
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for module in commands:
+        monkeypatch.setattr("sys.argv", [module, "--help"])
+        output = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(output), pytest.raises(SystemExit):
+                importlib.import_module(module).main()
+        finally:
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+        shown[module] = output.getvalue()
     for module, path in commands.items():
         source = ast.parse(path.read_text())
         assert ast.get_docstring(source, clean=False).strip() in shown[module], module
