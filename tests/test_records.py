@@ -47,23 +47,26 @@ def test_the_commit_is_marked_dirty_with_uncommitted_changes(tmp_path):
     assert records.commit(tmp_path) == head + "-dirty"
 
 
-def _mutation_line(module, tests, killed, survived, checked, mutants=12, date="2026-12-07T10:00:00+00:00"):
+def _mutation_line(module, tests, killed, survived, checked, mutants=12, no_tests=0, date="2026-12-07T10:00:00+00:00"):
     return {"record": "mutation", "date": date, "commit": "abc", "command": "python -m tools.mutants",
             "machine": {"cpu": "Some CPU"}, "row": {"tests": tests, "module": module, "mutants": mutants,
                                                     "checked": checked, "killed": killed, "timeout": 0,
-                                                    "equivalent": 1, "survived": survived, "no tests": 0,
+                                                    "equivalent": 1, "survived": survived, "no tests": no_tests,
                                                     "equivalents": {f"x_f__mutmut_{killed}": f"{tests} reason"}}}
 
 
 def test_the_mutation_table_computes_each_score_from_counts_and_takes_the_latest_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(records, "RESULTS", tmp_path)
-    lines = [_mutation_line("a", "before", 1, 1, 2), _mutation_line("a", "before", 8, 4, 12),
-             _mutation_line("a", "after", 11, 0, 12, date="2026-12-08T10:00:00+00:00"),
-             _mutation_line("b", "before", 2, 1, 3, mutants=40)]
+    lines = [_mutation_line("a", "before", 1, 1, 2), _mutation_line("a", "before", 8, 3, 12, no_tests=1),
+             _mutation_line("a", "after", 10, 0, 12), _mutation_line("a", "after", 11, 0, 12, date="2026-12-08T10:00:00+00:00"),
+             _mutation_line("b", "before", 2, 1, 3, mutants=40), _mutation_line("c", "after", 0, 0, 1, mutants=1)]
     (tmp_path / "mutation.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert tables.mutation_scores(["a", "b"]).splitlines()[2:] == [
+    assert tables.mutation_scores(["a", "b", "c"]).splitlines() == [
+        "| module | mutants | before: score (killed/judged) | after: score (killed/judged) | equivalent | survived after "
+        "| measured after |", "|---|---|---|---|---|---|---|",
         "| a | 12 | 66.7% (8/12) | 100.0% (11/11) | 1 | 0 | 2026-12-08, Some CPU |",
-        "| b | 40 | 66.7% (2/3), 3 of 40 judged | - | - | - | - |"]
+        "| b | 40 | 66.7% (2/3), 3 of 40 judged | - | - | - | - |",
+        "| c | 1 | - | - | 1 | 0 | 2026-12-07, Some CPU |"], "no before; after, every mutant equivalent: nothing judged"
     assert tables.mutation_equivalents(["a", "b"]).splitlines() == [
         "| module | mutant | why it changes nothing |", "|---|---|---|", "| a | `x_f__mutmut_11` | after reason |"], \
         "the equivalents of each module's latest run after the change"
@@ -118,6 +121,9 @@ def test_a_suite_run_is_timed_and_its_pair_tabled(tmp_path, monkeypatch):
     for label, seconds in (("before", 200.0), ("after", 209.0)):
         records.append("suite", [{"label": label, "checkout": "0123456789abcdef", "passed": 9, "skipped": 1,
                                   "pytest seconds": seconds, "wall seconds": seconds + 1, "workers": "auto"}], "bench")
-    table = tables.suite_times(["before", "after"]).splitlines()
-    assert [line.split(" | ")[:6] for line in table[2:]] == [["| before", "0123456789ab", "9", "1", "200.00", "+0.0%"],
-                                                            ["| after", "0123456789ab", "9", "1", "209.00", "+4.5%"]]
+    lines = records.read("suite")
+    assert tables.suite_times(["before", "after"]).splitlines() == [
+        "| run | commit | passed | skipped | pytest's time (s) | against the first | measured |", "|---|---|---|---|---|---|---|"] + [
+        f"| {label} | 0123456789ab | 9 | 1 | {seconds} | {growth} | {line['date'][:10]} {line['date'][11:16]}, "
+        f"{line['machine']['cpu']}, {line['machine']['cores']} cores |"
+        for (label, seconds, growth), line in zip((("before", "200.00", "+0.0%"), ("after", "209.00", "+4.5%")), lines)]
