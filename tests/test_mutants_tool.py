@@ -30,8 +30,11 @@ def test_recheck_judges_survivors_stopped_and_named_unchecked_mutants_by_the_tes
     id, quickest first (ignored files left out); only if they pass or cannot be found, the whole files
     that hold them. Exit 1 is killed, a conftest that fails to import under the mutant is killed, a plain
     usage error stays 4, a run past the limit is 36. Killed, equivalent and unnamed unchecked mutants
-    are not run."""
-    (tmp_path / "mutants").mkdir()
+    are not run. The tests judged with are the project's as they are now."""
+    (tmp_path / "mutants" / "tests").mkdir(parents=True)
+    (tmp_path / "mutants" / "tests" / "fast.py").write_text("# the copy of an earlier run\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "fast.py").write_text("# the tests as they are now\n")
     (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\npytest_add_cli_args = ["-x", "--ignore=tests/skip.py"]\n')
     codes = {"m.x_f__mutmut_1": 0, "m.x_f__mutmut_2": -24, "m.x_f__mutmut_3": 4, "m.x_f__mutmut_4": 4,
              "m.x_f__mutmut_5": 0, "m.x_f__mutmut_6": 1, "m.x_f__mutmut_7": 0, "m.x_f__mutmut_8": 0,
@@ -60,6 +63,7 @@ def test_recheck_judges_survivors_stopped_and_named_unchecked_mutants_by_the_tes
         return mutants.subprocess.CompletedProcess(command, outcome[0], stdout=outcome[1], stderr=b"")
     monkeypatch.setattr(mutants.subprocess, "run", run)
     mutants.recheck(("m",), children=1, unchecked={"m.x_f__mutmut_9"})
+    assert (tmp_path / "mutants" / "tests" / "fast.py").read_text() == "# the tests as they are now\n"
     assert runs == {"m.x_f__mutmut_1": [node_ids], "m.x_f__mutmut_2": [node_ids], "m.x_f__mutmut_3": [node_ids],
                     "m.x_f__mutmut_4": [node_ids, files], "m.x_f__mutmut_7": [node_ids, files],
                     "m.x_f__mutmut_8": [node_ids, files], "m.x_f__mutmut_9": [node_ids, files]}

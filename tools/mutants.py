@@ -424,8 +424,13 @@ def recheck(modules: tuple[str, ...], children: int, minutes_each: float = 5.0, 
     The verdict goes into
     mutants/<module>.py.meta (1 killed, 0 survived, 36 stopped after `minutes_each`: an endless loop).
     A mutant that makes tests/conftest.py fail to import (it builds the shared configs) errors every
-    test: killed. Other verdicts are kept as pytest's exit code and judged again on the next recheck."""
+    test: killed. Other verdicts are kept as pytest's exit code and judged again on the next recheck.
+    The tests are the project's as they are now: copied into mutants/ first (mutmut copies them only
+    when it runs)."""
     root = workspace(modules)
+    if root == COURSE:
+        prepare_course()
+    shutil.copytree(root / "tests", root / "mutants" / "tests", dirs_exist_ok=True)
     stats = json.loads((root / "mutants" / "mutmut-stats.json").read_text())
     tests_by_function, seconds = stats["tests_by_mangled_function_name"], stats["duration_by_test"]
     pytest_arguments = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args"]
