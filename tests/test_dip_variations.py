@@ -417,6 +417,7 @@ SUMMARY_ROW = {"question": "3", "corruption": "noise 50", "method": "width 16, D
 
 
 def test_each_table_prints_each_measure_under_its_own_column():
+    assert format_question([SUMMARY_ROW], "3").splitlines()[:2] == ["Question 3: DIP duration and architecture for the start", ""]
     [cells] = _table(format_question([SUMMARY_ROW], "3"))
     assert cells == {"corruption": "noise 50", "method": "width 16, DIP 300 alone", "steps": "0",
                      "PSNR (dB)": "21.00 ± 0.50", "SSIM": "0.612 ± 0.020", "accuracy": "90%",

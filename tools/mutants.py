@@ -240,6 +240,8 @@ EQUIVALENT: dict[str, str] = {
     "dip_ext.quality.x_psnr__mutmut_11": _PROMOTES,
     "dip_ext.quality.x_ssim__mutmut_11": _CLEAN_TYPE,
     "dip_ext.quality.x_ssim__mutmut_13": _CLEAN_TYPE,
+    "dip_ext.restore.x_noised_start__mutmut_10": _INT_FULL,
+    "dip_ext.restore.x_noised_start__mutmut_13": _INT_FULL,
     "tools.check_docs.x_slug__mutmut_8": ("the next substitution drops every character but word characters, hyphens and "
                                           "spaces, backticks and asterisks among them"),
     "tools.check_docs.x_anchors__mutmut_6": ("a code block replaced by XXXX instead of nothing leaves a line XXXX, which is "
@@ -253,6 +255,9 @@ EQUIVALENT: dict[str, str] = {
 
 
 CHANGES: dict[str, str] = {
+    "dip_ext.restore.x_noised_start__mutmut_10": ("t = torch.full((len(estimate),), t0 - 1, dtype=None)  "
+                                                  "# level t0 is schedule index t0 - 1"),
+    "dip_ext.restore.x_noised_start__mutmut_13": "t = torch.full((len(estimate),), t0 - 1, )  # level t0 is schedule index t0 - 1",
     "tools.check_docs.x_slug__mutmut_8": 'text = re.sub(r"XX[`*]XX", "", heading.strip().lower())',
     "tools.check_docs.x_anchors__mutmut_6": 'text = FENCE.sub("XXXX", path.read_text())',
     "tools.check_docs.x_anchors__mutmut_10": ('return {slug(line.lstrip("XX#XX")) for line in text.splitlines() '
