@@ -479,7 +479,10 @@ def test_the_attack_table_gives_each_attacks_score_what_it_says_and_whether_it_r
     def submission(name, folder, handout, targets=None):
         submitted.append((name, targets is not None, (handout / "utils.py").exists()))
         folder.mkdir(parents=True)
-        if targets is not None:  # what an attack that gets through would do
+        if targets is not None:  # a shared folder as /tmp is, in a folder others may enter; then what an attack that gets through would do
+            assert stat.S_IMODE(targets.shared.stat().st_mode) == 0o1777
+            assert stat.S_IMODE(targets.shared.parent.stat().st_mode) == 0o755 == stat.S_IMODE(targets.victim.parent.stat().st_mode)
+            assert targets.victim.read_text() == "a file the grader may write and the submission may not\n"
             targets.victim.write_text("changed\n")
         return folder
 
