@@ -381,5 +381,5 @@ def test_each_tools_commands_help_shows_its_docstring_as_written_and_every_optio
                    and id(node) not in in_copies and getattr(node.func, "attr", None) == "add_argument"
                    for keyword in node.keywords if keyword.arg in ("help", "metavar")
                    and isinstance(keyword.value, ast.Constant) and "%" not in keyword.value.value]
-        for _, text in written:
-            assert " ".join(text.split()) in " ".join(shown[module].split()), (module, text)
+        for _, text in written:  # as a whole: a word glued to either end is another text
+            assert f" {' '.join(text.split())} " in f" {' '.join(shown[module].split())} ", (module, text)

@@ -58,7 +58,8 @@ def _mutation_line(module, tests, killed, survived, checked, mutants=12, no_test
 def test_the_mutation_table_computes_each_score_from_counts_and_takes_the_latest_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(records, "RESULTS", tmp_path)
     lines = [_mutation_line("a", "before", 1, 1, 2), _mutation_line("a", "before", 8, 3, 12, no_tests=1),
-             _mutation_line("a", "after", 10, 0, 12), _mutation_line("a", "after", 11, 0, 12, date="2026-12-08T10:00:00+00:00"),
+             _mutation_line("a", "after", 9, 0, 12), _mutation_line("a", "after", 10, 0, 12),
+             _mutation_line("a", "after", 11, 0, 12, date="2026-12-08T10:00:00+00:00"),
              _mutation_line("b", "before", 2, 1, 3, mutants=40), _mutation_line("c", "after", 0, 0, 1, mutants=1)]
     (tmp_path / "mutation.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert tables.mutation_scores(["a", "b", "c"]).splitlines() == [
