@@ -17,7 +17,11 @@ from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
+COMMITTED = Path(__file__).resolve().parent / "results"
+"""The committed records, which the guides' tables are made from."""
+RESULTS = COMMITTED
+"""Where records are appended and read: COMMITTED, except in the tests (tests/conftest.py), which
+write into a temporary folder so that no test run adds rows to the committed records."""
 
 
 def cpu_model() -> str:

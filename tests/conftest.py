@@ -15,6 +15,7 @@ import torch
 
 import mnist_ext.recipe
 import recipe
+import records
 import training
 from gmm import problem_gmm
 from mnist_ext.recipe import MnistConfig
@@ -41,6 +42,18 @@ def autograder_turn():
     """The autograder lock for the whole test (a test that grades only in part takes autograder_lock() there)."""
     with autograder_lock():
         yield
+
+
+@pytest.fixture(autouse=True)
+def records_in_a_temporary_folder(tmp_path_factory, monkeypatch):
+    """Every study or benchmark a test runs appends its rows to a fresh folder, never to results/."""
+    monkeypatch.setattr(records, "RESULTS", tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture
+def committed_records(monkeypatch):
+    """The committed records (results/), for the tests that check the guides' tables against them."""
+    monkeypatch.setattr(records, "RESULTS", records.COMMITTED)
 
 
 @pytest.fixture(scope="session")

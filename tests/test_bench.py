@@ -2,13 +2,16 @@
 import argparse
 import math
 import subprocess
+from dataclasses import replace
 
 import pytest
 import torch
 
+import records
 import tools.bench as bench
 from gmm import GMM, PROBLEM_MEANS, PROBLEM_STD, problem_gmm
 from metrics import mode_statistics
+from recipe import TrainConfig
 from utils import Schedule
 
 SCHEDULE = Schedule.make("cosine", 50)
@@ -97,6 +100,16 @@ def test_main_prints_a_row_per_seed_the_exact_row_and_the_verdict(tmp_path, monk
     assert all(len(r) == 11 for r in rows[:2]) and rows[2][1:3] == ["-", "-"]
     assert sorted(p.name for p in (tmp_path / "bench").iterdir()) == ["seed0.pt", "seed1.pt"]
     assert lines[-1].startswith("bars met: gap ") and "seconds yes" in lines[-1]
+    written = records.read("two-pixel")
+    assert [(line["row"]["kind"], line["row"].get("seed")) for line in written] == [("seed", 0), ("seed", 1), ("exact", None)]
+    assert {line["row"]["run"] for line in written} == {written[0]["row"]["run"]}, "one run"
+    assert written[0]["command"] == "python -m tools.bench --seeds 0 1 --sets 2 --n 300 --set steps=20 --set n_data=1000 --pairs 0"
+    first = written[0]["row"]
+    assert first["recipe"] == replace(TrainConfig(), steps=20, n_data=1000).recipe() and first["recipe"]["steps"] == 20
+    assert (first["n"], first["sets"], first["bars"]) == (300, 2, bench.BARS)
+    for line, printed in zip(written, rows):
+        assert f"{line['row']['gap']:.4f}" == printed[5] and f"{line['row']['energy']:.2f}" == printed[8], \
+            "the record holds what was printed, at full precision"
 
 
 def test_the_paired_wall_times_alternate_the_two_defaults_and_give_their_ratio(tmp_path, monkeypatch, capsys):
@@ -112,6 +125,9 @@ def test_the_paired_wall_times_alternate_the_two_defaults_and_give_their_ratio(t
                                      "--set", "n_data=1000", "--pairs", "2"])
     bench.main()
     assert run == [(), bench.PREVIOUS_DEFAULT] * 2
+    pairs = [line["row"] for line in records.read("two-pixel") if line["row"]["kind"] == "pair"]
+    assert [(pair["default seconds"], pair["previous seconds"], pair["previous"]) for pair in pairs] == \
+        [(20.0, 32.0, ["--steps", "3000"])] * 2
     lines = capsys.readouterr().out.splitlines()
     assert lines[-3:] == ["   20.0 s  against   32.0 s   ratio 0.62", "   20.0 s  against   32.0 s   ratio 0.62",
                           "ratio this / previous default: 0.62-0.62 over 2 pairs (mean 0.62)"]

@@ -14,7 +14,7 @@ from tools import tables
 from tools.tables import doc_files
 
 
-def test_every_link_command_make_target_and_measurement_of_the_docs_holds():
+def test_every_link_command_make_target_and_measurement_of_the_docs_holds(committed_records):
     files = doc_files()
     linked = {ROOT / path for path in re.findall(r"\]\((docs/[\w-]+\.md)\)", (ROOT / "README.md").read_text())}
     assert files[0] == ROOT / "README.md" and set(files[1:]) == linked and files[1:] == sorted(files[1:]), \

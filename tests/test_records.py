@@ -3,11 +3,13 @@ when it was measured; a guide's generated table is rewritten from its records an
 import json
 import os
 import subprocess
+from dataclasses import replace
 
 import pytest
 import torch
 
 import records
+from recipe import TrainConfig
 from tools import tables
 from tools.tables import doc_files
 
@@ -105,7 +107,7 @@ def test_a_generated_table_is_rewritten_from_its_generator_and_a_hand_edit_is_fo
                                             "command that writes it (see tools/tables.py)"]
 
 
-def test_every_generated_table_in_the_guides_is_its_records():
+def test_every_generated_table_in_the_guides_is_its_records(committed_records):
     assert tables.stale_tables(doc_files()) == []
 
 
@@ -128,3 +130,45 @@ def test_a_suite_run_is_timed_and_its_pair_tabled(tmp_path, monkeypatch):
         f"| {label} | 0123456789ab | 9 | 1 | {seconds} | {growth} | {line['date'][:10]} {line['date'][11:16]}, "
         f"{line['machine']['cpu']}, {line['machine']['cores']} cores |"
         for (label, seconds, growth), line in zip((("before", "200.00", "+0.0%"), ("after", "209.00", "+4.5%")), lines)]
+
+
+def _bench_line(run, seed, steps=None, gap=0.002, stds=(1.01, 0.99), energy=1.2, in_mode=1.0, seconds=30.0,
+                kind="seed", date="2026-12-08T02:00:00+00:00"):
+    recipe = (TrainConfig() if steps is None else replace(TrainConfig(), steps=steps)).recipe()
+    row = {"run": run, "kind": kind, "recipe": recipe, "n": 20000, "sets": 10,
+           "bars": {"gap": 0.01, "std": 0.05, "energy": 2.0, "in_mode": 0.99, "seconds": 30.0},
+           "gap": gap, "gap_se": 0.0015, "std_ratios": list(stds), "energy": energy, "energy_se": 0.1}
+    if kind == "seed":
+        row |= {"seed": seed, "seconds": seconds, "in_mode": in_mode}
+    return {"record": "two-pixel", "date": date, "commit": "abc", "command": "python -m tools.bench",
+            "machine": {"cpu": "Some CPU", "gpu": None, "threads": 2}, "row": row}
+
+
+def test_the_two_pixel_tables_judge_each_seed_on_its_bars_and_take_the_default_recipes_latest_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(records, "RESULTS", tmp_path)
+    old, new = "2026-12-07T01:00:00+00:00", "2026-12-08T01:00:00+00:00"
+    lines = [_bench_line(old, 0, steps=3000, stds=(1.068, 1.0)), _bench_line(old, 1, steps=3000, seconds=22.5),
+             _bench_line(old, 0, gap=0.009), _bench_line(new, 0, gap=0.01, stds=(1.049, 0.951), seconds=33.25),
+             _bench_line(new, 1, stds=(1.0, 1.051), energy=1.987), _bench_line(new, 2, in_mode=0.989),
+             _bench_line(new, 3, energy=2.01), _bench_line(new, None, kind="exact", gap=0.0016, energy=1.02)]
+    (tmp_path / "two-pixel.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    measured = "2026-12-08, Some CPU, 2 threads"
+    assert tables.two_pixel_seeds([]).splitlines() == [
+        "| seed | gap (+- s.e.) | std ratio, mode 1 / mode 2 | energy (+- s.e.) | in mode | every quality bar | training s "
+        "| measured |", "|---|---|---|---|---|---|---|---|",
+        f"| 0 | 0.0100 (+- 0.0015) | 1.049 / 0.951 | 1.20 (+- 0.10) | 1.0000 | met | 33.2 | {measured} |",
+        f"| 1 | 0.0020 (+- 0.0015) | 1.000 / 1.051 | 1.99 (+- 0.10) | 1.0000 | missed | 30.0 | {measured} |",
+        f"| 2 | 0.0020 (+- 0.0015) | 1.010 / 0.990 | 1.20 (+- 0.10) | 0.9890 | missed | 30.0 | {measured} |",
+        f"| 3 | 0.0020 (+- 0.0015) | 1.010 / 0.990 | 2.01 (+- 0.10) | 1.0000 | missed | 30.0 | {measured} |",
+        f"| the exact denoiser | 0.0016 (+- 0.0015) | 1.010 / 0.990 | 1.02 (+- 0.10) | - | - | - | {measured} |",
+        "| worst of 4 (bar) | 0.0100 (0.01) | 5.1% off (5%) | 2.01 (2) | 0.9890 (0.99) | 1 of 4 met | 33.2 | |"], \
+        "the latest run of the default: each bar met at its edge and missed just past it"
+    assert tables.two_pixel_recipes([]).splitlines() == [
+        "| recipe | seeds | every quality bar met | worst gap | worst std off | worst energy | training s | measured |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| the default | 4 | 1 of 4 | 0.0100 | 5.1% | 2.01 | 30.0-33.2 | {measured} |",
+        "| steps=3000 | 2 | 1 of 2 | 0.0020 | 6.8% | 1.20 | 22.5-30.0 | 2026-12-08, Some CPU, 2 threads |"], \
+        "the default first, each seed's latest row (seed 0's rerun replaces its first run)"
+    (tmp_path / "two-pixel.jsonl").write_text(json.dumps(lines[0]) + "\n")
+    with pytest.raises(FileNotFoundError, match="no record of the current default recipe .* run make bench"):
+        tables.two_pixel_seeds([])

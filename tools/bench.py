@@ -1,6 +1,6 @@
 """Quality and speed of the default two-pixel model on several seeds, judged against the exact denoiser.
 
-    make bench                     # or: python -m tools.bench [--seeds 0 1 2 3 4] [--n 20000] [--sets 10]
+    make bench                     # or: python -m tools.bench [--seeds 0 1 ... 9] [--n 20000] [--sets 10]
     python -m tools.bench --set label_dropout=0.5 --set steps=4000      # try another recipe
 
 For each seed it trains the default TrainConfig (T = 50) from scratch, timed, then draws `sets`
@@ -18,9 +18,13 @@ with the standard error of the gap and of the energy ratio, then the worst seed 
 against the bars: gap <= 0.01, std within 5%, energy <= 2x the floor, >= 99% in mode, training
 <= 30 s on 2 cores. Then the wall time of `python train.py` as a user runs it (a fresh process,
 start-up and checkpoints included), in --pairs pairs alternated with the previous default's
-(PREVIOUS_DEFAULT, 6,000 steps of 512), and their ratio: the host's speed drifts, so only a
+(PREVIOUS_DEFAULT, 3,000 steps of 1,024), and their ratio: the host's speed drifts, so only a
 paired ratio compares two recipes (--pairs 0 leaves this out). The last row judges the exact denoiser itself (other draws) the same way: what
 a perfect model reads, so the noise left in each column.
+
+Each seed's row, the exact denoiser's and each pair are appended to the record results/two-pixel.jsonl
+as they are measured (records.py), with the recipe, the sample sizes and the bars; docs/benchmarks.md's
+tables are made from it (tools/tables.py: two-pixel-seeds, two-pixel-recipes).
 
 Why several sets: one set of 20,000 samples has its first-mode weight off by 0.0034 (one standard
 deviation), so a gap of two single sets is off by 0.005; and the energy distance of two sets of one
@@ -28,6 +32,7 @@ distribution ranges from a tenth of its mean to several times it, so a perfect m
 distance is divided by that of one other pair of sets often reads over 2.
 """
 import argparse
+import datetime
 import math
 import subprocess
 import sys
@@ -38,6 +43,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+import records
 from checkpoints import CHECKPOINT_DIR
 from cli import true_or_false
 from devices import set_cpu_threads
@@ -49,8 +55,9 @@ from training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = {"gap": 0.01, "std": 0.05, "energy": 2.0, "in_mode": 0.99, "seconds": 30.0}
-PREVIOUS_DEFAULT = ("--steps", "6000", "--batch-size", "512")
-"""The default recipe before 2026-12-04: as many samples (3,072,000) in twice the steps."""
+PREVIOUS_DEFAULT = ("--steps", "3000")
+"""The default recipe before 2026-12-08: 3,000 steps of 1,024, which missed the std bar on two of ten seeds."""
+RECORD = "two-pixel"
 LEARNED_SEED, EXACT_SEED, NULL_SEED, IN_MODE_SEED = 1_000, 2_000, 3_000, 4_000
 """Generator seeds of the draws: set i of each kind uses its base + i; labelled draws base + label."""
 
@@ -151,7 +158,7 @@ def paired_wall_times(pairs: int) -> list[tuple[float, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--n", type=int, default=20_000, help="samples per set")
     parser.add_argument("--sets", type=int, default=10, help="sets of n samples per model (at least 2)")
     parser.add_argument("--pairs", type=int, default=3, help="paired wall-time runs against the previous default")
@@ -170,13 +177,18 @@ def main() -> None:
     gmm, schedule = problem_gmm(n_samples=1), base.make_schedule()
     exact = gmm.exact_denoiser(schedule.alphas_cumprod)
     reference = Reference.draw(gmm, exact, schedule, args.n, args.sets)
+    command = " ".join(["python -m tools.bench", *sys.argv[1:]])
+    run = {"run": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "recipe": base.recipe(), "n": args.n, "sets": args.sets, "bars": BARS}
     print(HEADER)
     results = []
     for seed in args.seeds:
         results.append(evaluate(replace(base, seed=seed), reference, gmm))
+        records.append(RECORD, [run | {"kind": "seed"} | results[-1]], command)
         print(row(results[-1]), flush=True)
-    print(row(judge(exact, gmm, schedule, reference, NULL_SEED))
-          + "   (the exact denoiser: the noise of the measurement)")
+    null = judge(exact, gmm, schedule, reference, NULL_SEED)
+    records.append(RECORD, [run | {"kind": "exact"} | null], command)
+    print(row(null) + "   (the exact denoiser: the noise of the measurement)")
     worst = {"gap": max(r["gap"] for r in results),
              "std": max(abs(ratio - 1) for r in results for ratio in r["std_ratios"]),
              "energy": max(r["energy"] for r in results), "in_mode": min(r["in_mode"] for r in results),
@@ -192,6 +204,8 @@ def main() -> None:
         print(f"\nwall time of `python train.py` (defaults) and of `python train.py {' '.join(PREVIOUS_DEFAULT)}` "
               f"(the previous default), alternated:")
         pairs = paired_wall_times(args.pairs)
+        records.append(RECORD, [run | {"kind": "pair", "default seconds": now, "previous seconds": before,
+                                       "previous": list(PREVIOUS_DEFAULT)} for now, before in pairs], command)
         for now, before in pairs:
             print(f"  {now:5.1f} s  against  {before:5.1f} s   ratio {now / before:.2f}")
         ratios = [now / before for now, before in pairs]
