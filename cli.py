@@ -7,6 +7,7 @@ comma-separated values (`--channels 32,64`), boolean fields true or false (`--ze
 """
 import argparse
 import re
+import sys
 import traceback
 import typing
 from dataclasses import fields
@@ -123,8 +124,10 @@ def train_from_flags(recipe: Recipe, args: argparse.Namespace, default_ckpt: Cal
 def run_command(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], None],
                 argv: list[str] | None = None) -> None:
     """Parse, set the CPU threads, run; a bad argument or file ends in one line `error: ...` (exit 2),
-    and so does a TODO of the handout not filled in yet (naming the file it is in)."""
+    and so does a TODO of the handout not filled in yet (naming the file it is in). The command sees
+    the arguments it was given as args.argv (a record names the command that wrote it)."""
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     set_cpu_threads()
     try:
         command(args)

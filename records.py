@@ -19,9 +19,9 @@ import torch
 
 COMMITTED = Path(__file__).resolve().parent / "results"
 """The committed records, which the guides' tables are made from."""
-RESULTS = COMMITTED
-"""Where records are appended and read: COMMITTED, except in the tests (tests/conftest.py), which
-write into a temporary folder so that no test run adds rows to the committed records."""
+RESULTS = Path(os.environ.get("DIFFUSION_RESULTS", COMMITTED))
+"""Where records are appended and read: COMMITTED, or $DIFFUSION_RESULTS. The tests set both for every
+test (tests/conftest.py), commands they start included, so that no test adds rows to the committed records."""
 
 
 def cpu_model() -> str:

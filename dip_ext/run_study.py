@@ -20,23 +20,32 @@ processes (0: in this process, to debug a rule). With --shard K/N a process runs
 beside --runs (runs.shard-K-of-N.jsonl); every run reads all of them, so once the N shards are done
 (on one machine or several, their records copied into one folder) a run without --shard prints the
 tables without fitting anything.
+
+Once every case is there, one compact row per case and output (dip_ext.study.case_rows: the peak,
+each rule's stop, the classical denoisers) is appended to the record results/dip-study.jsonl, unless
+the record already holds those rows for these settings; docs/dip-results.md's tables are made from
+it (tools/tables.py: dip-study).
 """
+import datetime
 import json
+import shlex
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+import records
 from cli import add_speed_flags, command_parser, config_overrides, run_command, speed_from_flags
 from devices import one_thread_workers, results_as_finished
 from dip_ext.images import BENCHMARK_IMAGES, COLOUR_IMAGES, SIGMAS, check_sigma, images_in, load_image
 from dip_ext.network import DipConfig
 from dip_ext.plugins import Method, load_method
 from dip_ext.rules import BASELINES, OUTPUTS, REFERENCE_RULES
-from dip_ext.study import StudySettings, add_rules, case_key, format_table, run_case, summarise
+from dip_ext.study import StudySettings, add_rules, case_key, case_rows, format_table, run_case, summarise_rows
 
 DEFAULT_RUNS = Path("figures/dip/study/runs.jsonl")
+RECORD = "dip-study"
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -55,7 +64,7 @@ def shard_cases(cases: list, part: int, parts: int) -> list:
     return cases[part - 1::parts]
 
 
-def records(runs: Path) -> list[Path]:
+def record_files(runs: Path) -> list[Path]:
     """The study's record files: `runs` and every shard's record beside it."""
     found = {runs} if runs.exists() else set()
     return sorted(found | set(runs.parent.glob(f"{runs.stem}.shard-*{runs.suffix}")))
@@ -85,6 +94,24 @@ def _more_rules(record: dict, settings: StudySettings, specs: list[str], referen
     return add_rules(record, methods_from_flags(specs, reference), settings)
 
 
+def record_rows(settings: dict, rows: dict[str, list[dict]], command: str) -> bool:
+    """Append the study's case rows of each output to the record, one line per case and output, unless
+    the record's latest run of these settings holds the same rows; True when they were appended."""
+    lines = json.loads(json.dumps([{"settings": settings, "output": output} | row
+                                   for output, output_rows in rows.items() for row in output_rows]))
+    try:
+        earlier = [line["row"] for line in records.read(RECORD) if line["row"]["settings"] == settings]
+    except FileNotFoundError:
+        earlier = []
+    if earlier:
+        latest = earlier[-1]["run"]
+        if [{key: value for key, value in row.items() if key != "run"} for row in earlier if row["run"] == latest] == lines:
+            return False
+    run = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+    records.append(RECORD, [{"run": run} | line for line in lines], command)
+    return True
+
+
 def main(args) -> None:
     images = image_sources(args.images or list(BENCHMARK_IMAGES if args.grey else COLOUR_IMAGES))
     for image in images:
@@ -100,7 +127,7 @@ def main(args) -> None:
     args.runs.parent.mkdir(parents=True, exist_ok=True)
     wanted_settings = json.loads(json.dumps(asdict(settings)))
     done = {}
-    for path in records(args.runs):
+    for path in record_files(args.runs):
         for line in path.read_text().splitlines():
             case = json.loads(line)
             if case["settings"] == wanted_settings:
@@ -135,7 +162,9 @@ def main(args) -> None:
         return
     cases = [done[case_key(*case)] for case in wanted]
     names = [method.name for method in methods if method.name not in waiting]
-    table = format_table({output: summarise(cases, output, names) for output in OUTPUTS})
+    rows = {output: case_rows(cases, output, names) for output in OUTPUTS}
+    record_rows(wanted_settings, rows, shlex.join(["python", "-m", "dip_ext.run_study", *args.argv]))
+    table = format_table({output: summarise_rows(rows[output], names) for output in OUTPUTS})
     print(table)
     speed = [case["plain"]["seconds"] for case in cases]
     print(f"\nplain DIP with SURE's twin: {min(speed):.0f}-{max(speed):.0f} s per case on one thread at "

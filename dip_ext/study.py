@@ -169,26 +169,38 @@ def rule_stops(case: dict, other_cases: list[dict], output: str, rules: list[str
     return stops
 
 
+def case_rows(cases: list[dict], output: str = "averaged", rules: list[str] = ()) -> list[dict]:
+    """One compact row per case, scoring `output`: plain DIP's peak, each rule's stop ({rule: {"psnr",
+    "ssim", "plateau", "fits", "seconds"}}, the fixed count among them), the classical denoisers'
+    PSNR and whether ES-WMV's minimum stood. What `summarise_rows` pools, and what the record keeps."""
+    rows = []
+    for case in cases:
+        others = [other for other in cases if other["sigma"] == case["sigma"] and other["image"] != case["image"]]
+        signals = case["plain"]["signals"]
+        classical = {name: scores["psnr"] for name, scores in case["classical"].items()}
+        wmv = np.asarray(signals["wmv"], dtype=np.float64)
+        rows.append({
+            "sigma": case["sigma"], "image": case["image"], "seed": case["seed"],
+            "peak": float(np.max(signals["psnr" + SUFFIX[output]])),
+            "wmv stood": bool(wmv_stood(wmv_stop(wmv), len(wmv))),
+            "stops": rule_stops(case, others, output, list(rules)),
+            "classical": classical, "best classical": max(classical.values()),
+        })
+    return rows
+
+
 def summarise(cases: list[dict], output: str = "averaged", rules: list[str] = ()) -> list[dict]:
-    """One row per sigma and one for all, scoring `output`: means, worsts and fractions over the cases.
+    """One row per sigma and one for all, scoring `output`: summarise_rows of the cases' case_rows."""
+    return summarise_rows(case_rows(cases, output, rules), rules)
+
+
+def summarise_rows(per_case: list[dict], rules: list[str] = ()) -> list[dict]:
+    """One row per sigma and one for all: means, worsts and fractions over the cases' rows (case_rows).
 
     gap = plain DIP's peak PSNR (of that output) - the rule's PSNR at its stop (for every rule, so
     rows compare); within 1 dB = fraction of cases with gap <= 1. A rule is summarised where every
     case of the row has its result.
     """
-    per_case = []
-    for case in cases:
-        others = [other for other in cases if other["sigma"] == case["sigma"] and other["image"] != case["image"]]
-        signals = case["plain"]["signals"]
-        peak = float(np.max(signals["psnr" + SUFFIX[output]]))
-        classical = {name: scores["psnr"] for name, scores in case["classical"].items()}
-        wmv = np.asarray(signals["wmv"], dtype=np.float64)
-        per_case.append({
-            "sigma": case["sigma"], "image": case["image"], "peak": peak,
-            "wmv stood": wmv_stood(wmv_stop(wmv), len(wmv)),
-            "stops": rule_stops(case, others, output, list(rules)),
-            "classical": classical, "best classical": max(classical.values()),
-        })
     names = [FIXED_COUNT] + [rule for rule in rules if rule != FIXED_COUNT]
     rows = []
     for sigma in sorted({row["sigma"] for row in per_case}) + [None]:
@@ -222,32 +234,43 @@ def _images_won(rows: list[dict]) -> str:
     return f"{won} of {len(images)}"
 
 
-def format_table(rows_by_output: dict[str, list[dict]]) -> str:
-    """The summaries as Markdown: a table of stopping rules for each output scored, then one of peaks
-    and baselines. Each table says what it pools."""
-    lines = []
+def rules_table(rows: list[dict]) -> list[str]:
+    """The stopping rules' Markdown table of one output's summary rows (summarise_rows)."""
+    lines = ["| sigma | rule | PSNR at stop | gap to peak (mean / worst) | within 1 dB | SSIM at stop | "
+             "plateau of its fit | fits | seconds per image |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        for rule, result in row["rules"].items():
+            lines.append(f"| {row['sigma']} | {rule} | {result['psnr']:.2f} | {result['gap']:.2f} / "
+                         f"{result['worst gap']:.2f} | {100 * result['within 1 dB']:.0f}% | {result['ssim']:.3f} | "
+                         f"{result['plateau']:.0f} | {result['fits']:g} | {result['seconds']:.3g} |")
+    return lines
+
+
+def peaks_table(rows_by_output: dict[str, list[dict]]) -> list[str]:
+    """Plain DIP's oracle peak of each output and the classical denoisers, as a Markdown table."""
     first, *_ = rows_by_output.values()
-    runs = first[-1]["runs"]
-    for output, rows in rows_by_output.items():
-        lines += [f"Scored on the {output} output (means over the runs of each row; 'all' pools all {runs} runs):", "",
-                  "| sigma | rule | PSNR at stop | gap to peak (mean / worst) | within 1 dB | SSIM at stop | "
-                  "plateau of its fit | fits | seconds per image |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for row in rows:
-            for rule, result in row["rules"].items():
-                lines.append(f"| {row['sigma']} | {rule} | {result['psnr']:.2f} | {result['gap']:.2f} / "
-                             f"{result['worst gap']:.2f} | {100 * result['within 1 dB']:.0f}% | {result['ssim']:.3f} | "
-                             f"{result['plateau']:.0f} | {result['fits']:g} | {result['seconds']:.3g} |")
-        lines.append("")
     names = list(first[0]["classical"])
     peaks = " | ".join(f"DIP peak ({output})" for output in rows_by_output)
-    lines += ["Plain DIP's oracle peak and the classical denoisers (PSNR, means over the runs of each row):", "",
-              f"| sigma | runs | {peaks} | " + " | ".join(names)
-              + f" | images where DIP's peak beats the best classical | ES-WMV minimum stood {WMV_PATIENCE} iterations |",
-              "|---|---|" + "---|" * len(rows_by_output) + "---|" * len(names) + "---|---|"]
+    lines = [f"| sigma | runs | {peaks} | " + " | ".join(names)
+             + f" | images where DIP's peak beats the best classical | ES-WMV minimum stood {WMV_PATIENCE} iterations |",
+             "|---|---|" + "---|" * len(rows_by_output) + "---|" * len(names) + "---|---|"]
     for index, row in enumerate(first):
         peaks = " | ".join(f"{rows[index]['peak']:.2f}" for rows in rows_by_output.values())
         lines.append(f"| {row['sigma']} | {row['runs']} | {peaks} | "
                      + " | ".join(f"{row['classical'][name]:.2f}" for name in names)
                      + f" | {row['images where the peak beats the best classical']} | {row['ES-WMV stood']} |")
+    return lines
+
+
+def format_table(rows_by_output: dict[str, list[dict]]) -> str:
+    """The summaries as Markdown: a table of stopping rules for each output scored, then one of peaks
+    and baselines. Each table says what it pools."""
+    runs = next(iter(rows_by_output.values()))[-1]["runs"]
+    lines = []
+    for output, rows in rows_by_output.items():
+        lines += [f"Scored on the {output} output (means over the runs of each row; 'all' pools all {runs} runs):", "",
+                  *rules_table(rows), ""]
+    lines += ["Plain DIP's oracle peak and the classical denoisers (PSNR, means over the runs of each row):", "",
+              *peaks_table(rows_by_output)]
     return "\n".join(lines)

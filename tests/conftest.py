@@ -46,8 +46,11 @@ def autograder_turn():
 
 @pytest.fixture(autouse=True)
 def records_in_a_temporary_folder(tmp_path_factory, monkeypatch):
-    """Every study or benchmark a test runs appends its rows to a fresh folder, never to results/."""
-    monkeypatch.setattr(records, "RESULTS", tmp_path_factory.mktemp("results"))
+    """Every study or benchmark a test runs, in this process or in a command it starts, appends its
+    rows to a fresh folder, never to results/."""
+    folder = tmp_path_factory.mktemp("results")
+    monkeypatch.setattr(records, "RESULTS", folder)
+    monkeypatch.setenv("DIFFUSION_RESULTS", str(folder))
 
 
 @pytest.fixture

@@ -8,12 +8,14 @@ import pytest
 
 import dip_ext.rules
 import dip_ext.study
+import records as results
 from dip_ext import run_study
 from dip_ext.fit import WMV_WINDOW, FitRecord, Stage
 from dip_ext.plugins import Method, load_method, waiting_for
 from dip_ext.rules import BASELINES, FIXED_COUNT, OUTPUTS, PLAIN, FitResult, StopProblem, fit_label, networks_read
 from dip_ext.stopping import WMV_PATIENCE
 from dip_ext.study import RuleError, StudySettings, add_rules, format_table, rule_stops, run_case, summarise
+from tools import tables
 
 SETTINGS = StudySettings(size=32)
 RECORRUPTED = "recorrupted=dip_ext.recorrupted:recorrupted"
@@ -222,7 +224,7 @@ def _synthetic_case(image, sigma, peak, discrepancy, wmv_minimum, sure, stop, cl
              "recorrupted": {output: _result(stop[output], *recorrupted[output], fit="a") for output in OUTPUTS}
              | {"fits": 1, "seconds": 7.0},
              "twin": {output: on_plain(min(stop[output], 9), output) for output in OUTPUTS} | {"fits": 2, "seconds": 8.5}}
-    return {"image": image, "sigma": sigma, "classical": {name: {"psnr": value} for name, value in classical.items()},
+    return {"image": image, "sigma": sigma, "seed": 0, "classical": {name: {"psnr": value} for name, value in classical.items()},
             "plain": {"signals": {name: values.tolist() for name, values in plain.items()}, "seconds": 2.0, "twin_seconds": 0.5},
             "rules": rules}
 
@@ -316,9 +318,9 @@ def test_shards_then_a_rule_of_ones_own_run_each_case_once_and_merge_into_the_ta
     for part in (1, 2):
         run_study.run_command(run_study.parser(), run_study.main, argv + ["--shard", f"{part}/2"])
     assert "1 of 2 cases are still to run" in capsys.readouterr().out  # after the first shard
-    records = [json.loads(path.read_text()) for path in sorted(tmp_path.glob("runs.shard-*-of-2.jsonl"))]
-    assert [case["key"] for case in records] == ["astronaut|50|0", "coffee|50|0"]
-    case = records[0]
+    shards = [json.loads(path.read_text()) for path in sorted(tmp_path.glob("runs.shard-*-of-2.jsonl"))]
+    assert [case["key"] for case in shards] == ["astronaut|50|0", "coffee|50|0"]
+    case = shards[0]
     assert len(case["plain"]["signals"]["psnr_raw"]) == len(case["plain"]["signals"]["psnr"]) == WMV_WINDOW + 10
     assert max(case["plain"]["signals"]["psnr_raw"]) > case["noisy"]["psnr"] and set(case["classical"]) >= {"bm3d", "tv"}
     assert set(case["rules"]) == {"discrepancy", "ES-WMV", "SURE", "recorrupted", "twin"}
@@ -335,6 +337,23 @@ def test_shards_then_a_rule_of_ones_own_run_each_case_once_and_merge_into_the_ta
     assert "rules to measure on 2 recorded ones" in printed and "| all | last |" in printed
     last = [json.loads(line) for line in runs.read_text().splitlines()]
     assert all(case["rules"]["last"]["averaged"]["index"] == WMV_WINDOW + 9 for case in last)
+    written = results.read("dip-study")
+    assert [(line["row"]["output"], line["row"]["image"]) for line in written] == [
+        (output, image) for _ in range(2) for output in ("averaged", "raw") for image in ("astronaut", "coffee")], \
+        "a row per case and output when the study was complete, and again once a rule was added"
+    assert len({line["row"]["run"] for line in written}) == 2 and "last" in written[-1]["row"]["stops"]
+    assert written[-1]["command"] == "python -m dip_ext.run_study " + " ".join(argv + ["--rule", f"{tmp_path}/mine.py:last"])
+    run_study.run_command(run_study.parser(), run_study.main, argv + ["--rule", f"{tmp_path}/mine.py:last"])
+    assert len(results.read("dip-study")) == 8, "the same rows are not recorded twice"
+    printed = capsys.readouterr().out
+    averaged = printed[printed.index("| sigma | rule |"):printed.index("Scored on the raw output")].strip().splitlines()
+    generated = tables.dip_study(["32", "colour", "averaged"]).splitlines()
+    assert generated[:-1] == averaged and generated[-1].startswith("| measured | "), \
+        "the guide's table, made from the record, is the table the study printed"
+    assert tables.dip_study(["32", "colour", "peaks"]).splitlines()[2:4] == \
+        printed[printed.index("| 50 | 2 |"):].splitlines()[:2]
+    with pytest.raises(FileNotFoundError, match="no record of the 32x32 grey study"):
+        tables.dip_study(["32", "grey", "averaged"])
     with pytest.raises(SystemExit):
         run_study.run_command(run_study.parser(), run_study.main, argv + ["--rule", "twin=dip_ext.rules:sure"])
     assert "two rules are called twin" in capsys.readouterr().err

@@ -3,6 +3,7 @@ when it was measured; a guide's generated table is rewritten from its records an
 import json
 import os
 import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -144,11 +145,13 @@ def _bench_line(run, seed, steps=None, gap=0.002, stds=(1.01, 0.99), energy=1.2,
             "machine": {"cpu": "Some CPU", "gpu": None, "threads": 2}, "row": row}
 
 
-def test_the_two_pixel_tables_judge_each_seed_on_its_bars_and_take_the_default_recipes_latest_run(tmp_path, monkeypatch):
+def test_the_two_pixel_tables_judge_each_seed_on_its_bars_and_take_each_seeds_latest_row(tmp_path, monkeypatch):
     monkeypatch.setattr(records, "RESULTS", tmp_path)
     old, new = "2026-12-07T01:00:00+00:00", "2026-12-08T01:00:00+00:00"
     lines = [_bench_line(old, 0, steps=3000, stds=(1.068, 1.0)), _bench_line(old, 1, steps=3000, seconds=22.5),
-             _bench_line(old, 0, gap=0.009), _bench_line(new, 0, gap=0.01, stds=(1.049, 0.951), seconds=33.25),
+             _bench_line(old, 0, gap=0.009), _bench_line(old, 4, seconds=31.0, date="2026-12-07T01:00:00+00:00"),
+             _bench_line(old, None, kind="exact", gap=0.0017),
+             _bench_line(new, 0, gap=0.01, stds=(1.049, 0.951), seconds=33.25),
              _bench_line(new, 1, stds=(1.0, 1.051), energy=1.987), _bench_line(new, 2, in_mode=0.989),
              _bench_line(new, 3, energy=2.01), _bench_line(new, None, kind="exact", gap=0.0016, energy=1.02)]
     (tmp_path / "two-pixel.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -160,15 +163,36 @@ def test_the_two_pixel_tables_judge_each_seed_on_its_bars_and_take_the_default_r
         f"| 1 | 0.0020 (+- 0.0015) | 1.000 / 1.051 | 1.99 (+- 0.10) | 1.0000 | missed | 30.0 | {measured} |",
         f"| 2 | 0.0020 (+- 0.0015) | 1.010 / 0.990 | 1.20 (+- 0.10) | 0.9890 | missed | 30.0 | {measured} |",
         f"| 3 | 0.0020 (+- 0.0015) | 1.010 / 0.990 | 2.01 (+- 0.10) | 1.0000 | missed | 30.0 | {measured} |",
+        "| 4 | 0.0020 (+- 0.0015) | 1.010 / 0.990 | 1.20 (+- 0.10) | 1.0000 | met | 31.0 | 2026-12-07, Some CPU, 2 threads |",
         f"| the exact denoiser | 0.0016 (+- 0.0015) | 1.010 / 0.990 | 1.02 (+- 0.10) | - | - | - | {measured} |",
-        "| worst of 4 (bar) | 0.0100 (0.01) | 5.1% off (5%) | 2.01 (2) | 0.9890 (0.99) | 1 of 4 met | 33.2 | |"], \
-        "the latest run of the default: each bar met at its edge and missed just past it"
+        "| worst of 5 (bar) | 0.0100 (0.01) | 5.1% off (5%) | 2.01 (2) | 0.9890 (0.99) | 2 of 5 met | 33.2 | |"], \
+        "each seed's latest row of the default, by seed: each bar met at its edge and missed just past it"
     assert tables.two_pixel_recipes([]).splitlines() == [
         "| recipe | seeds | every quality bar met | worst gap | worst std off | worst energy | training s | measured |",
         "|---|---|---|---|---|---|---|---|",
-        f"| the default | 4 | 1 of 4 | 0.0100 | 5.1% | 2.01 | 30.0-33.2 | {measured} |",
+        f"| the default | 5 | 2 of 5 | 0.0100 | 5.1% | 2.01 | 30.0-33.2 | 2026-12-07, Some CPU, 2 threads; {measured} |",
         "| steps=3000 | 2 | 1 of 2 | 0.0020 | 6.8% | 1.20 | 22.5-30.0 | 2026-12-08, Some CPU, 2 threads |"], \
         "the default first, each seed's latest row (seed 0's rerun replaces its first run)"
+    pair = _bench_line(new, None, kind="pair")
+    pair["row"] |= {"default seconds": 44.14, "previous seconds": 33.6, "previous": ["--steps", "3000"]}
+    older = json.loads(json.dumps(pair))
+    older["row"] |= {"run": old, "default seconds": 1.0}
+    (tmp_path / "two-pixel.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines + [older, pair, pair]))
+    assert tables.two_pixel_wall_times([]).splitlines() == [
+        "| pair | `python train.py` (s) | `python train.py --steps 3000` (s) | ratio | measured |", "|---|---|---|---|---|",
+        f"| 1 | 44.1 | 33.6 | 1.31 | {measured} |", f"| 2 | 44.1 | 33.6 | 1.31 | {measured} |"], "the latest run's pairs"
     (tmp_path / "two-pixel.jsonl").write_text(json.dumps(lines[0]) + "\n")
     with pytest.raises(FileNotFoundError, match="no record of the current default recipe .* run make bench"):
         tables.two_pixel_seeds([])
+    with pytest.raises(FileNotFoundError, match="no timed pair of the current default recipe"):
+        tables.two_pixel_wall_times([])
+
+
+def test_a_command_a_test_starts_writes_its_records_into_the_tests_folder_not_results(tmp_path):
+    printed = subprocess.run([sys.executable, "-c", "import records; print(records.RESULTS)"], capture_output=True,
+                             text=True, check=True, cwd=records.COMMITTED.parent).stdout.strip()
+    assert printed == str(records.RESULTS) != str(records.COMMITTED), "the tests' folder reaches the commands they start"
+    alone = {key: value for key, value in os.environ.items() if key != "DIFFUSION_RESULTS"}
+    printed = subprocess.run([sys.executable, "-c", "import records; print(records.RESULTS)"], capture_output=True,
+                             text=True, check=True, cwd=records.COMMITTED.parent, env=alone).stdout.strip()
+    assert printed == str(records.COMMITTED), "outside the tests, the committed folder"

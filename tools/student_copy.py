@@ -49,7 +49,7 @@ OPTIONS = {
                "mnist_ext/evaluate.py")),
     "dip": Option(
         files=tuple(sorted(f"dip_ext/{path.name}" for path in (ROOT / "dip_ext").glob("*.py")
-                           if path.name not in INSTRUCTOR_DIP)) + ("tests/test_dip_todos.py",),
+                           if path.name not in INSTRUCTOR_DIP)) + ("records.py", "tests/test_dip_todos.py"),
         needs=("mnist",),
         from_handout_folder=(("tests/pytest.ini", "pytest-dip.ini"),)),
 }

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import records
+from dip_ext.rules import OUTPUTS
+from dip_ext.study import peaks_table, rules_table, summarise_rows
 from recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,14 +98,14 @@ def _quality_met(row: dict) -> bool:
 
 
 def two_pixel_seeds(arguments: list[str]) -> str:
-    """Each seed of the latest `make bench` run of the current default recipe (record "two-pixel",
-    tools/bench.py), the exact denoiser's row (the noise of the measurement) and the worst seed."""
+    """Each seed's latest `make bench` row for the current default recipe (record "two-pixel",
+    tools/bench.py), the latest exact denoiser's row (the noise of the measurement) and the worst seed."""
     lines = [line for line in records.read("two-pixel") if line["row"]["recipe"] == TrainConfig().recipe()]
     if not lines:
         raise FileNotFoundError("no record of the current default recipe in two-pixel.jsonl: run make bench")
-    latest = max(line["row"]["run"] for line in lines)
-    run = [line for line in lines if line["row"]["run"] == latest]
-    seeds = [line for line in run if line["row"]["kind"] == "seed"]
+    latest = {line["row"]["seed"]: line for line in lines if line["row"]["kind"] == "seed"}
+    seeds = [latest[seed] for seed in sorted(latest)]
+    exact = [line for line in lines if line["row"]["kind"] == "exact"][-1:]
     table = ["| seed | gap (+- s.e.) | std ratio, mode 1 / mode 2 | energy (+- s.e.) | in mode | every quality bar | "
              "training s | measured |", "|---|---|---|---|---|---|---|---|"]
 
@@ -115,9 +117,8 @@ def two_pixel_seeds(arguments: list[str]) -> str:
         row = line["row"]
         table.append(f"| {row['seed']} | {cells(row)} | {row['in_mode']:.4f} | {'met' if _quality_met(row) else 'missed'} "
                      f"| {row['seconds']:.1f} | {_measured(line)} |")
-    for line in run:
-        if line["row"]["kind"] == "exact":
-            table.append(f"| the exact denoiser | {cells(line['row'])} | - | - | - | {_measured(line)} |")
+    for line in exact:
+        table.append(f"| the exact denoiser | {cells(line['row'])} | - | - | - | {_measured(line)} |")
     rows = [line["row"] for line in seeds]
     bars = rows[0]["bars"]
     worst_std = max(abs(ratio - 1) for row in rows for ratio in row["std_ratios"])
@@ -157,10 +158,72 @@ def two_pixel_recipes(arguments: list[str]) -> str:
     return "\n".join(table)
 
 
+def two_pixel_wall_times(arguments: list[str]) -> str:
+    """The wall time of `python train.py` (the default recipe) and of the previous default, alternated,
+    from the latest `make bench` run of the current default that timed them (record "two-pixel")."""
+    pairs = [line for line in records.read("two-pixel")
+             if line["row"]["kind"] == "pair" and line["row"]["recipe"] == TrainConfig().recipe()]
+    if not pairs:
+        raise FileNotFoundError("no timed pair of the current default recipe in two-pixel.jsonl: run make bench")
+    pairs = [line for line in pairs if line["row"]["run"] == pairs[-1]["row"]["run"]]
+    previous = " ".join(pairs[0]["row"]["previous"])
+    table = [f"| pair | `python train.py` (s) | `python train.py {previous}` (s) | ratio | measured |",
+             "|---|---|---|---|---|"]
+    for number, line in enumerate(pairs, start=1):
+        row = line["row"]
+        table.append(f"| {number} | {row['default seconds']:.1f} | {row['previous seconds']:.1f} | "
+                     f"{row['default seconds'] / row['previous seconds']:.2f} | {_measured(line)} |")
+    return "\n".join(table)
+
+
+def two_pixel_samplers(arguments: list[str]) -> str:
+    """The energy distance to the true samples of each denoiser x sampler x steps, from the latest
+    `python -m tools.bench_samplers` run whose learned model is the current default recipe (record
+    "two-pixel-samplers"); "-" where a run did not take that many steps."""
+    lines = [line for line in records.read("two-pixel-samplers") if line["row"]["recipe"] == TrainConfig().recipe()]
+    if not lines:
+        raise FileNotFoundError("no record of the current default recipe in two-pixel-samplers.jsonl: "
+                                "run python -m tools.bench_samplers")
+    latest = max(line["row"]["run"] for line in lines)
+    run = [line for line in lines if line["row"]["run"] == latest]
+    rows = [line["row"] for line in run]
+    steps = sorted({row["steps"] for row in rows})
+    energy = {(row["denoiser"], row["sampler"], row["steps"]): row["energy"] for row in rows}
+    first = rows[0]
+    table = [f"| denoiser, sampler (floor {first['floor']:.2e}, {first['n']} samples) | "
+             + " | ".join(f"{k} steps" for k in steps) + " | measured |", "|---|" + "---|" * len(steps) + "---|"]
+    for denoiser, sampler in dict.fromkeys((row["denoiser"], row["sampler"]) for row in rows):
+        cells = " | ".join(f"{energy[denoiser, sampler, k]:.2e}" if (denoiser, sampler, k) in energy else "-"
+                           for k in steps)
+        table.append(f"| {denoiser}, {sampler} | {cells} | {_measured(run[-1])} |")
+    return "\n".join(table)
+
+
+def dip_study(arguments: list[str]) -> str:
+    """`dip-study SIZE colour|grey averaged|raw|peaks`: the latest recorded run of the stopping study at
+    that size (record "dip-study", dip_ext/run_study.py), summarised from its case rows: the rules'
+    table of one output, or the peaks and classical denoisers; the last row says where it was measured."""
+    size, colour, part = arguments
+    lines = [line for line in records.read("dip-study") if line["row"]["settings"]["size"] == int(size)
+             and line["row"]["settings"]["grey"] == (colour == "grey")]
+    if not lines:
+        raise FileNotFoundError(f"no record of the {size}x{size} {colour} study in dip-study.jsonl: run "
+                                f"python -m dip_ext.run_study --size {size}{' --grey' if colour == 'grey' else ''}")
+    run = [line for line in lines if line["row"]["run"] == lines[-1]["row"]["run"]]
+    rules = list(dict.fromkeys(rule for line in run for rule in line["row"]["stops"]))
+    by_output = {output: summarise_rows([line["row"] for line in run if line["row"]["output"] == output], rules)
+                 for output in OUTPUTS}
+    table = peaks_table(by_output) if part == "peaks" else rules_table(by_output[part])
+    columns = table[1].count("---")
+    return "\n".join(table + [f"| measured | {_measured(run[-1])} |" + " |" * (columns - 2)])
+
+
 GENERATORS: dict[str, Callable[[list[str]], str]] = {"mutation-scores": mutation_scores,
                                                      "mutation-equivalents": mutation_equivalents,
                                                      "suite-times": suite_times, "two-pixel-seeds": two_pixel_seeds,
-                                                     "two-pixel-recipes": two_pixel_recipes}
+                                                     "two-pixel-recipes": two_pixel_recipes,
+                                                     "two-pixel-samplers": two_pixel_samplers,
+                                                     "two-pixel-wall-times": two_pixel_wall_times, "dip-study": dip_study}
 
 
 def doc_files(root: Path = ROOT) -> list[Path]:
