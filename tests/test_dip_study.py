@@ -93,10 +93,14 @@ def test_a_rule_added_to_a_recorded_case_is_measured_without_fitting_plain_dip_a
                      "def lowest_residual(problem):\n"
                      "    return Stop(problem.plain, int(np.argmin(problem.plain.signal('residual'))))\n")
     mine = load_method(f"{rules}:lowest_residual")
+    before = json.loads(json.dumps(record))
     updated, waiting = add_rules(record, _baselines() + [mine], SETTINGS)
     assert calls == [] and waiting == {}
     assert updated["rules"]["lowest_residual"]["averaged"]["index"] == 400 and updated["rules"]["lowest_residual"]["fits"] == 1
     assert updated["rules"]["lowest_residual"]["source"] == mine.digest
+    assert updated["rules"]["lowest_residual"]["seconds"] == 1.5, "plain DIP's recorded 2 s, less its twin's 0.5 s"
+    assert {name: updated["rules"][name] for name in before["rules"]} == before["rules"], \
+        "the rules measured already are kept as they were"
     rules.write_text(rules.read_text().replace("argmin", "argmax"))
     changed = load_method(f"{rules}:lowest_residual")
     assert changed.digest != mine.digest

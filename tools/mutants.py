@@ -99,6 +99,8 @@ _UNIT_RANGE = ("without a data range scikit-image's PSNR takes the float dtype's
 _PROMOTES = "scikit-image's PSNR promotes both images to their common float type: float64, the clean image's"
 _CLEAN_TYPE = "scikit-image's SSIM computes both images in the clean image's float type, whatever the estimate's"
 _PER_SAMPLE = 'utils.p_losses returns the per-sample loss for every reduction but "mean"'
+_JSON_FLOATS = ("a recorded signal is a JSON list of Python floats (FitRecord.arrays().tolist()), which np.asarray "
+                "makes float64 unasked")
 EQUIVALENT: dict[str, str] = {
     "metrics.x_mean_distance__mutmut_1": ("the default chunk only splits the sum over rows of a (a memory bound): the "
                                           "same mean to float32 rounding"),
@@ -242,6 +244,8 @@ EQUIVALENT: dict[str, str] = {
     "dip_ext.quality.x_ssim__mutmut_13": _CLEAN_TYPE,
     "dip_ext.restore.x_noised_start__mutmut_10": _INT_FULL,
     "dip_ext.restore.x_noised_start__mutmut_13": _INT_FULL,
+    "dip_ext.study.x__restored__mutmut_8": _JSON_FLOATS,
+    "dip_ext.study.x__restored__mutmut_10": _JSON_FLOATS,
     "tools.check_docs.x_slug__mutmut_8": ("the next substitution drops every character but word characters, hyphens and "
                                           "spaces, backticks and asterisks among them"),
     "tools.check_docs.x_anchors__mutmut_6": ("a code block replaced by XXXX instead of nothing leaves a line XXXX, which is "
@@ -255,6 +259,10 @@ EQUIVALENT: dict[str, str] = {
 
 
 CHANGES: dict[str, str] = {
+    "dip_ext.study.x__restored__mutmut_8": ('return FitResult({name: np.asarray(values, dtype=None) for name, values in '
+                                            'stored["signals"].items()},'),
+    "dip_ext.study.x__restored__mutmut_10": ('return FitResult({name: np.asarray(values, ) for name, values in '
+                                             'stored["signals"].items()},'),
     "dip_ext.restore.x_noised_start__mutmut_10": ("t = torch.full((len(estimate),), t0 - 1, dtype=None)  "
                                                   "# level t0 is schedule index t0 - 1"),
     "dip_ext.restore.x_noised_start__mutmut_13": "t = torch.full((len(estimate),), t0 - 1, )  # level t0 is schedule index t0 - 1",
