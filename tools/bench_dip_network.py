@@ -9,8 +9,13 @@ multiply-adds (x2 FLOPs, x3 for the backward pass) against a 2048x2048 matrix pr
 threads, the practical peak. Parallel: two one-thread processes fitting at once, against one fit
 on two threads. Width: the peak PSNR (oracle: the best over the iterations) of widths 32, 64 and
 128 on camera, coins and astronaut at sigma 25, 64x64, seed 0.
+
+Each measurement is appended to the record results/dip-network.jsonl as it is printed (kind "peak",
+"speed", "parallel" or "psnr"); docs/benchmarks.md's table is made from it (tools/tables.py: dip-network).
 """
 import argparse
+import datetime
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -18,12 +23,14 @@ import numpy as np
 import torch
 from torch import nn
 
+import records
 from dip_ext.fit import Stage, fit
 from dip_ext.images import add_noise, load_image
 from dip_ext.network import PAPER_WIDTH, DipConfig, SkipHourglass, input_noise
 
 DEFAULT_WIDTH = DipConfig().channels_down
 WIDTH_IMAGES = ("camera", "coins", "astronaut")
+RECORD = "dip-network"
 
 
 def convolution_flops(network: nn.Module, z: torch.Tensor) -> float:
@@ -73,7 +80,14 @@ def peak_psnr(width: int, image: str, iterations: int = 800) -> float:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    run = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+    def record(kind: str, **row) -> None:
+        records.append(RECORD, [{"run": run, "kind": kind} | row], " ".join(["python -m tools.bench_dip_network", *sys.argv[1:]]))
+
     peaks = {threads: matmul_gflops(threads) for threads in (1, 2)}
+    for threads, gflops in peaks.items():
+        record("peak", threads=threads, gflops=gflops)
     print(f"practical peak (2048x2048 matrix product): {peaks[1]:.0f} GFLOP/s on 1 thread, {peaks[2]:.0f} on 2\n")
     print("| width | image side | threads | iterations/s | GFLOP/s | share of peak |")
     print("|---|---|---|---|---|---|")
@@ -84,6 +98,7 @@ def main() -> None:
             for threads in (2, 1):
                 speed = iterations_per_second(width, side, threads)
                 rate = speed * flops / 1e9
+                record("speed", width=width, side=side, threads=threads, iterations_per_s=speed, gflops=rate)
                 print(f"| {width} | {side} | {threads} | {speed:.1f} | {rate:.1f} | {100 * rate / peaks[threads]:.0f}% |",
                       flush=True)
     for width in (DEFAULT_WIDTH, PAPER_WIDTH):
@@ -91,6 +106,7 @@ def main() -> None:
         with ProcessPoolExecutor(2) as pool:
             speeds = list(pool.map(_one_thread_speed, [width, width]))
         single = iterations_per_second(width, 64, threads=2, iterations=60)
+        record("parallel", width=width, side=64, together=sum(speeds), single=single)
         print(f"\nwidth {width}, 64x64: two one-thread fits at once run {sum(speeds):.1f} iterations/s in all, "
               f"one two-thread fit {single:.1f}: x{sum(speeds) / single:.2f} ({time.perf_counter() - together:.0f} s)")
     torch.set_num_threads(2)
@@ -99,6 +115,8 @@ def main() -> None:
     print("|---|" + "---|" * (len(WIDTH_IMAGES) + 1))
     for width in (32, DEFAULT_WIDTH, PAPER_WIDTH):
         psnrs = [peak_psnr(width, image) for image in WIDTH_IMAGES]
+        for image, psnr in zip(WIDTH_IMAGES, psnrs):
+            record("psnr", width=width, image=image, sigma=25, side=64, seed=0, iterations=800, psnr=psnr)
         print(f"| {width} | " + " | ".join(f"{psnr:.2f}" for psnr in psnrs) + f" | {np.mean(psnrs):.2f} |", flush=True)
 
 

@@ -199,6 +199,29 @@ def two_pixel_samplers(arguments: list[str]) -> str:
     return "\n".join(table)
 
 
+def dip_network(arguments: list[str]) -> str:
+    """DIP's fitting speed by width at 64x64 and 128x128 on 2 threads, the gain of two one-thread
+    fits at once, and the mean peak PSNR of each width, from the latest `python -m
+    tools.bench_dip_network` run (record "dip-network")."""
+    lines = records.read("dip-network")
+    run = [line["row"] for line in lines if line["row"]["run"] == lines[-1]["row"]["run"]]
+    speed = {(row["width"], row["side"]): row["iterations_per_s"] for row in run if row["kind"] == "speed" and row["threads"] == 2}
+    parallel = {row["width"]: row["together"] / row["single"] for row in run if row["kind"] == "parallel"}
+    psnr: dict[int, list[float]] = {}
+    for row in run:
+        if row["kind"] == "psnr":
+            psnr.setdefault(row["width"], []).append(row["psnr"])
+    widths = sorted(set(psnr) | {width for width, _ in speed})
+    cell = lambda value, form: "-" if value is None else format(value, form)  # noqa: E731
+    table = ["| width | iterations/s at 64x64, 2 threads | at 128x128, 2 threads | two one-thread fits at once, "
+             "against one on 2 threads | mean peak PSNR at 64x64 (dB) | measured |", "|---|---|---|---|---|---|"]
+    for width in widths:
+        mean = sum(psnr[width]) / len(psnr[width]) if width in psnr else None
+        table.append(f"| {width} | {cell(speed.get((width, 64)), '.1f')} | {cell(speed.get((width, 128)), '.1f')} | "
+                     f"{cell(parallel.get(width), '.2f')} | {cell(mean, '.2f')} | {_measured(lines[-1])} |")
+    return "\n".join(table)
+
+
 def dip_study(arguments: list[str]) -> str:
     """`dip-study SIZE colour|grey averaged|raw|peaks`: the latest recorded run of the stopping study at
     that size (record "dip-study", dip_ext/run_study.py), summarised from its case rows: the rules'
@@ -223,7 +246,8 @@ GENERATORS: dict[str, Callable[[list[str]], str]] = {"mutation-scores": mutation
                                                      "suite-times": suite_times, "two-pixel-seeds": two_pixel_seeds,
                                                      "two-pixel-recipes": two_pixel_recipes,
                                                      "two-pixel-samplers": two_pixel_samplers,
-                                                     "two-pixel-wall-times": two_pixel_wall_times, "dip-study": dip_study}
+                                                     "two-pixel-wall-times": two_pixel_wall_times, "dip-study": dip_study,
+                                                     "dip-network": dip_network}
 
 
 def doc_files(root: Path = ROOT) -> list[Path]:
