@@ -52,6 +52,11 @@ def commit(root: Path = RESULTS.parent) -> str:
     return head.stdout.strip() + ("-dirty" if changed else "")
 
 
+def as_stored(value):
+    """`value` as a record reads back: JSON's types (tuples become lists), for comparing with stored rows."""
+    return json.loads(json.dumps(value))
+
+
 def append(name: str, rows: list[dict], command: str) -> list[dict]:
     """Append one line per row to RESULTS/NAME.jsonl, each with the date, commit, command and machine;
     returns the lines written. Written in one call on a file opened for appending, so an interrupted

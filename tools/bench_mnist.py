@@ -9,14 +9,20 @@
   sampling time         100 guided digits with the default sampler; target: at most 15 s on that CPU
   accuracy              --per-class guided digits per class read as their label by the evaluation
                         classifier; target: at least 98%. Also the Frechet distance in its features.
+
+The run's figures are appended to the record results/mnist.jsonl, with the checkpoint's config;
+docs/benchmarks.md's table is made from it (tools/tables.py: mnist).
 """
 import argparse
+import datetime
+import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
+import records
 from devices import pick_device, set_cpu_threads
 from mnist_ext.data import NUM_CLASSES, model_and_held_out_digits
 from mnist_ext.generate import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, generate
@@ -25,6 +31,7 @@ from mnist_ext.scoring import load_or_train_classifier, report, score
 from speed import speed_policy
 from training import ensure_trained, training_step
 
+RECORD = "mnist"
 TARGET_MINUTES = 5.0
 """Time to quality of the default run on a 2-core CPU, its own clock."""
 TARGET_ACCURACY = 0.98
@@ -60,8 +67,8 @@ def main() -> None:
     set_cpu_threads()
     device = pick_device(args.device)
     print(f"device: {device}, torch threads: {torch.get_num_threads()}")
-    print(f"training throughput (default config, batch {MnistConfig().batch_size}): "
-          f"{training_throughput(device):.0f} images/s")
+    throughput = training_throughput(device)
+    print(f"training throughput (default config, batch {MnistConfig().batch_size}): {throughput:.0f} images/s")
     if args.compare:
         for change in (dict(channels=(32, 64, 128, 128)), dict(channels=(16, 48, 96, 128)),
                        dict(batch_size=128), dict(batch_size=256)):
@@ -79,8 +86,9 @@ def main() -> None:
     generate(model, schedule, hundred[:10], device=device)  # warm-up
     started = time.perf_counter()
     generate(model, schedule, hundred, seed=args.seed, device=device)
+    sampling = time.perf_counter() - started
     print(f"sampling 100 digits ({DEFAULT_SAMPLER}, {DEFAULT_STEPS} steps, w = {DEFAULT_GUIDANCE:g}): "
-          f"{time.perf_counter() - started:.1f} s (target: <= 15 s)")
+          f"{sampling:.1f} s (target: <= 15 s)")
 
     classifier, real_accuracy = load_or_train_classifier()
     (reference, _), _ = model_and_held_out_digits()
@@ -90,6 +98,12 @@ def main() -> None:
     print(f"{len(labels)} guided digits ({DEFAULT_SAMPLER}, {DEFAULT_STEPS} steps, w = {DEFAULT_GUIDANCE:g}); "
           f"target: >= {TARGET_ACCURACY:.0%} read as their label: {met}")
     print(report(result, real_accuracy, len(reference)))
+    records.append(RECORD, [{"config": records.as_stored(asdict(config)), "device": str(device),
+                             "throughput": throughput, "minutes trained": minutes, "steps": state["step"],
+                             "sampling seconds": sampling, "digits": len(labels), "accuracy": result["accuracy"],
+                             "frechet": result["frechet"], "frechet floor": result["frechet_floor"],
+                             "classifier accuracy": real_accuracy}],
+                   " ".join(["python -m tools.bench_mnist", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

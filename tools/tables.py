@@ -13,11 +13,13 @@ from counts and means from full-precision values, rounded only when printed.
 """
 import re
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import records
 from dip_ext.rules import OUTPUTS
 from dip_ext.study import peaks_table, rules_table, summarise_rows
+from mnist_ext.recipe import MnistConfig
 from recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +201,23 @@ def two_pixel_samplers(arguments: list[str]) -> str:
     return "\n".join(table)
 
 
+def mnist(arguments: list[str]) -> str:
+    """The default MNIST model's time and quality, one row per `make bench-mnist` run of the current
+    default config (record "mnist", tools/bench_mnist.py), the latest last."""
+    lines = [line for line in records.read("mnist") if line["row"]["config"] == records.as_stored(asdict(MnistConfig()))]
+    if not lines:
+        raise FileNotFoundError("no record of the default MNIST config in mnist.jsonl: run make bench-mnist")
+    table = ["| training (min, its own clock) | training images/s | 100 digits sampled (s) | guided digits read as their "
+             "label | Frechet distance (floor) | evaluation classifier on unseen digits | measured |",
+             "|---|---|---|---|---|---|---|"]
+    for line in lines:
+        row = line["row"]
+        table.append(f"| {row['minutes trained']:.1f} | {row['throughput']:.0f} | {row['sampling seconds']:.1f} | "
+                     f"{row['accuracy']:.1%} of {row['digits']} | {row['frechet']:.2f} ({row['frechet floor']:.2f}) | "
+                     f"{row['classifier accuracy']:.1%} | {_measured(line)} |")
+    return "\n".join(table)
+
+
 def dip_network(arguments: list[str]) -> str:
     """DIP's fitting speed by width at 64x64 and 128x128 on 2 threads, the gain of two one-thread
     fits at once, and the mean peak PSNR of each width, from the latest `python -m
@@ -247,7 +266,7 @@ GENERATORS: dict[str, Callable[[list[str]], str]] = {"mutation-scores": mutation
                                                      "two-pixel-recipes": two_pixel_recipes,
                                                      "two-pixel-samplers": two_pixel_samplers,
                                                      "two-pixel-wall-times": two_pixel_wall_times, "dip-study": dip_study,
-                                                     "dip-network": dip_network}
+                                                     "dip-network": dip_network, "mnist": mnist}
 
 
 def doc_files(root: Path = ROOT) -> list[Path]:
