@@ -1,7 +1,18 @@
 """tools/bench_dip_network.py: every measurement it prints is recorded, and the guide's table is made from the record."""
+import pytest
+import torch
+
 import records
 import tools.bench_dip_network as bench
 from tools import tables
+
+
+@pytest.fixture(autouse=True)
+def threads_restored():
+    """The benchmark sets torch's thread count; later tests in this worker run on the one they had."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def one_thread_speed(width):
