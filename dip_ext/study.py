@@ -169,7 +169,7 @@ def rule_stops(case: dict, other_cases: list[dict], output: str, rules: list[str
     return stops
 
 
-def case_rows(cases: list[dict], output: str = "averaged", rules: list[str] = ()) -> list[dict]:
+def case_rows(cases: list[dict], output: str, rules: list[str]) -> list[dict]:
     """One compact row per case, scoring `output`: plain DIP's peak, each rule's stop ({rule: {"psnr",
     "ssim", "plateau", "fits", "seconds"}}, the fixed count among them), the classical denoisers'
     PSNR and whether ES-WMV's minimum stood. What `summarise_rows` pools, and what the record keeps."""

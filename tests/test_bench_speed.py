@@ -4,10 +4,11 @@ import re
 import pytest
 import torch
 
+import records
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
 from recipe import TrainConfig
-from speed import FLOAT32
-from tools import bench_speed
+from speed import FLOAT32, speed_policy
+from tools import bench_speed, tables
 from tools.bench_dip_network import convolution_flops
 
 
@@ -32,3 +33,24 @@ def test_the_table_times_every_candidate_against_float32(capsys):
     assert re.search(rf"the two-pixel run \({TrainConfig().steps} steps\) takes about \d+ s", out)
     with pytest.raises(SystemExit):
         bench_speed.main(["--repeats", "0"])
+
+
+def test_a_measuring_run_records_every_row_it_prints_and_a_quick_one_nothing(monkeypatch, capsys):
+    bench_speed.main(["--quick", "--repeats", "1", "--models", "two-pixel"])
+    with pytest.raises(FileNotFoundError):
+        records.read("speed")  # --quick measures nothing
+    timings = iter([30.0, 60.0, 45.0])
+    monkeypatch.setattr(bench_speed, "measure", lambda workload, policy, device: (next(timings), 2e9, 0.1))
+    monkeypatch.setattr(bench_speed, "matmul_peak", lambda dtype, device, size=2048: 100.0 if dtype == torch.float32 else 400.0)
+    bench_speed.main(["--repeats", "1", "--models", "two-pixel"])
+    printed = capsys.readouterr().out
+    rows = [line["row"] for line in records.read("speed")]
+    assert [(row["kind"], row.get("precision")) for row in rows[:2]] == [("peak", "float32"), ("peak", "bfloat16")]
+    policies = rows[2:]
+    assert [row["speed"] for row in policies] == [30.0, 60.0, 45.0] and [row["default"] for row in policies] == \
+        [policy == speed_policy("two-pixel-ddpm", "cpu") for policy in bench_speed.CANDIDATES]
+    assert policies[1]["share of peak"] == pytest.approx(60.0 * 2e9 / 1e9 / 400.0)
+    table = tables.speed_policies([]).splitlines()
+    assert [line.split(" | ")[2:4] for line in table[2:]] == [["30.0 steps/s", "x1.00"], ["60.0 steps/s", "x2.00"],
+                                                              ["45.0 steps/s", "x1.50"]]
+    assert all(f"| two-pixel | {row['policy']}" in printed for row in policies)

@@ -14,7 +14,8 @@ from dip_ext.fit import WMV_WINDOW, FitRecord, Stage
 from dip_ext.plugins import Method, load_method, waiting_for
 from dip_ext.rules import BASELINES, FIXED_COUNT, OUTPUTS, PLAIN, FitResult, StopProblem, fit_label, networks_read
 from dip_ext.stopping import WMV_PATIENCE
-from dip_ext.study import RuleError, StudySettings, add_rules, format_table, rule_stops, run_case, summarise
+from dip_ext.study import (RuleError, StudySettings, add_rules, format_table, rule_stops, run_case, summarise,
+                           summarise_rows)
 from tools import tables
 
 SETTINGS = StudySettings(size=32)
@@ -282,6 +283,18 @@ def test_the_fixed_count_never_looks_at_the_case_itself():
     assert rule_stops(a, [], "averaged", ["twin"]).keys() == {"twin"}
 
 
+def test_a_case_row_says_whether_es_wmvs_minimum_stood_its_patience():
+    """A minimum at index 0 of a run of WMV_PATIENCE + 1 iterations stood; one iteration shorter, it did not."""
+    cases = []
+    for length in (WMV_PATIENCE + 1, WMV_PATIENCE):
+        case = json.loads(json.dumps(STUDY_CASES[0]))
+        case["plain"]["signals"]["wmv"] = [1.0] + [2.0] * (length - 1)
+        cases.append(case)
+    rows = dip_ext.study.case_rows(cases, "averaged", RULES)
+    assert [row["wmv stood"] for row in rows] == [True, False]
+    assert summarise_rows(rows, RULES)[-1]["ES-WMV stood"] == "1 of 2"
+
+
 def test_a_rule_missing_from_some_cases_of_a_row_is_left_out_of_that_row():
     partial = [dict(case, rules={name: result for name, result in case["rules"].items() if name != "SURE" or case is
                                  STUDY_CASES[0]}) for case in STUDY_CASES]
@@ -346,6 +359,7 @@ def test_shards_then_a_rule_of_ones_own_run_each_case_once_and_merge_into_the_ta
         (output, image) for _ in range(2) for output in ("averaged", "raw") for image in ("astronaut", "coffee")], \
         "a row per case and output when the study was complete, and again once a rule was added"
     assert len({line["row"]["run"] for line in written}) == 2 and "last" in written[-1]["row"]["stops"]
+    assert {(line["row"]["seed"], line["row"]["sigma"]) for line in written} == {(0, 50.0)}
     assert written[-1]["command"] == "python -m dip_ext.run_study " + " ".join(argv + ["--rule", f"{tmp_path}/mine.py:last"])
     run_study.run_command(run_study.parser(), run_study.main, argv + ["--rule", f"{tmp_path}/mine.py:last"])
     assert len(results.read("dip-study")) == 8, "the same rows are not recorded twice"

@@ -13,10 +13,15 @@ timed after its first steps, with its compile time printed beside it.
 Models: the two-pixel DDPM's step (TrainConfig defaults), the MNIST U-Net's (MnistConfig), a DIP
 fit's iteration on a 128x128 and a 256x256 grey image (DipConfig, width 64). Run it alone: another
 torch process on the same cores slows every number.
+
+A measuring run (not --quick) appends the peaks and each model x policy row to the record
+results/speed.jsonl; docs/benchmarks.md's table is made from it (tools/tables.py: speed-policies).
 """
 import argparse
+import datetime
 import platform
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -25,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+import records
 from devices import pick_device, set_cpu_threads
 from dip_ext.fit import Stage, fit
 from dip_ext.network import DipConfig, SkipHourglass, input_noise
@@ -35,6 +41,7 @@ from recipe import TrainConfig
 from speed import BFLOAT16, FLOAT32, SpeedPolicy, device_kind, speed_policy
 from training import Recipe, training_step
 
+RECORD = "speed"
 CANDIDATES = (FLOAT32, BFLOAT16, SpeedPolicy(precision="bfloat16", channels_last=True))
 
 
@@ -156,6 +163,12 @@ def main(argv: list[str] | None = None) -> None:
     processor = platform.processor() or platform.machine()
     if device.type == "cpu":
         processor = torch._C._cpu._get_cpu_capability().get("cpu_name", processor)
+    run = {"run": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "device kind": kind,
+           "repeats": args.repeats}
+    command = " ".join(["python -m tools.bench_speed", *(sys.argv[1:] if argv is None else argv)])
+    if not args.quick:
+        records.append(RECORD, [run | {"kind": "peak", "precision": precision, "gflops": gflops}
+                                for precision, gflops in peaks.items()], command)
     print(f"{processor}, device {device} (kind {kind}), {torch.get_num_threads()} CPU threads, torch {torch.__version__}")
     print(f"matrix-product peak: float32 {peaks['float32']:.0f} GFLOP/s, bfloat16 {peaks['bfloat16']:.0f} GFLOP/s "
           f"(x{peaks['bfloat16'] / peaks['float32']:.2f})\n")
@@ -185,6 +198,11 @@ def main(argv: list[str] | None = None) -> None:
                     (f" (first {workload.per_call} {workload.unit.split('/')[0]}: {warmups[policy]:.0f} s)" if policy.compile else "")
             print(f"| {workload.name} | {describe_policy(policy)}{marks} | {median:.1f} {workload.unit} | "
                   f"x{median / baseline:.2f} | {rate:.1f} | {100 * rate / peaks[policy.precision]:.1f}% |", flush=True)
+            if not args.quick:
+                records.append(RECORD, [run | {"kind": "policy", "model": workload.name, "policy": describe_policy(policy),
+                                               "default": policy == default, "speed": median, "unit": workload.unit,
+                                               "float32 speed": baseline, "gflops": rate,
+                                               "share of peak": rate / peaks[policy.precision]}], command)
     if "two-pixel" in default_speeds:
         print(f"\nat the default policy the two-pixel run ({TrainConfig().steps} steps) takes about "
               f"{TrainConfig().steps / default_speeds['two-pixel']:.0f} s before checkpoints and the progress bar")

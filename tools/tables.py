@@ -218,6 +218,21 @@ def mnist(arguments: list[str]) -> str:
     return "\n".join(table)
 
 
+def speed_policies(arguments: list[str]) -> str:
+    """Each model's training speed under each speed policy against eager float32, from the latest
+    `python -m tools.bench_speed` run (record "speed"); medians of its repeats taken in turn."""
+    lines = records.read("speed")
+    run = [line for line in lines if line["row"]["run"] == lines[-1]["row"]["run"] and line["row"]["kind"] == "policy"]
+    table = ["| model | policy | speed | x float32 | share of its precision's matrix-product peak | measured |",
+             "|---|---|---|---|---|---|"]
+    for line in run:
+        row = line["row"]
+        table.append(f"| {row['model']} | {row['policy']}{' (default)' if row['default'] else ''} | {row['speed']:.1f} "
+                     f"{row['unit']} | x{row['speed'] / row['float32 speed']:.2f} | {row['share of peak']:.1%} | "
+                     f"{_measured(line)} |")
+    return "\n".join(table)
+
+
 def dip_network(arguments: list[str]) -> str:
     """DIP's fitting speed by width at 64x64 and 128x128 on 2 threads, the gain of two one-thread
     fits at once, and the mean peak PSNR of each width, from the latest `python -m
@@ -266,7 +281,8 @@ GENERATORS: dict[str, Callable[[list[str]], str]] = {"mutation-scores": mutation
                                                      "two-pixel-recipes": two_pixel_recipes,
                                                      "two-pixel-samplers": two_pixel_samplers,
                                                      "two-pixel-wall-times": two_pixel_wall_times, "dip-study": dip_study,
-                                                     "dip-network": dip_network, "mnist": mnist}
+                                                     "dip-network": dip_network, "mnist": mnist,
+                                                     "speed-policies": speed_policies}
 
 
 def doc_files(root: Path = ROOT) -> list[Path]:
