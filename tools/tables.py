@@ -91,6 +91,11 @@ def _measured(line: dict) -> str:
     return f"{line['date'][:10]}, {machine['gpu'] or machine['cpu']}, {machine['threads']} threads"
 
 
+def _latest_run(lines: list[dict]) -> list[dict]:
+    """The lines of the run that the last line belongs to (a record's runs are appended in order)."""
+    return [line for line in lines if line["row"]["run"] == lines[-1]["row"]["run"]]
+
+
 def _quality_met(row: dict) -> bool:
     """Whether a two-pixel seed's row meets every quality bar recorded with it (the time bar aside):
     gap <= bar, each mode's std ratio within the bar of 1, energy ratio <= bar, in-mode share >= bar."""
@@ -167,7 +172,7 @@ def two_pixel_wall_times(arguments: list[str]) -> str:
              if line["row"]["kind"] == "pair" and line["row"]["recipe"] == TrainConfig().recipe()]
     if not pairs:
         raise FileNotFoundError("no timed pair of the current default recipe in two-pixel.jsonl: run make bench")
-    pairs = [line for line in pairs if line["row"]["run"] == pairs[-1]["row"]["run"]]
+    pairs = _latest_run(pairs)
     previous = " ".join(pairs[0]["row"]["previous"])
     table = [f"| pair | `python train.py` (s) | `python train.py {previous}` (s) | ratio | measured |",
              "|---|---|---|---|---|"]
@@ -186,8 +191,7 @@ def two_pixel_samplers(arguments: list[str]) -> str:
     if not lines:
         raise FileNotFoundError("no record of the current default recipe in two-pixel-samplers.jsonl: "
                                 "run python -m tools.bench_samplers")
-    latest = max(line["row"]["run"] for line in lines)
-    run = [line for line in lines if line["row"]["run"] == latest]
+    run = _latest_run(lines)
     rows = [line["row"] for line in run]
     steps = sorted({row["steps"] for row in rows})
     energy = {(row["denoiser"], row["sampler"], row["steps"]): row["energy"] for row in rows}
@@ -222,7 +226,7 @@ def speed_policies(arguments: list[str]) -> str:
     """Each model's training speed under each speed policy against eager float32, from the latest
     `python -m tools.bench_speed` run (record "speed"); medians of its repeats taken in turn."""
     lines = records.read("speed")
-    run = [line for line in lines if line["row"]["run"] == lines[-1]["row"]["run"] and line["row"]["kind"] == "policy"]
+    run = [line for line in _latest_run(lines) if line["row"]["kind"] == "policy"]
     table = ["| model | policy | speed | x float32 | share of its precision's matrix-product peak | measured |",
              "|---|---|---|---|---|---|"]
     for line in run:
@@ -238,7 +242,7 @@ def dip_network(arguments: list[str]) -> str:
     fits at once, and the mean peak PSNR of each width, from the latest `python -m
     tools.bench_dip_network` run (record "dip-network")."""
     lines = records.read("dip-network")
-    run = [line["row"] for line in lines if line["row"]["run"] == lines[-1]["row"]["run"]]
+    run = [line["row"] for line in _latest_run(lines)]
     speed = {(row["width"], row["side"]): row["iterations_per_s"] for row in run if row["kind"] == "speed" and row["threads"] == 2}
     parallel = {row["width"]: row["together"] / row["single"] for row in run if row["kind"] == "parallel"}
     psnr: dict[int, list[float]] = {}
@@ -266,7 +270,7 @@ def dip_study(arguments: list[str]) -> str:
     if not lines:
         raise FileNotFoundError(f"no record of the {size}x{size} {colour} study in dip-study.jsonl: run "
                                 f"python -m dip_ext.run_study --size {size}{' --grey' if colour == 'grey' else ''}")
-    run = [line for line in lines if line["row"]["run"] == lines[-1]["row"]["run"]]
+    run = _latest_run(lines)
     rules = list(dict.fromkeys(rule for line in run for rule in line["row"]["stops"]))
     by_output = {output: summarise_rows([line["row"] for line in run if line["row"]["output"] == output], rules)
                  for output in OUTPUTS}
