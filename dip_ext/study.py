@@ -189,12 +189,12 @@ def case_rows(cases: list[dict], output: str, rules: list[str]) -> list[dict]:
     return rows
 
 
-def summarise(cases: list[dict], output: str = "averaged", rules: list[str] = ()) -> list[dict]:
+def summarise(cases: list[dict], output: str, rules: list[str]) -> list[dict]:
     """One row per sigma and one for all, scoring `output`: summarise_rows of the cases' case_rows."""
     return summarise_rows(case_rows(cases, output, rules), rules)
 
 
-def summarise_rows(per_case: list[dict], rules: list[str] = ()) -> list[dict]:
+def summarise_rows(per_case: list[dict], rules: list[str]) -> list[dict]:
     """One row per sigma and one for all: means, worsts and fractions over the cases' rows (case_rows).
 
     gap = plain DIP's peak PSNR (of that output) - the rule's PSNR at its stop (for every rule, so

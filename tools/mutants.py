@@ -246,8 +246,8 @@ EQUIVALENT: dict[str, str] = {
     "dip_ext.restore.x_noised_start__mutmut_13": _INT_FULL,
     "dip_ext.study.x__restored__mutmut_8": _JSON_FLOATS,
     "dip_ext.study.x__restored__mutmut_10": _JSON_FLOATS,
+    "dip_ext.study.x_case_rows__mutmut_26": _JSON_FLOATS,
     "dip_ext.study.x_case_rows__mutmut_28": _JSON_FLOATS,
-    "dip_ext.study.x_case_rows__mutmut_30": _JSON_FLOATS,
     "tools.check_docs.x_slug__mutmut_8": ("the next substitution drops every character but word characters, hyphens and "
                                           "spaces, backticks and asterisks among them"),
     "tools.check_docs.x_anchors__mutmut_6": ("a code block replaced by XXXX instead of nothing leaves a line XXXX, which is "
@@ -265,8 +265,8 @@ CHANGES: dict[str, str] = {
                                             'stored["signals"].items()},'),
     "dip_ext.study.x__restored__mutmut_10": ('return FitResult({name: np.asarray(values, ) for name, values in '
                                              'stored["signals"].items()},'),
-    "dip_ext.study.x_case_rows__mutmut_28": 'wmv = np.asarray(signals["wmv"], dtype=None)',
-    "dip_ext.study.x_case_rows__mutmut_30": 'wmv = np.asarray(signals["wmv"], )',
+    "dip_ext.study.x_case_rows__mutmut_26": 'wmv = np.asarray(signals["wmv"], dtype=None)',
+    "dip_ext.study.x_case_rows__mutmut_28": 'wmv = np.asarray(signals["wmv"], )',
     "dip_ext.restore.x_noised_start__mutmut_10": ("t = torch.full((len(estimate),), t0 - 1, dtype=None)  "
                                                   "# level t0 is schedule index t0 - 1"),
     "dip_ext.restore.x_noised_start__mutmut_13": "t = torch.full((len(estimate),), t0 - 1, )  # level t0 is schedule index t0 - 1",
