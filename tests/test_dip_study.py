@@ -116,6 +116,9 @@ def test_a_rule_waiting_for_a_todo_is_named_and_not_recorded(monkeypatch, tmp_pa
     record, waiting = run_case("astronaut", 25.0, 3, SETTINGS, _baselines() + [load_method(f"{tmp_path}/unfinished.py:my_rule")])
     assert waiting == {"my_rule": "unfinished.py, my_rule: stop it somewhere"}
     assert "my_rule" not in record["rules"] and "ES-WMV" in record["rules"]
+    record, waiting = add_rules(json.loads(json.dumps(record)), [load_method(f"{tmp_path}/unfinished.py:my_rule")], SETTINGS)
+    assert waiting == {"my_rule": "unfinished.py, my_rule: stop it somewhere"} and "my_rule" not in record["rules"], \
+        "added to a recorded case, it waits the same way"
 
 
 @pytest.mark.parametrize("body, message", [
@@ -309,6 +312,7 @@ def test_the_table_prints_the_summaries_rows_and_says_what_each_pools():
                          "plateau of its fit | fits | seconds per image |"]
     assert "| 25 | discrepancy | 28.50 | 1.50 / 3.00 | 50% | 0.035 | 1 | 1 | 1.5 |" in table
     assert "| all | twin | 28.33 | 1.67 / 5.00 | 67% | 0.060 | 1 | 2 | 8.5 |" in table
+    assert "| 50 | discrepancy | 30.00 | 0.00 / 0.00 | 100% | 0.030 | 1 | 1 | 1.5 |" in table
     assert table.index("Scored on the raw output (means over the runs of each row; 'all' pools all 3 runs):") < \
         table.index("| 25 | SURE | 27.00 | 1.00 / 2.00 | 50% | 0.560 | 1 | 2 | 2 |")
     assert table[-5].startswith("| sigma | runs | DIP peak (averaged) | DIP peak (raw) | bm3d | tv |")
