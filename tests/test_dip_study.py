@@ -315,6 +315,7 @@ def test_the_table_prints_the_summaries_rows_and_says_what_each_pools():
     assert "| 50 | discrepancy | 30.00 | 0.00 / 0.00 | 100% | 0.030 | 1 | 1 | 1.5 |" in table
     assert table.index("Scored on the raw output (means over the runs of each row; 'all' pools all 3 runs):") < \
         table.index("| 25 | SURE | 27.00 | 1.00 / 2.00 | 50% | 0.560 | 1 | 2 | 2 |")
+    assert table[-7:-5] == ["Plain DIP's oracle peak and the classical denoisers (PSNR, means over the runs of each row):", ""]
     assert table[-5].startswith("| sigma | runs | DIP peak (averaged) | DIP peak (raw) | bm3d | tv |")
     assert table[-5].endswith(f"| ES-WMV minimum stood {WMV_PATIENCE} iterations |")
     headers = [index for index, line in enumerate(table) if line.startswith("| sigma |")]
