@@ -380,3 +380,13 @@ def test_shards_then_a_rule_of_ones_own_run_each_case_once_and_merge_into_the_ta
     with pytest.raises(SystemExit):
         run_study.run_command(run_study.parser(), run_study.main, argv + ["--rule", "twin=dip_ext.rules:sure"])
     assert "two rules are called twin" in capsys.readouterr().err
+
+
+def test_a_case_draws_its_noise_from_its_seed_on_the_image_as_the_settings_make_it_and_shows_it_to_its_rules():
+    first, again, other = (dip_ext.study.Case("astronaut", 25.0, seed, SETTINGS) for seed in (3, 3, 4))
+    assert np.array_equal(first.noisy, again.noisy) and not np.array_equal(first.noisy, other.noisy)
+    assert first.clean.shape == (32, 32, 3) and first.noisy.std() > 0
+    grey = dip_ext.study.Case("astronaut", 25.0, 3, StudySettings(size=32, grey=True))
+    assert grey.clean.shape == (32, 32), "a grey study fits the grey image"
+    problem = first.problem("raw", {})
+    assert problem.observation is first.noisy and (problem.seed, problem.iterations, problem.output) == (3, 2000, "raw")

@@ -248,6 +248,7 @@ EQUIVALENT: dict[str, str] = {
     "dip_ext.study.x__restored__mutmut_10": _JSON_FLOATS,
     "dip_ext.study.x_case_rows__mutmut_26": _JSON_FLOATS,
     "dip_ext.study.x_case_rows__mutmut_28": _JSON_FLOATS,
+    "dip_ext.study.xǁCaseǁrun_fit__mutmut_11": "progress=None is as false as progress=False: no bar either way",
     "dip_ext.study.x_peaks_table__mutmut_4": ("every summary row names the same classical denoisers, and a summary has at "
                                               "least two rows (a sigma and 'all')"),
     "tools.check_docs.x_slug__mutmut_8": ("the next substitution drops every character but word characters, hyphens and "
@@ -270,6 +271,7 @@ CHANGES: dict[str, str] = {
     "dip_ext.study.x_case_rows__mutmut_26": 'wmv = np.asarray(signals["wmv"], dtype=None)',
     "dip_ext.study.x_case_rows__mutmut_28": 'wmv = np.asarray(signals["wmv"], )',
     "dip_ext.study.x_peaks_table__mutmut_4": 'names = list(first[1]["classical"])',
+    "dip_ext.study.xǁCaseǁrun_fit__mutmut_11": "progress=None, speed=self.settings.speed, sure=label == PLAIN)",
     "dip_ext.restore.x_noised_start__mutmut_10": ("t = torch.full((len(estimate),), t0 - 1, dtype=None)  "
                                                   "# level t0 is schedule index t0 - 1"),
     "dip_ext.restore.x_noised_start__mutmut_13": "t = torch.full((len(estimate),), t0 - 1, )  # level t0 is schedule index t0 - 1",
