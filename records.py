@@ -52,6 +52,12 @@ def commit(root: Path = RESULTS.parent) -> str:
     return head.stdout.strip() + ("-dirty" if changed else "")
 
 
+def run_id() -> str:
+    """What names one run of a command in its rows: the UTC time it started, to the microsecond, so
+    that runs sort in order and a table can pick a record's latest run."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
 def as_stored(value):
     """`value` as a record reads back: JSON's types (tuples become lists), for comparing with stored rows."""
     return json.loads(json.dumps(value))

@@ -26,7 +26,6 @@ each rule's stop, the classical denoisers) is appended to the record results/dip
 the record already holds those rows for these settings; docs/dip-results.md's tables are made from
 it (tools/tables.py: dip-study).
 """
-import datetime
 import json
 import shlex
 from dataclasses import asdict
@@ -107,7 +106,7 @@ def record_rows(settings: dict, rows: dict[str, list[dict]], command: str) -> bo
         latest = earlier[-1]["run"]
         if [{key: value for key, value in row.items() if key != "run"} for row in earlier if row["run"] == latest] == lines:
             return False
-    run = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+    run = records.run_id()
     records.append(RECORD, [{"run": run} | line for line in lines], command)
     return True
 

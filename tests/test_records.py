@@ -1,5 +1,6 @@
 """records.py and tools/tables.py: a record is appended to, never edited, each line saying where and
 when it was measured; a guide's generated table is rewritten from its records and checked against them."""
+import datetime
 import json
 import os
 import subprocess
@@ -196,3 +197,9 @@ def test_a_command_a_test_starts_writes_its_records_into_the_tests_folder_not_re
     printed = subprocess.run([sys.executable, "-c", "import records; print(records.RESULTS)"], capture_output=True,
                              text=True, check=True, cwd=records.COMMITTED.parent, env=alone).stdout.strip()
     assert printed == str(records.COMMITTED), "outside the tests, the committed folder"
+
+
+def test_a_run_is_named_by_its_start_time_so_that_runs_sort_in_order():
+    first, second = records.run_id(), records.run_id()
+    assert first <= second
+    assert datetime.datetime.fromisoformat(first).tzinfo is not None and "." in first, "UTC, to the microsecond"

@@ -32,7 +32,6 @@ distribution ranges from a tenth of its mean to several times it, so a perfect m
 distance is divided by that of one other pair of sets often reads over 2.
 """
 import argparse
-import datetime
 import math
 import subprocess
 import sys
@@ -178,7 +177,7 @@ def main() -> None:
     exact = gmm.exact_denoiser(schedule.alphas_cumprod)
     reference = Reference.draw(gmm, exact, schedule, args.n, args.sets)
     command = " ".join(["python -m tools.bench", *sys.argv[1:]])
-    run = {"run": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    run = {"run": records.run_id(),
            "recipe": base.recipe(), "n": args.n, "sets": args.sets, "bars": BARS}
     print(HEADER)
     results = []

@@ -14,7 +14,6 @@ Each measurement is appended to the record results/dip-network.jsonl as it is pr
 "speed", "parallel" or "psnr"); docs/benchmarks.md's table is made from it (tools/tables.py: dip-network).
 """
 import argparse
-import datetime
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -80,7 +79,7 @@ def peak_psnr(width: int, image: str, iterations: int = 800) -> float:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
-    run = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    run = records.run_id()
 
     def record(kind: str, **row) -> None:
         records.append(RECORD, [{"run": run, "kind": kind} | row], " ".join(["python -m tools.bench_dip_network", *sys.argv[1:]]))

@@ -13,7 +13,6 @@ the floor, n and the learned model's recipe; docs/two-pixel.md's table is made f
 (tools/tables.py: two-pixel-samplers).
 """
 import argparse
-import datetime
 import sys
 
 import torch
@@ -44,7 +43,7 @@ def main() -> None:
     denoisers = {"exact, T = 1000": (gmm.exact_denoiser(fine.alphas_cumprod), fine),
                  f"learned, T = {config.T}": (learned, config.make_schedule())}
     command = " ".join(["python -m tools.bench_samplers", *sys.argv[1:]])
-    run = {"run": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "n": args.n,
+    run = {"run": records.run_id(), "n": args.n,
            "floor": floor, "recipe": config.recipe()}
     print(f"energy distance to {args.n} true samples (floor {floor:.2e}); columns: sampling steps\n")
     for name, (denoiser, schedule) in denoisers.items():

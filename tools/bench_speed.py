@@ -18,7 +18,6 @@ A measuring run (not --quick) appends the peaks and each model x policy row to t
 results/speed.jsonl; docs/benchmarks.md's table is made from it (tools/tables.py: speed-policies).
 """
 import argparse
-import datetime
 import platform
 import statistics
 import sys
@@ -163,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     processor = platform.processor() or platform.machine()
     if device.type == "cpu":
         processor = torch._C._cpu._get_cpu_capability().get("cpu_name", processor)
-    run = {"run": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "device kind": kind,
+    run = {"run": records.run_id(), "device kind": kind,
            "repeats": args.repeats}
     command = " ".join(["python -m tools.bench_speed", *(sys.argv[1:] if argv is None else argv)])
     if not args.quick:
